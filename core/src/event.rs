@@ -1,0 +1,129 @@
+//! What the pool reports as it works: one [`Event`] per step of a row's life.
+//!
+//! The same events drive the threaded executor (a `Dispatch` means "call the API now"),
+//! the simulator (which schedules the answer) and traces (one CSV row each), so a trace
+//! is the pool's own account of what it did, not a reconstruction.
+
+use std::time::Duration;
+
+use crate::Time;
+use crate::row::{Outcome, RowEnd};
+
+/// A batch's number, in call order from 0.
+pub type BatchId = u64;
+
+/// One step of the pool, stamped with the time and the throttle's `D` after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub at: Time,
+    pub batch: BatchId,
+    /// The row's index in its batch, for row events.
+    pub row: Option<usize>,
+    /// The attempt the event belongs to, from 1, where one applies.
+    pub attempt: Option<u32>,
+    /// `D` after the event, in milliseconds.
+    pub delay_ms: f64,
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    /// The batch left the single-flight queue and its rows entered the pool.
+    BatchStart { rows: usize },
+    /// The row's work became available; it queues for a permit.
+    Ready,
+    /// The row took a permit and went to the gate.
+    Permit,
+    /// The row could not pass the gate at once and waits in line.
+    GateWait,
+    /// The gate admitted the row: call the API now.
+    Dispatch,
+    /// The API answered the attempt.
+    Answer {
+        outcome: Outcome,
+        status: Option<u16>,
+    },
+    /// The row gave its permit back.
+    Release,
+    /// The row cools down without a permit.
+    Backoff { length: Duration },
+    /// The row's retry budget ran out.
+    RetryTimeout { elapsed: Duration, budget: Duration },
+    /// The row ended because the pool shut down.
+    Shutdown,
+    /// The reorder buffer released the row's entry.
+    Emit(EntryMeta),
+    /// Every entry of the batch was released.
+    BatchEnd(BatchStats),
+}
+
+impl EventKind {
+    /// The trace's name for the event.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::BatchStart { .. } => "batch_start",
+            EventKind::Ready => "ready",
+            EventKind::Permit => "permit",
+            EventKind::GateWait => "gate_wait",
+            EventKind::Dispatch => "dispatch",
+            EventKind::Answer { outcome, .. } => outcome.as_str(),
+            EventKind::Release => "release",
+            EventKind::Backoff { .. } => "backoff",
+            EventKind::RetryTimeout { .. } => "retry_timeout",
+            EventKind::Shutdown => "shutdown",
+            EventKind::Emit(_) => "emit",
+            EventKind::BatchEnd(_) => "batch_end",
+        }
+    }
+}
+
+/// A row's entry as the batch returns it, without the user's value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EntryMeta {
+    /// The row's index in its batch.
+    pub submit_index: usize,
+    /// The row's place in the order of completion within its batch, from 0.
+    pub complete_index: usize,
+    /// When `execute_batch` was called.
+    pub submitted_at: Time,
+    pub completed_at: Time,
+    pub emitted_at: Time,
+    pub end: RowEnd,
+}
+
+impl EntryMeta {
+    /// How long the entry waited in the reorder buffer for rows before it.
+    pub fn buffer_wait(&self) -> Duration {
+        self.emitted_at.saturating_sub(self.completed_at)
+    }
+}
+
+/// Per-batch statistics; they reset when a batch starts, while `D` carries over.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchStats {
+    /// Failures recorded by the throttle.
+    pub capacity_retries: u64,
+    pub successes: u64,
+    /// Highest `D` in force during the batch, starting from `D` at its start.
+    pub peak_delay_ms: f64,
+    /// Time rows spent waiting at the gate plus time spent in backoff.
+    pub total_throttle_time: Duration,
+    /// Most permits held at once.
+    pub max_concurrent: usize,
+    pub delay_at_completion_ms: f64,
+}
+
+impl BatchStats {
+    /// Fresh statistics for a batch starting with delay `delay_ms`.
+    pub fn starting_at(delay_ms: f64) -> Self {
+        BatchStats {
+            capacity_retries: 0,
+            successes: 0,
+            peak_delay_ms: delay_ms,
+            total_throttle_time: Duration::ZERO,
+            max_concurrent: 0,
+            delay_at_completion_ms: delay_ms,
+        }
+    }
+}

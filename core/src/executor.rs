@@ -1,0 +1,378 @@
+//! The pool on real threads: [`PooledExecutor`] drives a [`Pool`] with `pool_size` worker
+//! threads and a [`Clock`].
+//!
+//! All rules stay in the `Pool`, behind one mutex. A worker that finds a `Dispatch` calls
+//! the user's function outside the lock and reports the answer; every change of state
+//! notifies a condition variable, so a waiter at the gate re-reads `D` as soon as it
+//! moves instead of trusting a sleep computed earlier. Waiting is always a sleep on the
+//! clock that a notification can cut short, never a sleep that holds the lock.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
+
+use crate::Time;
+use crate::clock::Clock;
+use crate::config::PoolConfig;
+use crate::event::{BatchId, BatchStats, EntryMeta, Event, EventKind};
+use crate::pool::Pool;
+use crate::row::{Outcome, RowEnd};
+use crate::sync::{self, Arc, Condvar, Mutex, thread};
+
+/// Why one call of the user's function failed, and whether the pool may retry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    outcome: Outcome,
+    status: Option<u16>,
+    message: String,
+}
+
+impl CallError {
+    /// The API asked to slow down (429, 503, 529...): the throttle backs off, the row retries.
+    pub fn capacity(status: Option<u16>, message: impl Into<String>) -> Self {
+        CallError::new(Outcome::Capacity, status, message)
+    }
+    /// Network or server trouble: the row retries.
+    pub fn retryable(message: impl Into<String>) -> Self {
+        CallError::new(Outcome::Retryable, None, message)
+    }
+    /// Never retried.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        CallError::new(Outcome::Permanent, None, message)
+    }
+    fn new(outcome: Outcome, status: Option<u16>, message: impl Into<String>) -> Self {
+        CallError {
+            outcome,
+            status,
+            message: message.into(),
+        }
+    }
+    /// `Capacity`, `Retryable` or `Permanent`.
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+    }
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.outcome.as_str())?;
+        if let Some(status) = self.status {
+            write!(f, " ({status})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Why a row has no value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RowError {
+    #[error("permanent failure: {0}")]
+    Permanent(CallError),
+    #[error("the call panicked: {0}")]
+    Panicked(String),
+    /// The retry budget ran out; `last_error` carries the status of a capacity error.
+    #[error("retry budget of {budget:?} exhausted after {elapsed:?}; last error: {last_error}")]
+    RetryTimeout {
+        last_error: CallError,
+        elapsed: Duration,
+        budget: Duration,
+    },
+    #[error("the pool shut down before the row finished")]
+    Shutdown,
+}
+
+/// What a batch returns for one row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry<O> {
+    pub meta: EntryMeta,
+    pub result: Result<O, RowError>,
+}
+
+/// A batch's entries in row order, with its statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch<O> {
+    pub entries: Vec<Entry<O>>,
+    pub stats: BatchStats,
+}
+
+/// A paced pool running the user's function `F` on `pool_size` threads.
+pub struct PooledExecutor<C, I, O, F>
+where
+    C: Clock,
+    I: Send + Sync + 'static,
+    O: Send + 'static,
+    F: Fn(&I) -> Result<O, CallError> + Send + Sync + 'static,
+{
+    shared: Arc<Shared<C, I, O, F>>,
+    workers: Vec<thread::JoinHandle<()>>,
+}
+
+struct Shared<C, I, O, F> {
+    clock: C,
+    call: F,
+    state: Mutex<State<I, O>>,
+    changed: Condvar,
+}
+
+struct State<I, O> {
+    pool: Pool,
+    batches: BTreeMap<BatchId, Slot<I, O>>,
+    /// Dispatches waiting for a worker: at most the number of idle workers, since a
+    /// dispatch needs a permit and there are as many workers as permits.
+    jobs: VecDeque<(BatchId, usize)>,
+    closing: bool,
+}
+
+/// One called batch: its rows, each row's last answer, and the entries released so far.
+struct Slot<I, O> {
+    items: Arc<Vec<I>>,
+    answers: Vec<Option<Answer<O>>>,
+    entries: Vec<Entry<O>>,
+    stats: Option<BatchStats>,
+}
+
+enum Answer<O> {
+    Value(O),
+    Error(CallError),
+    Panic(String),
+}
+
+impl<C, I, O, F> PooledExecutor<C, I, O, F>
+where
+    C: Clock,
+    I: Send + Sync + 'static,
+    O: Send + 'static,
+    F: Fn(&I) -> Result<O, CallError> + Send + Sync + 'static,
+{
+    /// Start `pool_size` workers that call `call` for each attempt.
+    pub fn new(config: PoolConfig, clock: C, call: F) -> std::io::Result<Self> {
+        let workers = config.pool_size();
+        let shared = Arc::new(Shared {
+            clock,
+            call,
+            state: Mutex::new(State {
+                pool: Pool::new(config),
+                batches: BTreeMap::new(),
+                jobs: VecDeque::new(),
+                closing: false,
+            }),
+            changed: Condvar::new(),
+        });
+        let mut executor = PooledExecutor {
+            shared,
+            workers: Vec::with_capacity(workers),
+        };
+        for n in 0..workers {
+            let shared = Arc::clone(&executor.shared);
+            // On failure, dropping `executor` stops the workers already started.
+            let handle = sync::spawn(format!("paceline-worker-{n}"), move || shared.work())?;
+            executor.workers.push(handle);
+        }
+        Ok(executor)
+    }
+
+    /// Run every row through the pool and return one entry per row, in row order.
+    /// Batches are single-flight: a second caller waits until the running batch is done.
+    pub fn execute_batch(&self, rows: Vec<I>) -> Batch<O> {
+        let shared = &self.shared;
+        let mut state = sync::lock(&shared.state);
+        if rows.is_empty() {
+            let stats = BatchStats::starting_at(state.pool.delay_ms());
+            return Batch {
+                entries: Vec::new(),
+                stats,
+            };
+        }
+        let len = rows.len();
+        let now = shared.clock.now();
+        let id = state.pool.call_batch(now, vec![Duration::ZERO; len]);
+        state.batches.insert(
+            id,
+            Slot {
+                items: Arc::new(rows),
+                answers: (0..len).map(|_| None).collect(),
+                entries: Vec::with_capacity(len),
+                stats: None,
+            },
+        );
+        shared.drive(&mut state, now);
+        loop {
+            if let Some(slot) = state.batches.get(&id)
+                && let Some(stats) = slot.stats
+            {
+                let entries = state
+                    .batches
+                    .remove(&id)
+                    .map(|slot| slot.entries)
+                    .unwrap_or_default();
+                return Batch { entries, stats };
+            }
+            state = shared.clock.sleep_until(None, &shared.changed, state);
+        }
+    }
+
+    /// Stop the pool. Rows not in flight end with `shutdown` at once; rows in flight end
+    /// when answered; later batches return `shutdown` for every row.
+    pub fn shutdown(&self) {
+        let shared = &self.shared;
+        let mut state = sync::lock(&shared.state);
+        let now = shared.clock.now();
+        state.pool.shutdown(now);
+        shared.drive(&mut state, now);
+    }
+
+    /// The throttle's current delay `D`, in milliseconds.
+    pub fn delay_ms(&self) -> f64 {
+        sync::lock(&self.shared.state).pool.delay_ms()
+    }
+}
+
+impl<C, I, O, F> Drop for PooledExecutor<C, I, O, F>
+where
+    C: Clock,
+    I: Send + Sync + 'static,
+    O: Send + 'static,
+    F: Fn(&I) -> Result<O, CallError> + Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        sync::lock(&self.shared.state).closing = true;
+        self.shared.changed.notify_all();
+        for worker in self.workers.drain(..) {
+            // A worker cannot panic (user panics are caught), so there is nothing to report.
+            let _ = worker.join();
+        }
+    }
+}
+
+impl<C, I, O, F> Shared<C, I, O, F>
+where
+    C: Clock,
+    F: Fn(&I) -> Result<O, CallError>,
+{
+    fn work(&self) {
+        let mut state = sync::lock(&self.state);
+        loop {
+            if state.closing {
+                return;
+            }
+            self.drive(&mut state, self.clock.now());
+            if let Some((batch, row)) = state.jobs.pop_front() {
+                let items = state
+                    .batches
+                    .get(&batch)
+                    .map(|slot| Arc::clone(&slot.items));
+                drop(state);
+                let answer = items.and_then(|items| items.get(row).map(|item| self.call(item)));
+                state = sync::lock(&self.state);
+                if let Some(answer) = answer {
+                    self.record(&mut state, batch, row, answer);
+                }
+                continue;
+            }
+            let wake = state.pool.next_wake();
+            state = self.clock.sleep_until(wake, &self.changed, state);
+        }
+    }
+
+    fn call(&self, item: &I) -> Answer<O> {
+        match catch_unwind(AssertUnwindSafe(|| (self.call)(item))) {
+            Ok(Ok(value)) => Answer::Value(value),
+            Ok(Err(error)) => Answer::Error(error),
+            Err(panic) => Answer::Panic(
+                panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic payload".to_string()),
+            ),
+        }
+    }
+
+    fn record(&self, state: &mut State<I, O>, batch: BatchId, row: usize, answer: Answer<O>) {
+        let (outcome, status) = match &answer {
+            Answer::Value(_) => (Outcome::Ok, None),
+            Answer::Error(e) => (e.outcome, e.status),
+            // A panic is the user's bug, not the API's: never retried, throttle untouched.
+            Answer::Panic(_) => (Outcome::Permanent, None),
+        };
+        if let Some(slot) = state.batches.get_mut(&batch)
+            && let Some(last) = slot.answers.get_mut(row)
+        {
+            *last = Some(answer);
+        }
+        let now = self.clock.now();
+        // The pool dispatched this attempt and only this worker answers it.
+        let _ = state.pool.attempt_done(now, batch, row, outcome, status);
+        self.drive(state, now);
+    }
+
+    /// Apply everything due at `now` and act on the pool's events.
+    fn drive(&self, state: &mut State<I, O>, now: Time) {
+        let mut changed = false;
+        while let Some(event) = state.pool.poll(now) {
+            changed = true;
+            state.apply(event);
+        }
+        if changed {
+            self.changed.notify_all();
+        }
+    }
+}
+
+impl<I, O> State<I, O> {
+    fn apply(&mut self, event: Event) {
+        let Some(slot) = self.batches.get_mut(&event.batch) else {
+            return;
+        };
+        match event.kind {
+            EventKind::Dispatch => {
+                if let Some(row) = event.row {
+                    self.jobs.push_back((event.batch, row));
+                }
+            }
+            EventKind::Emit(meta) => {
+                let answer = slot
+                    .answers
+                    .get_mut(meta.submit_index)
+                    .and_then(Option::take);
+                let result = entry_result(meta.end, answer);
+                slot.entries.push(Entry { meta, result });
+            }
+            EventKind::BatchEnd(stats) => slot.stats = Some(stats),
+            _ => {}
+        }
+    }
+}
+
+/// The user-facing result of a row, from how it ended and its last answer.
+fn entry_result<O>(end: RowEnd, answer: Option<Answer<O>>) -> Result<O, RowError> {
+    let last_error = |answer: Option<Answer<O>>| match answer {
+        Some(Answer::Error(e)) => e,
+        _ => CallError::retryable("no answer recorded"),
+    };
+    match (end, answer) {
+        (RowEnd::Shutdown, _) => Err(RowError::Shutdown),
+        (_, Some(Answer::Panic(message))) => Err(RowError::Panicked(message)),
+        (RowEnd::Ok, Some(Answer::Value(value))) => Ok(value),
+        (
+            RowEnd::RetryTimeout {
+                elapsed, budget, ..
+            },
+            answer,
+        ) => Err(RowError::RetryTimeout {
+            last_error: last_error(answer),
+            elapsed,
+            budget,
+        }),
+        (RowEnd::Ok | RowEnd::Permanent { .. }, answer) => {
+            Err(RowError::Permanent(last_error(answer)))
+        }
+    }
+}
