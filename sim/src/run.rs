@@ -1,0 +1,309 @@
+//! The discrete-event simulator: a scenario, a seed, and the core's [`Pool`] on virtual
+//! time.
+//!
+//! The simulator owns only what is outside the pool: the clock (the event queue), the
+//! simulated API, batch calls and shutdowns from the scenario, and the trace. Every rule
+//! (gate, throttle, permits, budgets, ordering) is the pool's own. The run ends when
+//! every batch has been called and has ended (quiescence), when nothing is left to happen
+//! but rows remain (a deadlock), or at the horizon with rows remaining (a stall).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::time::Duration;
+
+use paceline_core::pool::Waiting;
+use paceline_core::{BatchId, BatchStats, EventKind, Outcome, Pool, RowEnd};
+
+use crate::queue::EventQueue;
+use crate::scenario::{ResultKind, Scenario};
+use crate::service::Service;
+use crate::trace::{TraceSink, record_of};
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    /// Every row of every batch ended.
+    Quiescent,
+    /// Nothing more could happen, yet rows were left.
+    Deadlock { at_us: u64, waiting: Vec<Stuck> },
+    /// The horizon came with rows left.
+    Stall {
+        horizon_us: u64,
+        waiting: Vec<Stuck>,
+    },
+}
+
+/// A row left when a run could not finish, and what it waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stuck {
+    pub batch: usize,
+    pub row: usize,
+    pub id: String,
+    pub waiting_for: String,
+}
+
+/// What a run did, for summaries and expectations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    pub scenario: String,
+    pub seed: u64,
+    pub rows: u64,
+    pub events: u64,
+    pub dispatches: u64,
+    /// Dispatches of a second or later attempt.
+    pub retries: u64,
+    pub outcomes: BTreeMap<ResultKind, u64>,
+    pub final_delay_ms: f64,
+    /// Virtual time of the last event.
+    pub end_us: u64,
+    /// Statistics of each batch, in scenario order, for batches that ended.
+    pub batch_stats: Vec<Option<BatchStats>>,
+    pub ending: Ending,
+    /// Dispatch times of rows with an id, in microseconds.
+    pub dispatch_us: BTreeMap<String, Vec<u64>>,
+    /// Final results of rows with an id.
+    pub results: BTreeMap<String, ResultKind>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum SimEvent {
+    CallBatch(usize),
+    Answer {
+        batch: BatchId,
+        row: usize,
+        outcome: Outcome,
+        status: Option<u16>,
+    },
+    Shutdown,
+    Wake,
+}
+
+fn us(t: Duration) -> u64 {
+    u64::try_from(t.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Virtual microseconds as pool time.
+fn time(t_us: u64) -> Duration {
+    Duration::from_micros(t_us)
+}
+
+/// Pool time rounded up to the simulator's microsecond, so a wake is never early.
+fn ceil_us(t: Duration) -> u64 {
+    u64::try_from(t.as_nanos().div_ceil(1000)).unwrap_or(u64::MAX)
+}
+
+/// Replay `scenario` under `seed`, writing every event to `sink`.
+pub fn simulate<S: TraceSink>(
+    scenario: &Scenario,
+    seed: u64,
+    sink: &mut S,
+) -> io::Result<RunSummary> {
+    Simulation::new(scenario, seed).run(sink)
+}
+
+struct Simulation<'s> {
+    scenario: &'s Scenario,
+    pool: Pool,
+    queue: EventQueue<SimEvent>,
+    service: Service<'s>,
+    /// Scenario batch index of each pool batch id, in call order.
+    batch_of: Vec<usize>,
+    wake_at: Option<u64>,
+    summary: RunSummary,
+    detail: String,
+}
+
+impl<'s> Simulation<'s> {
+    fn new(scenario: &'s Scenario, seed: u64) -> Self {
+        let mut queue = EventQueue::new(seed);
+        for (i, batch) in scenario.batches.iter().enumerate() {
+            queue.push(batch.at_us, SimEvent::CallBatch(i));
+        }
+        for &at in &scenario.shutdowns_us {
+            queue.push(at, SimEvent::Shutdown);
+        }
+        let pool = Pool::new(scenario.pool.clone());
+        Simulation {
+            summary: RunSummary {
+                scenario: scenario.name.clone(),
+                seed,
+                rows: scenario.row_count(),
+                events: 0,
+                dispatches: 0,
+                retries: 0,
+                outcomes: ResultKind::ALL.into_iter().map(|k| (k, 0)).collect(),
+                final_delay_ms: pool.delay_ms(),
+                end_us: 0,
+                batch_stats: vec![None; scenario.batches.len()],
+                ending: Ending::Quiescent,
+                dispatch_us: BTreeMap::new(),
+                results: BTreeMap::new(),
+            },
+            scenario,
+            pool,
+            queue,
+            service: Service::new(&scenario.service, seed),
+            batch_of: Vec::with_capacity(scenario.batches.len()),
+            wake_at: None,
+            detail: String::new(),
+        }
+    }
+
+    fn run<S: TraceSink>(mut self, sink: &mut S) -> io::Result<RunSummary> {
+        let total_batches = self.scenario.batches.len();
+        loop {
+            if self.batch_of.len() == total_batches && self.pool.is_idle() {
+                break;
+            }
+            let Some((at, event)) = self.queue.pop() else {
+                let waiting = self.stuck();
+                self.summary.ending = Ending::Deadlock {
+                    at_us: self.summary.end_us,
+                    waiting,
+                };
+                break;
+            };
+            if at > self.scenario.horizon_us {
+                let waiting = self.stuck();
+                self.summary.ending = Ending::Stall {
+                    horizon_us: self.scenario.horizon_us,
+                    waiting,
+                };
+                break;
+            }
+            self.summary.end_us = at;
+            let now = time(at);
+            match event {
+                SimEvent::CallBatch(i) => {
+                    let rows = &self.scenario.batches[i].rows;
+                    let ready = (0..rows.len()).map(|r| time(rows.ready_us(r))).collect();
+                    self.pool.call_batch(now, ready);
+                    self.batch_of.push(i);
+                }
+                SimEvent::Answer {
+                    batch,
+                    row,
+                    outcome,
+                    status,
+                } => {
+                    // The pool dispatched this attempt and nothing else answers it.
+                    let _ = self.pool.attempt_done(now, batch, row, outcome, status);
+                }
+                SimEvent::Shutdown => self.pool.shutdown(now),
+                SimEvent::Wake => {
+                    if self.wake_at == Some(at) {
+                        self.wake_at = None;
+                    }
+                }
+            }
+            self.drain(at, sink)?;
+            if let Some(wake) = self.pool.next_wake().map(ceil_us)
+                && wake > at
+                && self.wake_at.is_none_or(|w| wake < w)
+            {
+                self.queue.push(wake, SimEvent::Wake);
+                self.wake_at = Some(wake);
+            }
+        }
+        self.summary.final_delay_ms = self.pool.delay_ms();
+        Ok(self.summary)
+    }
+
+    /// Act on every event the pool has at `at_us`.
+    fn drain<S: TraceSink>(&mut self, at_us: u64, sink: &mut S) -> io::Result<()> {
+        let now = time(at_us);
+        while let Some(event) = self.pool.poll(now) {
+            self.summary.events += 1;
+            let index = self
+                .batch_of
+                .get(event.batch as usize)
+                .copied()
+                .unwrap_or(0);
+            let rows = &self.scenario.batches[index].rows;
+            let id = event.row.map_or("", |r| rows.id(r));
+            sink.record(&record_of(&event, us(event.at), id, &mut self.detail))?;
+            match &event.kind {
+                EventKind::Dispatch => {
+                    let (Some(row), Some(attempt)) = (event.row, event.attempt) else {
+                        continue;
+                    };
+                    self.summary.dispatches += 1;
+                    if attempt > 1 {
+                        self.summary.retries += 1;
+                    }
+                    if !id.is_empty() {
+                        self.summary
+                            .dispatch_us
+                            .entry(id.to_string())
+                            .or_default()
+                            .push(at_us);
+                    }
+                    let answer = self.service.answer(at_us, rows.script(row, attempt));
+                    self.queue.push(
+                        at_us.saturating_add(answer.latency_us),
+                        SimEvent::Answer {
+                            batch: event.batch,
+                            row,
+                            outcome: answer.outcome,
+                            status: answer.status,
+                        },
+                    );
+                }
+                EventKind::Emit(meta) => {
+                    let kind = result_kind(meta.end);
+                    *self.summary.outcomes.entry(kind).or_default() += 1;
+                    if !id.is_empty() {
+                        self.summary.results.insert(id.to_string(), kind);
+                    }
+                }
+                EventKind::BatchEnd(stats) => {
+                    if let Some(slot) = self.summary.batch_stats.get_mut(index) {
+                        *slot = Some(*stats);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn stuck(&self) -> Vec<Stuck> {
+        let mut stuck: Vec<Stuck> = self
+            .pool
+            .waiting()
+            .into_iter()
+            .map(|w: Waiting| {
+                let batch = self.batch_of.get(w.batch as usize).copied().unwrap_or(0);
+                Stuck {
+                    batch,
+                    row: w.row,
+                    id: self.scenario.batches[batch].rows.id(w.row).to_string(),
+                    waiting_for: format!("{:?}", w.state),
+                }
+            })
+            .collect();
+        // Batches never called still have every row to do.
+        for batch in 0..self.scenario.batches.len() {
+            if !self.batch_of.contains(&batch) {
+                let rows = &self.scenario.batches[batch].rows;
+                stuck.extend((0..rows.len()).map(|row| Stuck {
+                    batch,
+                    row,
+                    id: rows.id(row).to_string(),
+                    waiting_for: "its batch to be called".to_string(),
+                }));
+            }
+        }
+        stuck
+    }
+}
+
+/// The result kind of a row's end.
+pub fn result_kind(end: RowEnd) -> ResultKind {
+    match end {
+        RowEnd::Ok => ResultKind::Ok,
+        RowEnd::Permanent { .. } => ResultKind::Permanent,
+        RowEnd::RetryTimeout { .. } => ResultKind::RetryTimeout,
+        RowEnd::Shutdown => ResultKind::Shutdown,
+    }
+}
