@@ -1,4 +1,100 @@
 //! `paceline`: the command line over the paceline crates.
-fn main() {
-    println!("paceline {}", env!("CARGO_PKG_VERSION"));
+//!
+//! Exit codes: 0 everything held; 1 an invariant or expectation failed; 2 the input was
+//! refused (usage, file, scenario or configuration errors).
+
+mod check;
+mod check_trace;
+mod outcome;
+mod print;
+mod replay;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::outcome::Outcome;
+
+/// Deterministic simulation and verification of paced worker pools.
+#[derive(Parser)]
+#[command(name = "paceline", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay one scenario in the simulator: summary, invariant verdicts, trace.csv.
+    Replay {
+        scenario: PathBuf,
+        /// Seed for simultaneous events and random service models (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where to write trace.csv (default: out/<scenario name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check every scenario under the paths over seeds: the CI entry point.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// `N` for seeds 0..N, or `A..B`; the scenario's own seed always runs too.
+        #[arg(long)]
+        seeds: Option<String>,
+        /// `K/N`: run only the K-th of N equal shares of the work (K from 1).
+        #[arg(long)]
+        shard: Option<String>,
+        /// Write JUnit XML here, one test case per scenario.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+    },
+    /// Check a trace recorded elsewhere against the invariants.
+    CheckTrace {
+        trace: PathBuf,
+        /// A file with a [pool] table (a scenario file works).
+        #[arg(long)]
+        pool: PathBuf,
+        /// Clock jitter to absorb in time comparisons, in microseconds.
+        #[arg(long, default_value_t = 0)]
+        tolerance_us: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let outcome = match cli.command {
+        Command::Replay {
+            scenario,
+            seed,
+            out,
+        } => replay::run(&scenario, seed, out),
+        Command::Check {
+            paths,
+            seeds,
+            shard,
+            junit,
+        } => check::run(&paths, seeds.as_deref(), shard.as_deref(), junit.as_deref()),
+        Command::CheckTrace {
+            trace,
+            pool,
+            tolerance_us,
+        } => check_trace::run(&trace, &pool, tolerance_us),
+    };
+    match outcome {
+        Outcome::Passed => ExitCode::SUCCESS,
+        Outcome::Failed => ExitCode::from(1),
+        Outcome::Refused(message) => {
+            eprintln!("paceline: {message}");
+            ExitCode::from(2)
+        }
+    }
 }

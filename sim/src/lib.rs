@@ -19,4 +19,4 @@ pub mod trace;
 pub use expect::{Mismatch, check_expectations};
 pub use run::{Ending, RunSummary, Stuck, simulate};
 pub use scenario::{Invariant, ResultKind, Scenario, ScenarioError};
-pub use trace::{CsvTrace, MemoryTrace, NoTrace, TraceRecord, TraceRow, TraceSink};
+pub use trace::{CsvTrace, MemoryTrace, NoTrace, Tee, TraceRecord, TraceRow, TraceSink};

@@ -291,13 +291,7 @@ impl fmt::Display for ScenarioError {
 impl Scenario {
     /// Read and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            file: path.to_path_buf(),
-            line: None,
-            column: None,
-            key: None,
-            message: format!("cannot read the file: {e}"),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| Source::unreadable(path, &e))?;
         Scenario::parse(path, &text)
     }
 
@@ -306,6 +300,28 @@ impl Scenario {
         let src = Source { path, text };
         let file: File = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
         src.scenario(file)
+    }
+
+    /// Read only the `[pool]` table of a file (a scenario, or a file holding just that
+    /// table), for checking traces recorded elsewhere.
+    pub fn load_pool(path: &Path) -> Result<PoolConfig, ScenarioError> {
+        #[derive(Deserialize)]
+        struct PoolOnly {
+            pool: Option<Spanned<RawPoolConfig>>,
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| Source::unreadable(path, &e))?;
+        let src = Source { path, text: &text };
+        let file: PoolOnly = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
+        if file.pool.is_none() {
+            return Err(ScenarioError {
+                file: path.to_path_buf(),
+                line: None,
+                column: None,
+                key: Some("pool".into()),
+                message: "the file has no [pool] table".into(),
+            });
+        }
+        src.pool(file.pool)
     }
 
     /// Total rows over all batches.
@@ -407,6 +423,16 @@ struct Source<'a> {
 type Checked<T> = Result<T, ScenarioError>;
 
 impl Source<'_> {
+    fn unreadable(path: &Path, e: &std::io::Error) -> ScenarioError {
+        ScenarioError {
+            file: path.to_path_buf(),
+            line: None,
+            column: None,
+            key: None,
+            message: format!("cannot read the file: {e}"),
+        }
+    }
+
     fn error(&self, offset: usize, key: &str, message: impl Into<String>) -> ScenarioError {
         let (line, column) = self.line_col(offset);
         ScenarioError {

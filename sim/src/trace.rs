@@ -276,3 +276,14 @@ mod tests {
         assert_eq!(detail_value("a=1", "b"), None);
     }
 }
+
+/// Sends every record to two sinks.
+#[derive(Debug, Default)]
+pub struct Tee<A, B>(pub A, pub B);
+
+impl<A: TraceSink, B: TraceSink> TraceSink for Tee<A, B> {
+    fn record(&mut self, record: &TraceRecord<'_>) -> io::Result<()> {
+        self.0.record(record)?;
+        self.1.record(record)
+    }
+}

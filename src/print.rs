@@ -1,0 +1,110 @@
+//! How runs, verdicts and failures read on a terminal.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use paceline_sim::expect::outcome_line;
+use paceline_sim::{Ending, Invariant, RunSummary};
+use paceline_verify::Verdict;
+use paceline_verify::run::Failure;
+use paceline_verify::verdict::{Report, ms};
+
+/// How many violations of one invariant are printed.
+const SHOWN: usize = 5;
+
+/// The command that replays `path` under `seed`.
+pub fn reproduce(path: &Path, seed: u64) -> String {
+    format!("paceline replay {} --seed {seed}", path.display())
+}
+
+/// A few lines about what a run did.
+pub fn run_summary(run: &RunSummary) -> String {
+    let ending = match &run.ending {
+        Ending::Quiescent => "quiescent".to_string(),
+        Ending::Deadlock { at_us, .. } => format!("DEADLOCK at {} ms", ms(*at_us)),
+        Ending::Stall { horizon_us, .. } => format!("STALL at the {} ms horizon", ms(*horizon_us)),
+    };
+    let mut out = format!(
+        "  rows {} | dispatches {} (retries {}) | events {} | ended at {} ms, {ending}\n  outcomes: {} | final D: {} ms\n",
+        run.rows,
+        run.dispatches,
+        run.retries,
+        run.events,
+        ms(run.end_us),
+        outcome_line(run),
+        run.final_delay_ms
+    );
+    if !run.dispatch_us.is_empty() && run.dispatch_us.len() <= 12 {
+        let rows: Vec<String> = run
+            .dispatch_us
+            .iter()
+            .map(|(id, ts)| {
+                let ts: Vec<String> = ts.iter().map(|&t| ms(t)).collect();
+                format!("{id} [{}]", ts.join(", "))
+            })
+            .collect();
+        let _ = writeln!(out, "  dispatch ms: {}", rows.join(" | "));
+    }
+    out
+}
+
+/// `I1 held | I2 held | ...`
+pub fn verdict_line(report: &Report) -> String {
+    let parts: Vec<String> = report
+        .verdicts
+        .iter()
+        .map(|(i, v)| format!("{i} {}", v.label()))
+        .collect();
+    parts.join(" | ")
+}
+
+fn verdict_details(invariant: Invariant, verdict: &Verdict, out: &mut String) {
+    match verdict {
+        Verdict::Violated { first, count } => {
+            for v in first.iter().take(SHOWN) {
+                let _ = writeln!(out, "    {v}");
+            }
+            if *count as usize > SHOWN {
+                let _ = writeln!(out, "    ... {} violations of {invariant} in all", count);
+            }
+        }
+        Verdict::Skipped { reason } => {
+            let _ = writeln!(out, "    {invariant} was not checked: {reason}");
+        }
+        Verdict::Held { .. } => {}
+    }
+}
+
+/// Every failure of a run, then the command that reproduces it.
+pub fn failures(path: &Path, name: &str, seed: u64, failures: &[Failure]) -> String {
+    let mut out = format!("FAIL {name} (seed {seed}):\n");
+    for failure in failures {
+        match failure {
+            Failure::Broken { invariant, verdict } => {
+                let _ = writeln!(out, "  {invariant} {} must hold:", invariant.name());
+                verdict_details(*invariant, verdict, &mut out);
+            }
+            Failure::NotCaught { invariant } => {
+                let _ = writeln!(
+                    out,
+                    "  {invariant} {} should have been reported violated, but it held",
+                    invariant.name()
+                );
+            }
+            Failure::Missed(m) => {
+                let _ = writeln!(out, "  {m}");
+            }
+        }
+    }
+    let _ = writeln!(out, "  reproduce: {}", reproduce(path, seed));
+    out
+}
+
+/// The violations in a report, for commands without expectations.
+pub fn violations(report: &Report) -> String {
+    let mut out = String::new();
+    for (invariant, verdict) in &report.verdicts {
+        verdict_details(*invariant, verdict, &mut out);
+    }
+    out
+}

@@ -1,0 +1,51 @@
+//! `paceline replay`: one scenario, one seed, a summary and a trace.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use paceline_sim::Scenario;
+use paceline_verify::run::{check_run, judge};
+
+use crate::outcome::Outcome;
+use crate::print;
+
+pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>) -> Outcome {
+    let scenario = match Scenario::load(path) {
+        Ok(s) => s,
+        Err(e) => return Outcome::Refused(e.to_string()),
+    };
+    let seed = seed.unwrap_or(scenario.seed);
+    let dir = out.unwrap_or_else(|| Path::new("out").join(&scenario.name));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return Outcome::Refused(format!("cannot create {}: {e}", dir.display()));
+    }
+    let trace_path = dir.join("trace.csv");
+    let mut file = match File::create(&trace_path) {
+        Ok(f) => f,
+        Err(e) => return Outcome::Refused(format!("cannot create {}: {e}", trace_path.display())),
+    };
+    let run = match check_run(&scenario, seed, Some(&mut file)) {
+        Ok(run) => run,
+        Err(e) => return Outcome::Refused(format!("cannot write {}: {e}", trace_path.display())),
+    };
+    println!("{} (seed {seed})", scenario.name);
+    if !scenario.description.is_empty() {
+        println!("  {}", scenario.description);
+    }
+    print!("{}", print::run_summary(&run.summary));
+    println!("  invariants: {}", print::verdict_line(&run.report));
+    println!("  trace: {}", trace_path.display());
+    let failures = judge(&scenario, &run);
+    if failures.is_empty() {
+        let expected = &scenario.expect;
+        let exact = expected.dispatch_ms.len() + expected.results.len() + expected.outcomes.len();
+        println!(
+            "PASS: {} invariants as expected, {exact} exact expectations met",
+            expected.holds.len() + expected.violates.len()
+        );
+        Outcome::Passed
+    } else {
+        print!("{}", print::failures(path, &scenario.name, seed, &failures));
+        Outcome::Failed
+    }
+}

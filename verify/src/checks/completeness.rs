@@ -1,0 +1,144 @@
+//! I4 completeness: every row ends with exactly one terminal result, nothing happens to
+//! a row after it ended, every batch that starts ends, and the run reaches quiescence.
+
+use std::collections::BTreeMap;
+
+use paceline_sim::{Ending, Invariant};
+
+use super::violation;
+use crate::verdict::{Findings, RowRef, Verdict, Violation};
+use crate::verifier::{Kind, RowTrack, Step};
+
+#[derive(Debug, Default)]
+pub(crate) struct Completeness {
+    /// Per batch: rows declared by `batch_start`, and whether it ended.
+    batches: BTreeMap<u64, (Option<usize>, bool)>,
+    last_t: u64,
+    findings: Findings,
+}
+
+impl Completeness {
+    pub(crate) fn on(&mut self, step: &Step<'_>) {
+        let ev = step.ev;
+        self.last_t = ev.t_us;
+        match ev.kind {
+            Kind::BatchStart => {
+                let declared = ev.detail("rows").and_then(|v| v.parse().ok());
+                self.batches.insert(ev.batch, (declared, false));
+            }
+            Kind::BatchEnd => {
+                self.batches.entry(ev.batch).or_insert((None, false)).1 = true;
+            }
+            _ => {}
+        }
+        let Some((ended, at)) = step.row.and_then(|r| r.terminal) else {
+            return;
+        };
+        let message = if ev.kind.is_terminal() {
+            Some(format!(
+                "a second result ({}) after it ended with {} at {} ms",
+                ev.kind.name(),
+                ended.name(),
+                crate::verdict::ms(at)
+            ))
+        } else if !matches!(ev.kind, Kind::Release | Kind::Emit) {
+            Some(format!(
+                "{} after it ended with {}",
+                ev.kind.name(),
+                ended.name()
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = message {
+            self.findings.push(violation(Invariant::I4, step, message));
+        }
+    }
+
+    pub(crate) fn finish(
+        mut self,
+        rows: &BTreeMap<u64, Vec<RowTrack>>,
+        ending: Option<&Ending>,
+    ) -> Verdict {
+        let empty = Vec::new();
+        for (&batch, &(declared, ended)) in &self.batches {
+            let tracks = rows.get(&batch).unwrap_or(&empty);
+            let count = declared.unwrap_or(0).max(tracks.len());
+            for row in 0..count {
+                let track = tracks.get(row);
+                if track.is_some_and(|t| t.terminal.is_some()) {
+                    continue;
+                }
+                let last = track.and_then(|t| t.last);
+                let seen = match last {
+                    Some((kind, t)) => format!(
+                        "last seen at {} ms ({})",
+                        crate::verdict::ms(t),
+                        kind.name()
+                    ),
+                    None => "never seen in the trace".to_string(),
+                };
+                self.findings.push(Violation {
+                    invariant: Invariant::I4,
+                    t_us: last.map_or(self.last_t, |(_, t)| t),
+                    rows: vec![RowRef {
+                        batch,
+                        row,
+                        id: track.map(|t| t.id.clone()).unwrap_or_default(),
+                        attempt: None,
+                    }],
+                    message: format!("the row has no terminal result; {seen}"),
+                });
+            }
+            if !ended {
+                self.findings.push(Violation {
+                    invariant: Invariant::I4,
+                    t_us: self.last_t,
+                    rows: Vec::new(),
+                    message: format!("batch {batch} started but never ended"),
+                });
+            }
+        }
+        let stuck = match ending {
+            Some(Ending::Deadlock { at_us, waiting }) => {
+                Some(("deadlock: nothing more could happen", *at_us, waiting))
+            }
+            Some(Ending::Stall {
+                horizon_us,
+                waiting,
+            }) => Some((
+                "stall: the horizon came with rows left",
+                *horizon_us,
+                waiting,
+            )),
+            _ => None,
+        };
+        if let Some((what, at, waiting)) = stuck {
+            let list: Vec<String> = waiting
+                .iter()
+                .take(5)
+                .map(|s| {
+                    let name = if s.id.is_empty() {
+                        format!("row {}", s.row)
+                    } else {
+                        s.id.clone()
+                    };
+                    format!("{name} of batch {} waits for {}", s.batch, s.waiting_for)
+                })
+                .collect();
+            let more = waiting.len().saturating_sub(5);
+            let tail = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            self.findings.push(Violation {
+                invariant: Invariant::I4,
+                t_us: at,
+                rows: Vec::new(),
+                message: format!("{what}; {}{tail}", list.join("; ")),
+            });
+        }
+        self.findings.verdict(None)
+    }
+}

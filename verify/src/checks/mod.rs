@@ -1,0 +1,66 @@
+//! The invariant checks, one module each. Every check sees every event with the shared
+//! state around it ([`Step`]) and concludes with a verdict.
+
+mod budget;
+mod completeness;
+mod concurrency;
+mod order;
+mod spacing;
+mod stats;
+mod throttle_law;
+
+use std::collections::BTreeMap;
+
+use paceline_sim::{Ending, Invariant};
+
+use crate::verdict::{Report, RowRef, Violation};
+use crate::verifier::{RowTrack, Step};
+
+/// All trace checks together.
+#[derive(Debug, Default)]
+pub(crate) struct Checks {
+    spacing: spacing::Spacing,
+    concurrency: concurrency::Concurrency,
+    order: order::Order,
+    completeness: completeness::Completeness,
+    budget: budget::Budget,
+    throttle_law: throttle_law::ThrottleLaw,
+    stats: stats::Stats,
+}
+
+impl Checks {
+    pub(crate) fn on(&mut self, step: &Step<'_>) {
+        self.spacing.on(step);
+        self.concurrency.on(step);
+        self.order.on(step);
+        self.completeness.on(step);
+        self.budget.on(step);
+        self.throttle_law.on(step);
+        self.stats.on(step);
+    }
+
+    pub(crate) fn finish(
+        self,
+        rows: &BTreeMap<u64, Vec<RowTrack>>,
+        ending: Option<&Ending>,
+        report: &mut Report,
+    ) {
+        report.set(Invariant::I1, self.spacing.finish());
+        report.set(Invariant::I2, self.concurrency.finish());
+        report.set(Invariant::I3, self.order.finish());
+        report.set(Invariant::I4, self.completeness.finish(rows, ending));
+        report.set(Invariant::I5, self.budget.finish());
+        report.set(Invariant::I6, self.throttle_law.finish());
+        report.set(Invariant::I7, self.stats.finish());
+    }
+}
+
+/// A violation of `invariant` at the step's event, naming the step's row.
+pub(crate) fn violation(invariant: Invariant, step: &Step<'_>, message: String) -> Violation {
+    Violation {
+        invariant,
+        t_us: step.ev.t_us,
+        rows: step.ev.row_ref().into_iter().collect::<Vec<RowRef>>(),
+        message,
+    }
+}

@@ -1,0 +1,46 @@
+//! I1 spacing: consecutive dispatches of the pool are at least the required spacing
+//! apart: the floor under `gate = "min"`, the reference `D` in force under `aimd`.
+
+use paceline_sim::Invariant;
+
+use super::violation;
+use crate::verdict::{Findings, RowRef, Verdict, ms};
+use crate::verifier::{Kind, Step};
+
+#[derive(Debug, Default)]
+pub(crate) struct Spacing {
+    last: Option<(u64, Option<RowRef>)>,
+    findings: Findings,
+}
+
+impl Spacing {
+    pub(crate) fn on(&mut self, step: &Step<'_>) {
+        if step.ev.kind != Kind::Dispatch {
+            return;
+        }
+        let t = step.ev.t_us;
+        if let Some((last_t, last_row)) = &self.last {
+            let gap_us = t.saturating_sub(*last_t);
+            let required_ms = step.rules.spacing_ms(step.d_ms);
+            // Integer microseconds against fractional milliseconds: allow float noise only.
+            if (gap_us + step.tolerance_us) as f64 + 1e-6 < required_ms * 1000.0 {
+                let mut v = violation(
+                    Invariant::I1,
+                    step,
+                    format!(
+                        "dispatches {} ms apart, but the spacing required was {} ms",
+                        ms(gap_us),
+                        required_ms
+                    ),
+                );
+                v.rows.splice(0..0, last_row.clone());
+                self.findings.push(v);
+            }
+        }
+        self.last = Some((t, step.ev.row_ref()));
+    }
+
+    pub(crate) fn finish(self) -> Verdict {
+        self.findings.verdict(None)
+    }
+}

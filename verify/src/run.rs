@@ -1,0 +1,155 @@
+//! A scenario run under the verifier: the simulator's trace streams into the checks
+//! (and, if asked, into a CSV file) while a digest of its bytes is taken; a second run
+//! with the same seed must give the same digest (I8).
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::Hasher;
+use std::io::{self, Write};
+
+use paceline_sim::{
+    CsvTrace, Invariant, Mismatch, RunSummary, Scenario, Tee, check_expectations, simulate,
+};
+
+use crate::reference::{PoolRules, config_is_valid};
+use crate::verdict::{Findings, Report, Verdict, Violation};
+use crate::verifier::Verifier;
+
+/// Everything known about one scenario under one seed.
+#[derive(Debug, Clone)]
+pub struct CheckedRun {
+    pub summary: RunSummary,
+    pub report: Report,
+    /// Exact expectations (`dispatch_ms`, `results`, `outcomes`) the run missed.
+    pub mismatches: Vec<Mismatch>,
+}
+
+/// Bytes written through it are hashed, then passed on.
+struct Digest<W> {
+    hasher: DefaultHasher,
+    bytes: u64,
+    inner: W,
+}
+
+impl<W: Write> Write for Digest<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.write(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn digest<W: Write>(inner: W) -> Digest<W> {
+    Digest {
+        // DefaultHasher::new() has fixed keys: equal bytes give equal digests in a process.
+        hasher: DefaultHasher::new(),
+        bytes: 0,
+        inner,
+    }
+}
+
+/// Replay `scenario` under `seed` with every check on; the trace CSV also goes to
+/// `trace` when given.
+pub fn check_run(
+    scenario: &Scenario,
+    seed: u64,
+    trace: Option<&mut dyn Write>,
+) -> io::Result<CheckedRun> {
+    let rules = PoolRules::of(&scenario.pool);
+    let out: Box<dyn Write + '_> = match trace {
+        Some(w) => Box::new(io::BufWriter::new(w)),
+        None => Box::new(io::sink()),
+    };
+    let mut sink = Tee(Verifier::new(rules, 0), CsvTrace::new(digest(out))?);
+    let summary = simulate(scenario, seed, &mut sink)?;
+    let Tee(verifier, csv) = sink;
+    let mut first = csv.finish()?;
+    first.flush()?;
+    let mut report = verifier
+        .finish(Some(&summary.ending))
+        .map_err(io::Error::other)?;
+
+    let mut again = CsvTrace::new(digest(io::sink()))?;
+    simulate(scenario, seed, &mut again)?;
+    let second = again.finish()?;
+    let mut determinism = Findings::default();
+    if (first.hasher.finish(), first.bytes) != (second.hasher.finish(), second.bytes) {
+        determinism.push(Violation {
+            invariant: Invariant::I8,
+            t_us: 0,
+            rows: Vec::new(),
+            message: format!(
+                "two runs with seed {seed} wrote different traces ({} and {} bytes)",
+                first.bytes, second.bytes
+            ),
+        });
+    }
+    report.set(Invariant::I8, determinism.verdict(None));
+    report.set(Invariant::I9, config_verdict(scenario));
+    let mismatches = check_expectations(scenario, &summary);
+    Ok(CheckedRun {
+        summary,
+        report,
+        mismatches,
+    })
+}
+
+/// I9 for a scenario: the core accepted its configuration (it loaded), so the model's
+/// table must accept it too.
+pub fn config_verdict(scenario: &Scenario) -> Verdict {
+    let mut findings = Findings::default();
+    let raw = scenario.pool.to_raw();
+    if !config_is_valid(&raw) {
+        findings.push(Violation {
+            invariant: Invariant::I9,
+            t_us: 0,
+            rows: Vec::new(),
+            message: format!("the core accepted a configuration the model rejects: {raw:?}"),
+        });
+    }
+    findings.verdict(None)
+}
+
+/// A way a run failed its scenario's expectations.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// An invariant in `holds` was violated (or could not be checked).
+    Broken {
+        invariant: Invariant,
+        verdict: Verdict,
+    },
+    /// An invariant in `violates` was not reported broken.
+    NotCaught { invariant: Invariant },
+    /// An exact expectation was missed.
+    Missed(Mismatch),
+}
+
+/// Judge a run against its scenario's `[expect]`.
+pub fn judge(scenario: &Scenario, run: &CheckedRun) -> Vec<Failure> {
+    let mut failures = Vec::new();
+    for &invariant in &scenario.expect.holds {
+        match run.report.verdicts.get(&invariant) {
+            Some(Verdict::Held { .. }) => {}
+            Some(verdict) => failures.push(Failure::Broken {
+                invariant,
+                verdict: verdict.clone(),
+            }),
+            None => failures.push(Failure::Broken {
+                invariant,
+                verdict: Verdict::Skipped {
+                    reason: "not checked".into(),
+                },
+            }),
+        }
+    }
+    for &invariant in &scenario.expect.violates {
+        if !run.report.is_violated(invariant) {
+            failures.push(Failure::NotCaught { invariant });
+        }
+    }
+    failures.extend(run.mismatches.iter().cloned().map(Failure::Missed));
+    failures
+}

@@ -1,0 +1,149 @@
+//! What the checks conclude: a verdict per invariant, with the violations that broke it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use paceline_sim::Invariant;
+
+/// How many violations of one invariant are kept in full; the rest are only counted.
+pub const KEPT_VIOLATIONS: usize = 20;
+
+/// A row named in a violation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowRef {
+    pub batch: u64,
+    pub row: usize,
+    pub id: String,
+    pub attempt: Option<u32>,
+}
+
+impl fmt::Display for RowRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.id.is_empty() {
+            write!(f, "{} (", self.id)?;
+        }
+        write!(f, "batch {} row {}", self.batch, self.row)?;
+        if let Some(a) = self.attempt {
+            write!(f, " attempt {a}")?;
+        }
+        if !self.id.is_empty() {
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+/// One broken invariant: when, which rows, and expected against actual.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    pub invariant: Invariant,
+    pub t_us: u64,
+    pub rows: Vec<RowRef>,
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} at {} ms",
+            self.invariant,
+            self.invariant.name(),
+            ms(self.t_us)
+        )?;
+        if !self.rows.is_empty() {
+            let rows: Vec<String> = self.rows.iter().map(ToString::to_string).collect();
+            write!(f, ", {}", rows.join(" and "))?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Microseconds as milliseconds, without trailing zeros.
+pub fn ms(us: u64) -> String {
+    if us % 1000 == 0 {
+        (us / 1000).to_string()
+    } else {
+        format!("{}", us as f64 / 1000.0)
+    }
+}
+
+/// The conclusion about one invariant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Checked and held; the note says what was checked when the trace allowed only part.
+    Held { note: Option<String> },
+    /// Broken: the first violations in full, and how many there were.
+    Violated { first: Vec<Violation>, count: u64 },
+    /// Not checked: the trace lacks what the invariant needs. Never counts as held.
+    Skipped { reason: String },
+}
+
+impl Verdict {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Held { .. } => "held",
+            Verdict::Violated { .. } => "VIOLATED",
+            Verdict::Skipped { .. } => "skipped",
+        }
+    }
+}
+
+/// Violations of one invariant as a check finds them.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    first: Vec<Violation>,
+    count: u64,
+}
+
+impl Findings {
+    pub fn push(&mut self, v: Violation) {
+        self.count += 1;
+        if self.first.len() < KEPT_VIOLATIONS {
+            self.first.push(v);
+        }
+    }
+
+    /// `Held` (with `note`) if nothing was found.
+    pub fn verdict(self, note: Option<String>) -> Verdict {
+        if self.count == 0 {
+            Verdict::Held { note }
+        } else {
+            Verdict::Violated {
+                first: self.first,
+                count: self.count,
+            }
+        }
+    }
+}
+
+/// A verdict for each invariant that was looked at.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Report {
+    pub verdicts: BTreeMap<Invariant, Verdict>,
+}
+
+impl Report {
+    pub fn set(&mut self, invariant: Invariant, verdict: Verdict) {
+        self.verdicts.insert(invariant, verdict);
+    }
+
+    pub fn is_violated(&self, invariant: Invariant) -> bool {
+        matches!(
+            self.verdicts.get(&invariant),
+            Some(Verdict::Violated { .. })
+        )
+    }
+
+    pub fn is_held(&self, invariant: Invariant) -> bool {
+        matches!(self.verdicts.get(&invariant), Some(Verdict::Held { .. }))
+    }
+
+    /// Every violation kept, in invariant order.
+    pub fn violations(&self) -> impl Iterator<Item = &Violation> {
+        self.verdicts.values().flat_map(|v| match v {
+            Verdict::Violated { first, .. } => first.as_slice(),
+            _ => &[],
+        })
+    }
+}
