@@ -415,6 +415,11 @@ struct ExpectFile {
 
 // ---- validation ----
 
+/// A scripted `capacity` without a status is a 429, the status rate limits answer with.
+fn default_status(outcome: Outcome) -> Option<u16> {
+    (outcome == Outcome::Capacity).then_some(429)
+}
+
 struct Source<'a> {
     path: &'a Path,
     text: &'a str,
@@ -852,7 +857,7 @@ impl Source<'_> {
                         self.error(offset, &format!("{key}.outcome"), "missing")
                     })?)?;
                 let status = match table.get("status") {
-                    None => None,
+                    None => default_status(outcome),
                     Some(Value::Integer(n)) if (100..=599).contains(n) => u16::try_from(*n).ok(),
                     Some(other) => {
                         return Err(self.error(
@@ -884,11 +889,14 @@ impl Source<'_> {
                     latency_us,
                 })
             }
-            other => Ok(ScriptedAttempt {
-                outcome: outcome(other)?,
-                status: None,
-                latency_us: None,
-            }),
+            other => {
+                let outcome = outcome(other)?;
+                Ok(ScriptedAttempt {
+                    outcome,
+                    status: default_status(outcome),
+                    latency_us: None,
+                })
+            }
         }
     }
 
