@@ -87,6 +87,13 @@ struct Case {
     seed: u64,
 }
 
+/// One run: its scenario, the failure reports (empty when it passed), and its time.
+struct CaseOutcome {
+    file: usize,
+    result: Result<Vec<String>, String>,
+    seconds: f64,
+}
+
 /// The result of one scenario over its seeds.
 struct ScenarioResult {
     seeds: u64,
@@ -147,7 +154,7 @@ pub fn run(
         ProgressBar::hidden()
     };
     let started = Instant::now();
-    let outcomes: Vec<(usize, u64, Result<Vec<String>, String>, f64)> = cases
+    let outcomes: Vec<CaseOutcome> = cases
         .par_iter()
         .map(|case| {
             let t0 = Instant::now();
@@ -168,14 +175,23 @@ pub fn run(
                 })
                 .map_err(|e| e.to_string());
             progress.inc(1);
-            (case.file, case.seed, result, t0.elapsed().as_secs_f64())
+            CaseOutcome {
+                file: case.file,
+                result,
+                seconds: t0.elapsed().as_secs_f64(),
+            }
         })
         .collect();
     progress.finish_and_clear();
 
     let mut results: BTreeMap<usize, ScenarioResult> = BTreeMap::new();
     let mut errors = Vec::new();
-    for (file, _seed, result, seconds) in outcomes {
+    for CaseOutcome {
+        file,
+        result,
+        seconds,
+    } in outcomes
+    {
         let entry = results.entry(file).or_insert(ScenarioResult {
             seeds: 0,
             failures: Vec::new(),

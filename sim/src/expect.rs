@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::run::RunSummary;
 use crate::scenario::{ResultKind, Scenario};
+use crate::time::ms;
 
 /// One expectation the run did not meet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,16 +27,7 @@ impl fmt::Display for Mismatch {
 }
 
 fn ms_list(us: &[u64]) -> String {
-    let items: Vec<String> = us
-        .iter()
-        .map(|&t| {
-            if t % 1000 == 0 {
-                (t / 1000).to_string()
-            } else {
-                format!("{}", t as f64 / 1000.0)
-            }
-        })
-        .collect();
+    let items: Vec<String> = us.iter().map(|&t| ms(t)).collect();
     format!("[{}]", items.join(", "))
 }
 

@@ -14,6 +14,7 @@ pub mod queue;
 pub mod run;
 pub mod scenario;
 pub mod service;
+pub mod time;
 pub mod trace;
 
 pub use expect::{Mismatch, check_expectations};

@@ -7,16 +7,15 @@
 //! every batch has been called and has ended (quiescence), when nothing is left to happen
 //! but rows remain (a deadlock), or at the horizon with rows remaining (a stall).
 
-use std::collections::BTreeMap;
-use std::io;
-use std::time::Duration;
-
 use paceline_core::pool::Waiting;
 use paceline_core::{BatchId, BatchStats, EventKind, Outcome, Pool, RowEnd};
+use std::collections::BTreeMap;
+use std::io;
 
 use crate::queue::EventQueue;
 use crate::scenario::{ResultKind, Scenario};
 use crate::service::Service;
+use crate::time::{ceil_us, time, us};
 use crate::trace::{TraceSink, record_of};
 
 /// How a run ended.
@@ -76,20 +75,6 @@ enum SimEvent {
     },
     Shutdown,
     Wake,
-}
-
-fn us(t: Duration) -> u64 {
-    u64::try_from(t.as_micros()).unwrap_or(u64::MAX)
-}
-
-/// Virtual microseconds as pool time.
-fn time(t_us: u64) -> Duration {
-    Duration::from_micros(t_us)
-}
-
-/// Pool time rounded up to the simulator's microsecond, so a wake is never early.
-fn ceil_us(t: Duration) -> u64 {
-    u64::try_from(t.as_nanos().div_ceil(1000)).unwrap_or(u64::MAX)
 }
 
 /// Replay `scenario` under `seed`, writing every event to `sink`.

@@ -456,11 +456,18 @@ impl Source<'_> {
         (line, column)
     }
 
-    /// Where `key = ...` is written inside `span`, or the span's start if it is not.
+    /// Where `key = ...` is written inside `span` (a table's span covers only its
+    /// header, so its body up to the next header counts too), or the span's start.
     fn key_offset(&self, span: &Range<usize>, key: &str) -> usize {
-        let Some(region) = self.text.get(span.clone()) else {
+        let Some(rest) = self.text.get(span.start..) else {
             return span.start;
         };
+        let body_end = rest
+            .match_indices('\n')
+            .map(|(i, _)| i + 1)
+            .find(|&i| rest[i..].starts_with('['))
+            .unwrap_or(rest.len());
+        let region = &rest[..body_end.max(span.len()).min(rest.len())];
         let mut from = 0;
         while let Some(found) = region[from..].find(key) {
             let at = from + found;
@@ -717,7 +724,9 @@ impl Source<'_> {
     }
 
     fn batch(&self, batch: Spanned<BatchFile>, ids: &mut BTreeSet<String>) -> Checked<BatchSpec> {
-        let offset = batch.span().start;
+        let span = batch.span();
+        let offset = span.start;
+        let rows_at = self.key_offset(&span, "rows");
         let batch = batch.into_inner();
         let at_us = self.us(batch.at_ms, offset, "batches.at_ms")?;
         let rows = match (batch.rows, batch.generate) {
@@ -738,14 +747,14 @@ impl Source<'_> {
             (Some(rows), None) => {
                 if rows.is_empty() {
                     return Err(self.error(
-                        offset,
+                        rows_at,
                         "batches.rows",
                         "an empty batch shows nothing: give it at least one row",
                     ));
                 }
                 if rows.len() as u64 > MAX_ROWS_PER_BATCH {
                     return Err(self.error(
-                        offset,
+                        rows_at,
                         "batches.rows",
                         format!("at most {MAX_ROWS_PER_BATCH} rows per batch"),
                     ));

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use paceline_sim::Invariant;
+pub use paceline_sim::time::ms;
 
 /// How many violations of one invariant are kept in full; the rest are only counted.
 pub const KEPT_VIOLATIONS: usize = 20;
@@ -56,15 +57,6 @@ impl fmt::Display for Violation {
             write!(f, ", {}", rows.join(" and "))?;
         }
         write!(f, ": {}", self.message)
-    }
-}
-
-/// Microseconds as milliseconds, without trailing zeros.
-pub fn ms(us: u64) -> String {
-    if us % 1000 == 0 {
-        (us / 1000).to_string()
-    } else {
-        format!("{}", us as f64 / 1000.0)
     }
 }
 

@@ -1,0 +1,302 @@
+//! The `paceline` binary as users and CI scripts run it: output, files and exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn paceline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_paceline"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("paceline-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn replay_prints_the_worker_a_d_timeline_and_writes_the_trace() {
+    let out = temp_dir("replay");
+    let run = paceline(&[
+        "replay",
+        "scenarios/worker-a-d.toml",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    let stdout = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}{}", text(&run.stderr));
+    assert!(stdout.contains("A [0, 590]"), "{stdout}");
+    assert!(stdout.contains("B [100] | C [200] | D [490]"), "{stdout}");
+    assert!(stdout.contains("I1 held"), "{stdout}");
+    let trace = std::fs::read_to_string(out.join("trace.csv")).expect("trace written");
+    assert!(trace.starts_with("t_us,event,batch,row,id,attempt,delay_ms,detail\n"));
+    assert!(trace.contains("590000,dispatch,0,0,A,2,100,"), "{trace}");
+}
+
+#[test]
+fn every_broken_file_is_refused_with_exit_2_and_a_precise_message() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "the corpus has {} files", files.len());
+    let out = temp_dir("broken");
+    for file in files {
+        // Each file states the fragments its error message must contain.
+        let wanted: Vec<String> = String::from_utf8_lossy(&std::fs::read(&file).expect("readable"))
+            .lines()
+            .filter_map(|l| l.strip_prefix("# error: ").map(str::to_string))
+            .collect();
+        assert!(
+            !wanted.is_empty(),
+            "{} states no expected error",
+            file.display()
+        );
+        let run = paceline(&[
+            "replay",
+            file.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]);
+        let stderr = text(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{}: {stderr}", file.display());
+        assert!(!stderr.contains("panicked"), "{}: {stderr}", file.display());
+        for fragment in &wanted {
+            assert!(
+                stderr.contains(fragment),
+                "{}: missing {fragment:?} in {stderr}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn check_passes_on_the_scenario_library_and_writes_junit() {
+    let junit = temp_dir("junit").join("junit.xml");
+    let run = paceline(&[
+        "check",
+        "scenarios",
+        "--seeds",
+        "3",
+        "--junit",
+        junit.to_str().expect("utf-8"),
+    ]);
+    let stdout = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}{}", text(&run.stderr));
+    assert!(stdout.contains("0 failed"), "{stdout}");
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert!(cases.len() >= 10);
+    assert!(
+        cases
+            .iter()
+            .any(|c| c.attribute("name") == Some("worker-a-d"))
+    );
+    assert_eq!(doc.root_element().attribute("failures"), Some("0"));
+}
+
+#[test]
+fn shards_split_the_work_between_jobs() {
+    let runs = |shard: &str| {
+        let run = paceline(&[
+            "check",
+            "scenarios/worker-a-d.toml",
+            "scenarios/worker-a-d-aimd.toml",
+            "--seeds",
+            "4",
+            "--shard",
+            shard,
+        ]);
+        assert_eq!(run.status.code(), Some(0));
+        let stdout = text(&run.stdout);
+        let line = stdout.lines().last().expect("a closing line").to_string();
+        line.split('(')
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse::<u32>().ok())
+            .expect("run count")
+    };
+    // Two scenarios over their own seed and seeds 1..4: eight runs, split 4 + 4.
+    assert_eq!(runs("1/2") + runs("2/2"), 8);
+    assert_eq!(runs("1/1"), 8);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(paceline(&["replay"]).status.code(), Some(2));
+    assert_eq!(paceline(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        paceline(&["check", "scenarios", "--seeds", "5..2"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        paceline(&["check", "scenarios", "--shard", "3/2"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(paceline(&["check", "no/such/dir"]).status.code(), Some(2));
+}
+
+fn write_trace(name: &str, body: &str) -> PathBuf {
+    let path = temp_dir("traces").join(name);
+    std::fs::write(&path, body).expect("trace written");
+    path
+}
+
+fn pool_file() -> PathBuf {
+    let path = temp_dir("traces").join("pool.toml");
+    std::fs::write(
+        &path,
+        "[pool]\npool_size = 2\nmin_dispatch_delay_ms = 100\ngate = \"min\"\n",
+    )
+    .expect("written");
+    path
+}
+
+#[test]
+fn check_trace_names_i1_both_rows_and_the_gap() {
+    let trace = write_trace(
+        "close.csv",
+        "t_us,event,row,id\n0,dispatch,0,A\n10000,dispatch,1,B\n",
+    );
+    let run = paceline(&[
+        "check-trace",
+        trace.to_str().expect("utf-8"),
+        "--pool",
+        pool_file().to_str().expect("utf-8"),
+    ]);
+    let stdout = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("I1 spacing"), "{stdout}");
+    assert!(
+        stdout.contains("A (batch 0 row 0)") && stdout.contains("B (batch 0 row 1)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("10 ms apart") && stdout.contains("required was 100 ms"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("I6 skipped"),
+        "missing columns are skipped, not passed: {stdout}"
+    );
+
+    let trace = write_trace(
+        "spaced.csv",
+        "t_us,event,row,id\n0,dispatch,0,A\n100000,dispatch,1,B\n",
+    );
+    let run = paceline(&[
+        "check-trace",
+        trace.to_str().expect("utf-8"),
+        "--pool",
+        pool_file().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stdout));
+}
+
+#[test]
+fn check_trace_absorbs_jitter_within_the_tolerance() {
+    let trace = write_trace(
+        "jitter.csv",
+        "t_us,event,row\n0,dispatch,0\n99800,dispatch,1\n",
+    );
+    let pool = pool_file();
+    let args = |tol: &'static str| {
+        vec![
+            "check-trace".to_string(),
+            trace.display().to_string(),
+            "--pool".into(),
+            pool.display().to_string(),
+            "--tolerance-us".into(),
+            tol.into(),
+        ]
+    };
+    let code = |tol| {
+        let a = args(tol);
+        paceline(&a.iter().map(String::as_str).collect::<Vec<_>>())
+            .status
+            .code()
+    };
+    assert_eq!(code("0"), Some(1));
+    assert_eq!(code("200"), Some(0));
+}
+
+#[test]
+fn malformed_traces_exit_2_with_the_line() {
+    let pool = pool_file();
+    for (name, body, fragment) in [
+        (
+            "nocol.csv",
+            "t_us,event\n0,dispatch\n",
+            "required column `row`",
+        ),
+        (
+            "badtime.csv",
+            "t_us,event,row\n0,dispatch,0\nsoon,dispatch,1\n",
+            "line 3",
+        ),
+        (
+            "badevent.csv",
+            "t_us,event,row\n0,dispatch,0\n5,teleport,1\n",
+            "line 3",
+        ),
+        (
+            "ragged.csv",
+            "t_us,event,row\n0,dispatch,0\n5,dispatch\n",
+            "line 3",
+        ),
+    ] {
+        let trace = write_trace(name, body);
+        let run = paceline(&[
+            "check-trace",
+            trace.to_str().expect("utf-8"),
+            "--pool",
+            pool.to_str().expect("utf-8"),
+        ]);
+        let stderr = text(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(fragment), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn a_replayed_trace_passes_check_trace() {
+    let out = temp_dir("roundtrip");
+    let run = paceline(&[
+        "replay",
+        "scenarios/shutdown-mid-batch.toml",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.status.code(), Some(0));
+    let check = paceline(&[
+        "check-trace",
+        out.join("trace.csv").to_str().expect("utf-8"),
+        "--pool",
+        "scenarios/shutdown-mid-batch.toml",
+    ]);
+    let stdout = text(&check.stdout);
+    assert_eq!(check.status.code(), Some(0), "{stdout}");
+    for held in [
+        "I1 held", "I2 held", "I3 held", "I4 held", "I5 held", "I6 held", "I7 held",
+    ] {
+        assert!(stdout.contains(held), "{stdout}");
+    }
+}
