@@ -52,10 +52,11 @@ pub enum EventKind {
     RetryTimeout { elapsed: Duration, budget: Duration },
     /// The row ended because the pool shut down.
     Shutdown,
-    /// The reorder buffer released the row's entry.
-    Emit(EntryMeta),
+    /// The reorder buffer released the row's entry. (Boxed, like the statistics below:
+    /// events are moved often, and these two would double the size of every one.)
+    Emit(Box<EntryMeta>),
     /// Every entry of the batch was released.
-    BatchEnd(BatchStats),
+    BatchEnd(Box<BatchStats>),
 }
 
 impl EventKind {

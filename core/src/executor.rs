@@ -343,9 +343,12 @@ impl<I, O> State<I, O> {
                     .get_mut(meta.submit_index)
                     .and_then(Option::take);
                 let result = entry_result(meta.end, answer);
-                slot.entries.push(Entry { meta, result });
+                slot.entries.push(Entry {
+                    meta: *meta,
+                    result,
+                });
             }
-            EventKind::BatchEnd(stats) => slot.stats = Some(stats),
+            EventKind::BatchEnd(stats) => slot.stats = Some(*stats),
             _ => {}
         }
     }

@@ -58,6 +58,8 @@ struct Pace {
     stats: BatchStats,
     shut_down: bool,
     events: VecDeque<Event>,
+    /// Rows that went to the gate during the current step (kept to reuse its memory).
+    joined: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -126,6 +128,7 @@ impl Pool {
                 stats,
                 shut_down: false,
                 events: VecDeque::new(),
+                joined: Vec::new(),
                 config,
             },
             queued: VecDeque::new(),
@@ -286,14 +289,16 @@ impl Pool {
         let pace = &mut self.pace;
         active.make_ready(pace, now);
         active.fire_timers(pace, now);
-        let joined = active.grant_permits(pace, now);
+        active.grant_permits(pace, now);
         active.admit(pace, now);
-        for row in joined {
+        let mut joined = std::mem::take(&mut pace.joined);
+        for row in joined.drain(..) {
             if matches!(active.rows[row].state(), RowState::AtGate { .. }) {
                 let attempt = Some(active.rows[row].attempts() + 1);
                 pace.push(now, active.id, Some(row), attempt, EventKind::GateWait);
             }
         }
+        pace.joined = joined;
         if active.release_entries(pace, now) {
             self.active = None;
         }
@@ -385,9 +390,9 @@ impl ActiveBatch {
         }
     }
 
-    /// Hand free permits to waiting rows; returns the rows that went to the gate.
-    fn grant_permits(&mut self, pace: &mut Pace, now: Time) -> Vec<usize> {
-        let mut joined = Vec::new();
+    /// Hand free permits to waiting rows; the rows that went to the gate are noted in
+    /// `pace.joined`.
+    fn grant_permits(&mut self, pace: &mut Pace, now: Time) {
         while pace.free_permits > 0 {
             let Some(row) = self.next_for_permit() else {
                 break;
@@ -399,9 +404,8 @@ impl ActiveBatch {
             let attempt = Some(machine.attempts() + 1);
             pace.push(now, self.id, Some(row), attempt, EventKind::Permit);
             pace.gate.join(row);
-            joined.push(row);
+            pace.joined.push(row);
         }
-        joined
     }
 
     fn next_for_permit(&mut self) -> Option<usize> {
@@ -466,14 +470,26 @@ impl ActiveBatch {
                 emitted_at: now,
                 end: c.end,
             };
-            pace.push(now, self.id, Some(row), None, EventKind::Emit(meta));
+            pace.push(
+                now,
+                self.id,
+                Some(row),
+                None,
+                EventKind::Emit(Box::new(meta)),
+            );
         }
         if !self.buffer.is_drained() {
             return false;
         }
         pace.stats.delay_at_completion_ms = pace.throttle.delay_ms();
         let stats = pace.stats;
-        pace.push(now, self.id, None, None, EventKind::BatchEnd(stats));
+        pace.push(
+            now,
+            self.id,
+            None,
+            None,
+            EventKind::BatchEnd(Box::new(stats)),
+        );
         true
     }
 

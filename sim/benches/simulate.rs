@@ -1,1 +1,52 @@
-fn main() {}
+//! Simulated events per second on the benchmark workload (`benches/million.toml`: a
+//! million rows, pool of 16, 5% capacity errors, uniform latency), trace streamed to a
+//! file. Run with `cargo bench -p paceline-sim`.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use paceline_sim::{CsvTrace, Scenario, simulate};
+
+fn million(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/million.toml");
+    let scenario = match Scenario::load(&path) {
+        Ok(s) => s,
+        Err(e) => panic!("the benchmark scenario is valid: {e}"),
+    };
+    let out = std::env::temp_dir().join(format!("paceline-bench-{}.csv", std::process::id()));
+    let run = || {
+        let file = BufWriter::with_capacity(1 << 20, File::create(&out).expect("temp file"));
+        let mut trace = CsvTrace::new(file).expect("header written");
+        let summary = simulate(&scenario, scenario.seed, &mut trace).expect("trace written");
+        trace.finish().expect("trace flushed");
+        summary.events
+    };
+    let events = run();
+    let mut group = c.benchmark_group("simulate");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(events));
+    group.bench_function("million_rows_to_csv_file", |b| b.iter(run));
+    group.finish();
+    let _ = std::fs::remove_file(&out);
+}
+
+criterion_group!(benches, million);
+
+fn million_no_trace(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/million.toml");
+    let scenario = Scenario::load(&path).expect("valid");
+    let events = simulate(&scenario, 0, &mut paceline_sim::NoTrace)
+        .expect("no io")
+        .events;
+    let mut group = c.benchmark_group("simulate");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(events));
+    group.bench_function("million_rows_no_trace", |b| {
+        b.iter(|| simulate(&scenario, 0, &mut paceline_sim::NoTrace))
+    });
+    group.finish();
+}
+criterion_group!(extra, million_no_trace);
+criterion_main!(benches, extra);

@@ -243,7 +243,7 @@ impl<'s> Simulation<'s> {
                 }
                 EventKind::BatchEnd(stats) => {
                     if let Some(slot) = self.summary.batch_stats.get_mut(index) {
-                        *slot = Some(*stats);
+                        *slot = Some(**stats);
                     }
                 }
                 _ => {}
