@@ -6,7 +6,7 @@
 //! `detail` holds `key=value` pairs separated by `;`.
 
 use std::fmt::Write as _;
-use std::io::{self, Write as _};
+use std::io;
 
 use paceline_core::{Event, EventKind, RowEnd};
 
