@@ -294,7 +294,8 @@ impl Detail<'_> {
                 status: Some(status),
                 ..
             } => self.int("status", *status),
-            EventKind::Backoff { length } => self.micros("backoff_us", *length),
+            // Rounded up: the simulator wakes the row at the next whole microsecond.
+            EventKind::Backoff { length } => self.int("backoff_us", crate::time::ceil_us(*length)),
             EventKind::RetryTimeout { elapsed, budget } => {
                 self.micros("elapsed_us", *elapsed);
                 self.micros("budget_us", *budget);

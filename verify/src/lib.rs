@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod checks;
+pub mod generate;
 pub mod read;
 pub mod reference;
 pub mod run;

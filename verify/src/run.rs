@@ -42,6 +42,30 @@ impl<W: Write> Write for Digest<W> {
     }
 }
 
+impl<W> Digest<W> {
+    /// The hash and length of everything written.
+    fn fingerprint(&self) -> (u64, u64) {
+        (self.hasher.finish(), self.bytes)
+    }
+}
+
+/// I8: two runs under one seed must write the same bytes.
+fn determinism_verdict(seed: u64, first: (u64, u64), second: (u64, u64)) -> Verdict {
+    let mut findings = Findings::default();
+    if first != second {
+        findings.push(Violation {
+            invariant: Invariant::I8,
+            t_us: 0,
+            rows: Vec::new(),
+            message: format!(
+                "two runs with seed {seed} wrote different traces ({} and {} bytes)",
+                first.1, second.1
+            ),
+        });
+    }
+    findings.verdict(None)
+}
+
 fn digest<W: Write>(inner: W) -> Digest<W> {
     Digest {
         // DefaultHasher::new() has fixed keys: equal bytes give equal digests in a process.
@@ -75,19 +99,10 @@ pub fn check_run(
     let mut again = CsvTrace::new(digest(io::sink()))?;
     simulate(scenario, seed, &mut again)?;
     let second = again.finish()?;
-    let mut determinism = Findings::default();
-    if (first.hasher.finish(), first.bytes) != (second.hasher.finish(), second.bytes) {
-        determinism.push(Violation {
-            invariant: Invariant::I8,
-            t_us: 0,
-            rows: Vec::new(),
-            message: format!(
-                "two runs with seed {seed} wrote different traces ({} and {} bytes)",
-                first.bytes, second.bytes
-            ),
-        });
-    }
-    report.set(Invariant::I8, determinism.verdict(None));
+    report.set(
+        Invariant::I8,
+        determinism_verdict(seed, first.fingerprint(), second.fingerprint()),
+    );
     report.set(Invariant::I9, config_verdict(scenario));
     let mismatches = check_expectations(scenario, &summary);
     Ok(CheckedRun {
@@ -152,4 +167,26 @@ pub fn judge(scenario: &Scenario, run: &CheckedRun) -> Vec<Failure> {
     }
     failures.extend(run.mismatches.iter().cloned().map(Failure::Missed));
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fingerprint(bytes: &[u8]) -> (u64, u64) {
+        let mut d = digest(io::sink());
+        d.write_all(bytes).expect("sink");
+        d.fingerprint()
+    }
+
+    #[test]
+    fn i8_fires_when_two_runs_differ() {
+        let a = fingerprint(b"0,dispatch,0,0,A,1,0,\n");
+        let b = fingerprint(b"0,dispatch,0,1,B,1,0,\n");
+        assert!(matches!(determinism_verdict(3, a, a), Verdict::Held { .. }));
+        match determinism_verdict(3, a, b) {
+            Verdict::Violated { first, .. } => assert!(first[0].message.contains("seed 3")),
+            other => panic!("expected a violation, got {other:?}"),
+        }
+    }
 }

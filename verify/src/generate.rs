@@ -1,0 +1,174 @@
+//! Random scenarios and configurations, as proptest strategies.
+//!
+//! The same strategies drive the property tests and `paceline explore`, so a failure
+//! found either way shrinks the same way: fewer batches, fewer rows, shorter scripts,
+//! smaller numbers.
+
+use paceline_core::{Outcome, PoolConfig, RawPoolConfig};
+use paceline_sim::scenario::{
+    BatchSpec, Expect, Latency, RateLimit, RowSpec, Rows, ScriptedAttempt, ServiceModel,
+};
+use paceline_sim::{Invariant, Scenario};
+use proptest::prelude::*;
+
+/// Any configuration a user could write, valid or not (for I9).
+pub fn raw_config() -> impl Strategy<Value = RawPoolConfig> {
+    (
+        -2i64..8,
+        -20i64..300,
+        -20i64..6000,
+        prop::sample::select(vec![
+            f64::NAN,
+            f64::INFINITY,
+            -1.0,
+            0.5,
+            1.0,
+            1.000001,
+            1.5,
+            2.0,
+            10.0,
+        ]),
+        -5i64..300,
+        -2i64..5,
+        prop::sample::select(vec!["aimd", "min", "AIMD", "", "sideways"]),
+    )
+        .prop_map(
+            |(pool_size, min, max, mult, step, budget, gate)| RawPoolConfig {
+                pool_size,
+                min_dispatch_delay_ms: min,
+                max_dispatch_delay_ms: max,
+                backoff_multiplier: mult,
+                recovery_step_ms: step,
+                max_capacity_retry_seconds: budget,
+                gate: gate.to_string(),
+            },
+        )
+}
+
+/// A valid configuration with small numbers, so runs stay short.
+pub fn pool_config() -> impl Strategy<Value = PoolConfig> {
+    (
+        1i64..6,
+        0i64..150,
+        1i64..3000,
+        prop::sample::select(vec![1.5, 2.0, 3.0]),
+        0i64..300,
+        1i64..20,
+        prop::bool::ANY,
+    )
+        .prop_filter_map(
+            "valid configurations only",
+            |(size, min, span, mult, step, budget, aimd)| {
+                PoolConfig::try_from(RawPoolConfig {
+                    pool_size: size,
+                    min_dispatch_delay_ms: min,
+                    max_dispatch_delay_ms: min + span,
+                    backoff_multiplier: mult,
+                    recovery_step_ms: step,
+                    max_capacity_retry_seconds: budget,
+                    gate: if aimd { "aimd" } else { "min" }.to_string(),
+                })
+                .ok()
+            },
+        )
+}
+
+fn outcome() -> impl Strategy<Value = Outcome> {
+    prop::sample::select(vec![
+        Outcome::Ok,
+        Outcome::Capacity,
+        Outcome::Capacity,
+        Outcome::Retryable,
+        Outcome::Permanent,
+    ])
+}
+
+fn attempt() -> impl Strategy<Value = ScriptedAttempt> {
+    (outcome(), prop::option::of(0u64..400)).prop_map(|(outcome, latency_ms)| ScriptedAttempt {
+        outcome,
+        status: (outcome == Outcome::Capacity).then_some(429),
+        latency_us: latency_ms.map(|ms| ms * 1000),
+    })
+}
+
+fn service() -> impl Strategy<Value = ServiceModel> {
+    let latency = prop_oneof![
+        (0u64..200).prop_map(|ms| Latency::Fixed { us: ms * 1000 }),
+        (0u64..100, 0u64..300).prop_map(|(a, b)| Latency::Uniform {
+            min_us: a * 1000,
+            max_us: (a + b) * 1000,
+        }),
+    ];
+    let limit = prop::option::of(
+        (1u64..6, 50u64..1000).prop_map(|(requests, per_ms)| RateLimit {
+            requests,
+            per_us: per_ms * 1000,
+        }),
+    );
+    (
+        latency,
+        prop::sample::select(vec![0.0, 0.0, 0.05, 0.3]),
+        limit,
+    )
+        .prop_map(|(latency, capacity_rate, rate_limit)| ServiceModel {
+            latency,
+            capacity_rate,
+            rate_limit,
+        })
+}
+
+fn batch(index: usize) -> impl Strategy<Value = BatchSpec> {
+    let rows = prop::collection::vec((0u64..600, prop::collection::vec(attempt(), 0..4)), 1..10)
+        .prop_map(move |rows| {
+            Rows::Listed(
+                rows.into_iter()
+                    .enumerate()
+                    .map(|(i, (ready_ms, attempts))| RowSpec {
+                        id: format!("b{index}r{i}"),
+                        ready_us: ready_ms * 1000,
+                        attempts,
+                    })
+                    .collect(),
+            )
+        });
+    (0u64..3000, rows).prop_map(|(at_ms, rows)| BatchSpec {
+        at_us: at_ms * 1000,
+        rows,
+    })
+}
+
+/// A random scenario: a pool, a service, one to three batches, maybe a shutdown. Its
+/// expectations are the defaults: every invariant holds.
+pub fn scenario() -> impl Strategy<Value = Scenario> {
+    (
+        pool_config(),
+        service(),
+        1usize..4,
+        prop::option::weighted(0.2, 0u64..6000),
+        0u64..1000,
+    )
+        .prop_flat_map(|(pool, service, batches, shutdown_ms, seed)| {
+            let batches: Vec<_> = (0..batches).map(batch).collect();
+            (
+                Just(pool),
+                Just(service),
+                batches,
+                Just(shutdown_ms),
+                Just(seed),
+            )
+        })
+        .prop_map(|(pool, service, batches, shutdown_ms, seed)| Scenario {
+            name: format!("explore-{seed}"),
+            description: "found by paceline explore".to_string(),
+            seed,
+            horizon_us: 3_600_000_000,
+            pool,
+            service,
+            batches,
+            shutdowns_us: shutdown_ms.map(|ms| ms * 1000).into_iter().collect(),
+            expect: Expect {
+                holds: Invariant::ALL.into_iter().collect(),
+                ..Expect::default()
+            },
+        })
+}

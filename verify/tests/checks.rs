@@ -1,0 +1,312 @@
+//! Each invariant check fires on a trace that breaks it, and stays quiet on one that
+//! does not. Traces are written by hand, as another implementation would record them.
+
+use paceline_core::{PoolConfig, RawPoolConfig};
+use paceline_sim::{Ending, Invariant, Stuck, TraceRow};
+use paceline_verify::{PoolRules, Report, Verdict, verify_rows};
+
+fn rules(edit: impl FnOnce(&mut RawPoolConfig)) -> PoolRules {
+    let mut raw = RawPoolConfig::default();
+    edit(&mut raw);
+    PoolRules::of(&PoolConfig::try_from(raw).expect("valid test config"))
+}
+
+/// `t_ms event row attempt delay detail`, one per line; batch 0; `-` for empty.
+fn trace(text: &str) -> Vec<TraceRow> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let opt = |i: usize| f.get(i).filter(|v| **v != "-").copied();
+            TraceRow {
+                t_us: (opt(0).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) * 1000.0) as u64,
+                event: f[1].to_string(),
+                batch: Some(0),
+                row: opt(2).and_then(|v| v.parse().ok()),
+                id: String::new(),
+                attempt: opt(3).and_then(|v| v.parse().ok()),
+                delay_ms: opt(4).and_then(|v| v.parse().ok()),
+                detail: opt(5).unwrap_or("").to_string(),
+            }
+        })
+        .collect()
+}
+
+fn check(rules: PoolRules, text: &str) -> Report {
+    verify_rows(rules, &trace(text), None).expect("readable trace")
+}
+
+fn message(report: &Report, invariant: Invariant) -> String {
+    match report.verdicts.get(&invariant) {
+        Some(Verdict::Violated { first, .. }) => first
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => panic!("{invariant} should be violated, got {other:?}"),
+    }
+}
+
+/// One row, one clean attempt: every check holds.
+const CLEAN: &str = "
+    0 batch_start - - 0 rows=1
+    0 ready 0 - 0
+    0 permit 0 1 0
+    0 dispatch 0 1 0
+    5 ok 0 1 0
+    5 release 0 1 0
+    5 emit 0 - 0 result=ok
+    5 batch_end - - 0 capacity_retries=0;successes=1;peak_delay_ms=0;total_throttle_time_us=0;max_concurrent=1;delay_at_completion_ms=0
+";
+
+#[test]
+fn a_clean_trace_holds_everywhere() {
+    let report = check(rules(|_| {}), CLEAN);
+    for (invariant, verdict) in &report.verdicts {
+        assert!(
+            matches!(verdict, Verdict::Held { .. }),
+            "{invariant}: {verdict:?}"
+        );
+    }
+}
+
+#[test]
+fn i1_fires_on_dispatches_closer_than_the_spacing() {
+    let r = rules(|r| {
+        r.pool_size = 2;
+        r.min_dispatch_delay_ms = 100;
+        r.gate = "min".into();
+    });
+    let report = check(r.clone(), "0 dispatch 0 1\n10 dispatch 1 1");
+    let m = message(&report, Invariant::I1);
+    assert!(
+        m.contains("10 ms apart") && m.contains("required was 100 ms"),
+        "{m}"
+    );
+    assert!(
+        m.contains("batch 0 row 0") && m.contains("batch 0 row 1"),
+        "{m}"
+    );
+    assert!(check(r, "0 dispatch 0 1\n100 dispatch 1 1").is_held(Invariant::I1));
+}
+
+#[test]
+fn i1_under_aimd_uses_the_reference_delay_after_a_failure() {
+    // min 100, step 500: a capacity error raises D to 500, so 200 ms later is too soon.
+    let r = rules(|r| {
+        r.pool_size = 2;
+        r.min_dispatch_delay_ms = 100;
+        r.recovery_step_ms = 500;
+    });
+    let text = "
+        0 permit 0 1
+        0 dispatch 0 1
+        0 capacity 0 1
+        0 release 0 1
+        0 backoff 0 1 - backoff_us=500000
+        200 permit 1 1
+        200 dispatch 1 1";
+    let m = message(&check(r, text), Invariant::I1);
+    assert!(
+        m.contains("200 ms apart") && m.contains("required was 500 ms"),
+        "{m}"
+    );
+}
+
+#[test]
+fn i1_catches_a_first_dispatch_at_zero_taken_for_never() {
+    let r = rules(|r| {
+        r.pool_size = 2;
+        r.min_dispatch_delay_ms = 50;
+        r.gate = "min".into();
+    });
+    assert!(check(r, "0 dispatch 0 1\n0 dispatch 1 1").is_violated(Invariant::I1));
+}
+
+#[test]
+fn i2_fires_on_too_many_permits_and_on_backoff_holding_one() {
+    let r = rules(|r| r.pool_size = 1);
+    let m = message(
+        &check(r.clone(), "0 permit 0 1\n0 permit 1 1"),
+        Invariant::I2,
+    );
+    assert!(m.contains("2 permits held, pool_size is 1"), "{m}");
+    let text = "
+        0 permit 0 1
+        0 dispatch 0 1
+        1 capacity 0 1
+        1 backoff 0 1 - backoff_us=50000";
+    let m = message(&check(r.clone(), text), Invariant::I2);
+    assert!(m.contains("in backoff while holding a permit"), "{m}");
+    let m = message(
+        &check(r, "0 permit 0 1\n0 release 0 1\n0 release 0 1"),
+        Invariant::I2,
+    );
+    assert!(m.contains("did not hold"), "{m}");
+}
+
+#[test]
+fn i2_counts_attempts_in_flight_without_permit_events() {
+    let r = rules(|r| r.pool_size = 1);
+    let report = check(r, "0 dispatch 0 1\n1 dispatch 1 1");
+    assert!(message(&report, Invariant::I2).contains("2 attempts in flight"));
+}
+
+#[test]
+fn i3_fires_on_completion_order_and_foreign_rows() {
+    let r = rules(|r| r.pool_size = 2);
+    let text = "
+        0 batch_start - - - rows=2
+        0 ok 1 1
+        1 ok 0 1
+        1 emit 1 - - result=ok
+        1 emit 0 - - result=ok
+        1 batch_end";
+    let m = message(&check(r.clone(), text), Invariant::I3);
+    assert!(m.contains("returned row 1 when row 0 was due"), "{m}");
+    let text = "
+        0 batch_start - - - rows=1
+        0 ok 0 1
+        0 emit 0 - - result=ok
+        0 emit 3 - - result=ok";
+    let m = message(&check(r.clone(), text), Invariant::I3);
+    assert!(m.contains("outside its batch of 1 rows"), "{m}");
+    let text = "
+        0 batch_start - - - rows=1
+        0 permanent 0 1
+        0 emit 0 - - result=ok";
+    let m = message(&check(r, text), Invariant::I3);
+    assert!(
+        m.contains("returned result ok but the row ended with permanent"),
+        "{m}"
+    );
+}
+
+#[test]
+fn i4_fires_on_missing_and_double_results_and_on_a_deadlock() {
+    let r = rules(|r| r.pool_size = 2);
+    let text = "
+        0 batch_start - - - rows=2
+        0 permit 0 1
+        0 dispatch 0 1
+        1 ok 0 1";
+    let m = message(&check(r.clone(), text), Invariant::I4);
+    assert!(m.contains("row 1") && m.contains("never seen"), "{m}");
+    assert!(m.contains("started but never ended"), "{m}");
+    let m = message(&check(r.clone(), "0 ok 0 1\n1 shutdown 0 1"), Invariant::I4);
+    assert!(
+        m.contains("a second result (shutdown) after it ended with ok"),
+        "{m}"
+    );
+    let ending = Ending::Deadlock {
+        at_us: 5000,
+        waiting: vec![Stuck {
+            batch: 0,
+            row: 0,
+            id: "A".into(),
+            waiting_for: "WaitingPermit".into(),
+        }],
+    };
+    let report = verify_rows(r, &trace(CLEAN), Some(&ending)).expect("readable");
+    let m = message(&report, Invariant::I4);
+    assert!(
+        m.contains("deadlock") && m.contains("A of batch 0 waits for WaitingPermit"),
+        "{m}"
+    );
+}
+
+#[test]
+fn i5_fires_on_a_retry_after_the_deadline() {
+    let r = rules(|r| r.max_capacity_retry_seconds = 1);
+    let text = "
+        0 permit 0 1
+        0 dispatch 0 1
+        10 retryable 0 1
+        10 release 0 1
+        10 backoff 0 1 - backoff_us=50000
+        1200 permit 0 2
+        1200 dispatch 0 2";
+    let m = message(&check(r.clone(), text), Invariant::I5);
+    assert!(
+        m.contains("retry dispatched 200 ms after the deadline at 1000 ms"),
+        "{m}"
+    );
+    // A first attempt is never late, however long it queued.
+    assert!(check(r.clone(), "5000 permit 0 1\n5000 dispatch 0 1").is_held(Invariant::I5));
+    let late_timeout = "
+        0 permit 0 1
+        0 dispatch 0 1
+        10 capacity 0 1
+        10 release 0 1
+        10 backoff 0 1 - backoff_us=50000
+        1500 retry_timeout 0 1";
+    assert!(
+        message(&check(r, late_timeout), Invariant::I5)
+            .contains("timed out 500 ms after the deadline")
+    );
+}
+
+#[test]
+fn i6_fires_on_a_delay_below_the_floor_or_off_the_law() {
+    let r = rules(|r| {
+        r.min_dispatch_delay_ms = 100;
+        r.recovery_step_ms = 500;
+    });
+    let text = "
+        0 permit 0 1 100
+        0 dispatch 0 1 100
+        5 capacity 0 1 500
+        5 release 0 1 500
+        5 backoff 0 1 500 backoff_us=500000
+        505 permit 0 2 500
+        505 dispatch 0 2 500
+        510 ok 0 2 -0";
+    let m = message(&check(r.clone(), text), Invariant::I6);
+    assert!(m.contains("outside [100, 5000]"), "{m}");
+    // Doubling a floor above zero instead of bootstrapping to the base: 100 -> 200.
+    let text = "
+        0 dispatch 0 1 100
+        5 capacity 0 1 200
+        5 backoff 0 1 200 backoff_us=200000";
+    let m = message(&check(r, text), Invariant::I6);
+    assert!(m.contains("reference throttle has 500"), "{m}");
+}
+
+#[test]
+fn i6_is_skipped_without_delay_values() {
+    let report = check(rules(|_| {}), "0 dispatch 0 1\n1 ok 0 1");
+    assert!(matches!(
+        report.verdicts.get(&Invariant::I6),
+        Some(Verdict::Skipped { .. })
+    ));
+}
+
+#[test]
+fn i7_fires_on_statistics_carried_over_from_an_earlier_batch() {
+    let text = CLEAN.replace("successes=1", "successes=2");
+    let m = message(&check(rules(|_| {}), &text), Invariant::I7);
+    assert!(m.contains("successes = 2, the trace gives 1"), "{m}");
+}
+
+#[test]
+fn a_failure_ended_by_its_deadline_is_not_a_throttle_failure() {
+    // The capacity answer at the deadline ends the row: D must stay at the floor.
+    let r = rules(|r| {
+        r.min_dispatch_delay_ms = 100;
+        r.max_capacity_retry_seconds = 1;
+    });
+    let text = "
+        0 permit 0 1 100
+        0 dispatch 0 1 100
+        1000 capacity 0 1 100
+        1000 release 0 1 100
+        1000 retry_timeout 0 1 100";
+    let report = check(r, text);
+    assert!(
+        report.is_held(Invariant::I6),
+        "{:?}",
+        report.verdicts.get(&Invariant::I6)
+    );
+    assert!(report.is_held(Invariant::I5));
+}
