@@ -5,6 +5,7 @@
 
 mod check;
 mod check_trace;
+mod explore;
 mod outcome;
 mod print;
 mod replay;
@@ -50,6 +51,18 @@ enum Command {
         #[arg(long)]
         junit: Option<PathBuf>,
     },
+    /// Random scenarios until one breaks an invariant; save it shrunk.
+    Explore {
+        /// How many random scenarios to try.
+        #[arg(long, default_value_t = 200)]
+        cases: u32,
+        /// Seed of the scenario generator.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Where to save a shrunk failing scenario.
+        #[arg(long, default_value = "out/explore")]
+        save: PathBuf,
+    },
     /// Check a trace recorded elsewhere against the invariants.
     CheckTrace {
         trace: PathBuf,
@@ -83,6 +96,7 @@ fn main() -> ExitCode {
             shard,
             junit,
         } => check::run(&paths, seeds.as_deref(), shard.as_deref(), junit.as_deref()),
+        Command::Explore { cases, seed, save } => explore::run(cases, seed, &save),
         Command::CheckTrace {
             trace,
             pool,

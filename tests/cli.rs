@@ -300,3 +300,23 @@ fn a_replayed_trace_passes_check_trace() {
         assert!(stdout.contains(held), "{stdout}");
     }
 }
+
+#[test]
+fn explore_finds_nothing_wrong_with_the_real_core() {
+    let save = temp_dir("explore");
+    let run = paceline(&[
+        "explore",
+        "--cases",
+        "100",
+        "--seed",
+        "7",
+        "--save",
+        save.to_str().expect("utf-8"),
+    ]);
+    let stdout = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("explored 100 random scenarios (seed 7): no invariant broken"),
+        "{stdout}"
+    );
+}

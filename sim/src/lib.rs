@@ -16,6 +16,7 @@ pub mod scenario;
 pub mod service;
 pub mod time;
 pub mod trace;
+mod write;
 
 pub use expect::{Mismatch, check_expectations};
 pub use run::{Ending, RunSummary, Stuck, simulate};

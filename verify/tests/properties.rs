@@ -4,7 +4,9 @@
 //! `proptest-regressions/`, which is committed so they run first next time.
 
 use paceline_core::PoolConfig;
-use paceline_sim::{Ending, MemoryTrace, simulate};
+use std::path::Path;
+
+use paceline_sim::{Ending, MemoryTrace, Scenario, simulate};
 use paceline_verify::generate;
 use paceline_verify::reference::config_is_valid;
 use paceline_verify::run::{check_run, judge};
@@ -40,6 +42,13 @@ proptest! {
         simulate(&scenario, seed, &mut a).expect("in memory");
         simulate(&scenario, seed, &mut b).expect("in memory");
         prop_assert_eq!(a, b);
+    }
+
+    #[test]
+    fn scenarios_survive_saving_and_reading_back(scenario in generate::scenario()) {
+        let text = scenario.to_toml();
+        let again = Scenario::parse(Path::new("saved.toml"), &text);
+        prop_assert_eq!(Ok(scenario), again, "{}", text);
     }
 
     #[test]

@@ -1,0 +1,176 @@
+//! Scenarios back to TOML: how `explore` saves what it found as a file users can replay,
+//! read and edit. Parsing the text gives back an equal scenario (tested).
+
+use std::fmt::Write as _;
+
+use toml::Value;
+
+use crate::scenario::{Latency, Rows, Scenario};
+
+fn text(s: &str) -> String {
+    Value::String(s.to_string()).to_string()
+}
+
+fn ms(us: u64) -> u64 {
+    us / 1000
+}
+
+fn latency(l: Latency) -> String {
+    match l {
+        Latency::Fixed { us } => ms(us).to_string(),
+        Latency::Uniform { min_us, max_us } => {
+            format!("{{ min = {}, max = {} }}", ms(min_us), ms(max_us))
+        }
+    }
+}
+
+impl Scenario {
+    /// The scenario as a TOML file. Times are whole milliseconds, as in any scenario.
+    pub fn to_toml(&self) -> String {
+        // Writing to a String cannot fail: the results of `writeln!` are ignored.
+        let mut out = String::new();
+        let _ = writeln!(out, "name = {}", text(&self.name));
+        let _ = writeln!(out, "description = {}", text(&self.description));
+        let _ = writeln!(out, "seed = {}", self.seed);
+        let _ = writeln!(out, "horizon_ms = {}", ms(self.horizon_us));
+        let raw = self.pool.to_raw();
+        let _ = writeln!(out, "\n[pool]");
+        let _ = writeln!(out, "pool_size = {}", raw.pool_size);
+        let _ = writeln!(out, "min_dispatch_delay_ms = {}", raw.min_dispatch_delay_ms);
+        let _ = writeln!(out, "max_dispatch_delay_ms = {}", raw.max_dispatch_delay_ms);
+        let _ = writeln!(
+            out,
+            "backoff_multiplier = {}",
+            Value::Float(raw.backoff_multiplier)
+        );
+        let _ = writeln!(out, "recovery_step_ms = {}", raw.recovery_step_ms);
+        let _ = writeln!(
+            out,
+            "max_capacity_retry_seconds = {}",
+            raw.max_capacity_retry_seconds
+        );
+        let _ = writeln!(out, "gate = {}", text(&raw.gate));
+        let service = &self.service;
+        let _ = writeln!(out, "\n[service]");
+        let _ = writeln!(out, "latency_ms = {}", latency(service.latency));
+        let _ = writeln!(
+            out,
+            "capacity_rate = {}",
+            Value::Float(service.capacity_rate)
+        );
+        if let Some(limit) = service.rate_limit {
+            let _ = writeln!(
+                out,
+                "rate_limit = {{ requests = {}, per_ms = {} }}",
+                limit.requests,
+                ms(limit.per_us)
+            );
+        }
+        for batch in &self.batches {
+            let _ = writeln!(out, "\n[[batches]]\nat_ms = {}", ms(batch.at_us));
+            match &batch.rows {
+                Rows::Generated {
+                    count,
+                    ready_every_us,
+                } => {
+                    let _ = writeln!(
+                        out,
+                        "generate = {{ count = {count}, ready_every_ms = {} }}",
+                        ms(*ready_every_us)
+                    );
+                }
+                Rows::Listed(rows) => {
+                    out.push_str("rows = [\n");
+                    for row in rows {
+                        let attempts: Vec<String> = row
+                            .attempts
+                            .iter()
+                            .map(|a| {
+                                let mut t = format!("{{ outcome = {}", text(a.outcome.as_str()));
+                                if let Some(status) = a.status {
+                                    let _ = write!(t, ", status = {status}");
+                                }
+                                if let Some(us) = a.latency_us {
+                                    let _ = write!(t, ", latency_ms = {}", ms(us));
+                                }
+                                t + " }"
+                            })
+                            .collect();
+                        let _ = writeln!(
+                            out,
+                            "  {{ id = {}, ready_ms = {}, attempts = [{}] }},",
+                            text(&row.id),
+                            ms(row.ready_us),
+                            attempts.join(", ")
+                        );
+                    }
+                    out.push_str("]\n");
+                }
+            }
+        }
+        for at in &self.shutdowns_us {
+            let _ = writeln!(out, "\n[[events]]\nat_ms = {}\nshutdown = true", ms(*at));
+        }
+        let expect = &self.expect;
+        let list = |set: &std::collections::BTreeSet<crate::Invariant>| {
+            let names: Vec<String> = set.iter().map(|i| text(i.id())).collect();
+            format!("[{}]", names.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "\n[expect]\nholds = {}\nviolates = {}",
+            list(&expect.holds),
+            list(&expect.violates)
+        );
+        if !expect.dispatch_ms.is_empty() {
+            let items: Vec<String> = expect
+                .dispatch_ms
+                .iter()
+                .map(|(id, ts)| {
+                    let ts: Vec<String> = ts.iter().map(u64::to_string).collect();
+                    format!("{} = [{}]", text(id), ts.join(", "))
+                })
+                .collect();
+            let _ = writeln!(out, "dispatch_ms = {{ {} }}", items.join(", "));
+        }
+        if !expect.results.is_empty() {
+            let items: Vec<String> = expect
+                .results
+                .iter()
+                .map(|(id, kind)| format!("{} = {}", text(id), text(kind.as_str())))
+                .collect();
+            let _ = writeln!(out, "results = {{ {} }}", items.join(", "));
+        }
+        if !expect.outcomes.is_empty() {
+            let items: Vec<String> = expect
+                .outcomes
+                .iter()
+                .map(|(kind, n)| format!("{} = {n}", kind.as_str()))
+                .collect();
+            let _ = writeln!(out, "outcomes = {{ {} }}", items.join(", "));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn every_library_scenario_round_trips() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        for entry in std::fs::read_dir(dir).expect("scenarios folder") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_none_or(|x| x != "toml") {
+                continue;
+            }
+            let scenario = Scenario::load(&path).expect("valid");
+            let again = Scenario::parse(&path, &scenario.to_toml())
+                .unwrap_or_else(|e| panic!("{e}\n{}", scenario.to_toml()));
+            assert_eq!(scenario, again, "{}", path.display());
+        }
+    }
+}
