@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::Time;
-use crate::sync::{AtomicU64, Condvar, MutexGuard, Ordering};
+use crate::sync::{Arc, AtomicU64, Condvar, MutexGuard, Ordering};
 
 /// A source of time, and a way to sleep on it that a notification can cut short.
 pub trait Clock: Send + Sync + 'static {
@@ -23,6 +23,22 @@ pub trait Clock: Send + Sync + 'static {
         changed: &Condvar,
         guard: MutexGuard<'a, T>,
     ) -> MutexGuard<'a, T>;
+}
+
+/// A shared clock: tests keep a handle to the clock the executor runs on.
+impl<C: Clock> Clock for Arc<C> {
+    fn now(&self) -> Time {
+        (**self).now()
+    }
+
+    fn sleep_until<'a, T>(
+        &self,
+        deadline: Option<Time>,
+        changed: &Condvar,
+        guard: MutexGuard<'a, T>,
+    ) -> MutexGuard<'a, T> {
+        (**self).sleep_until(deadline, changed, guard)
+    }
 }
 
 /// The monotonic system clock.

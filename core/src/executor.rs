@@ -114,9 +114,13 @@ where
     workers: Vec<thread::JoinHandle<()>>,
 }
 
+/// Sees every event of the pool, in order, while the pool's lock is held.
+pub type Observer = Box<dyn Fn(&Event) + Send + Sync>;
+
 struct Shared<C, I, O, F> {
     clock: C,
     call: F,
+    observer: Option<Observer>,
     state: Mutex<State<I, O>>,
     changed: Condvar,
 }
@@ -153,10 +157,22 @@ where
 {
     /// Start `pool_size` workers that call `call` for each attempt.
     pub fn new(config: PoolConfig, clock: C, call: F) -> std::io::Result<Self> {
+        PooledExecutor::with_observer(config, clock, call, None)
+    }
+
+    /// Like [`PooledExecutor::new`], with `observer` told of every event: the trace of a
+    /// real run, for `paceline check-trace` or a test.
+    pub fn with_observer(
+        config: PoolConfig,
+        clock: C,
+        call: F,
+        observer: Option<Observer>,
+    ) -> std::io::Result<Self> {
         let workers = config.pool_size();
         let shared = Arc::new(Shared {
             clock,
             call,
+            observer,
             state: Mutex::new(State {
                 pool: Pool::new(config),
                 batches: BTreeMap::new(),
@@ -226,6 +242,11 @@ where
         let now = shared.clock.now();
         state.pool.shutdown(now);
         shared.drive(&mut state, now);
+    }
+
+    /// Permits not held by any row; `pool_size` between batches.
+    pub fn free_permits(&self) -> usize {
+        sync::lock(&self.shared.state).pool.free_permits()
     }
 
     /// The throttle's current delay `D`, in milliseconds.
@@ -318,6 +339,9 @@ where
         let mut changed = false;
         while let Some(event) = state.pool.poll(now) {
             changed = true;
+            if let Some(observer) = &self.observer {
+                observer(&event);
+            }
             state.apply(event);
         }
         if changed {

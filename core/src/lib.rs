@@ -30,6 +30,6 @@ pub type Time = std::time::Duration;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, GatePolicy, PoolConfig, RawPoolConfig};
 pub use event::{BatchId, BatchStats, EntryMeta, Event, EventKind};
-pub use executor::{Batch, CallError, Entry, PooledExecutor, RowError};
+pub use executor::{Batch, CallError, Entry, Observer, PooledExecutor, RowError};
 pub use pool::Pool;
 pub use row::{Outcome, RowEnd};

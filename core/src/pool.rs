@@ -159,6 +159,11 @@ impl Pool {
         id
     }
 
+    /// Permits not held by any row; `pool_size` whenever the pool is idle.
+    pub fn free_permits(&self) -> usize {
+        self.pace.free_permits
+    }
+
     /// Whether no batch is running or queued.
     pub fn is_idle(&self) -> bool {
         self.active.is_none() && self.queued.is_empty()
