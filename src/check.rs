@@ -1,4 +1,8 @@
 //! `paceline check`: every scenario under the paths, over seeds, on all cores.
+//!
+//! A scenario that demonstrates a defect (`expect.mutant`) runs twice per seed: on the
+//! real core, where everything must hold, and with its defect switched on, where it must
+//! be caught. Defects are switched process-wide, so those runs go one defect at a time.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -8,9 +12,11 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use paceline_sim::Scenario;
-use paceline_verify::run::{check_run, judge};
+use paceline_sim::scenario::declared_mutant;
+use paceline_verify::run::{Failure, check_run, judge_clean, judge_mutant};
 use rayon::prelude::*;
 
+use crate::defects::with_defect;
 use crate::outcome::Outcome;
 use crate::print;
 
@@ -82,23 +88,122 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     Ok((k, n))
 }
 
-struct Case {
-    file: usize,
-    seed: u64,
+/// A scenario file as `check` sees it.
+pub struct Entry {
+    pub path: PathBuf,
+    pub name: String,
+    /// The scenario as the real core reads it; `None` when the real core refuses its
+    /// pool, which is the clean outcome for a configuration defect (D4, D9).
+    pub real: Option<Scenario>,
+    pub mutant: Option<u8>,
 }
 
-/// One run: its scenario, the failure reports (empty when it passed), and its time.
+/// Read every file; refusals are errors unless a configuration defect explains them.
+pub fn load(files: &[PathBuf]) -> Result<Vec<Entry>, String> {
+    let mut entries = Vec::new();
+    let mut refused = Vec::new();
+    for path in files {
+        let mutant = std::fs::read_to_string(path)
+            .ok()
+            .as_deref()
+            .and_then(declared_mutant);
+        match Scenario::load(path) {
+            Ok(s) => entries.push(Entry {
+                path: path.clone(),
+                name: s.name.clone(),
+                real: Some(s),
+                mutant,
+            }),
+            Err(e)
+                if mutant.is_some() && e.key.as_deref().is_some_and(|k| k.starts_with("pool")) =>
+            {
+                entries.push(Entry {
+                    path: path.clone(),
+                    name: path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    real: None,
+                    mutant,
+                })
+            }
+            Err(e) => refused.push(e.to_string()),
+        }
+    }
+    if refused.is_empty() {
+        Ok(entries)
+    } else {
+        Err(refused.join("\n"))
+    }
+}
+
+/// Which core a run uses.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Leg {
+    Real,
+    Mutant(u8),
+}
+
+struct Case {
+    entry: usize,
+    seed: u64,
+    leg: Leg,
+}
+
+/// One run's conclusion: failure reports (empty when it passed), and its time.
 struct CaseOutcome {
-    file: usize,
+    entry: usize,
     result: Result<Vec<String>, String>,
     seconds: f64,
 }
 
-/// The result of one scenario over its seeds.
+/// The result of one scenario over its seeds and legs.
+#[derive(Default)]
 struct ScenarioResult {
-    seeds: u64,
+    runs: u64,
     failures: Vec<String>,
     seconds: f64,
+}
+
+fn run_case(entry: &Entry, case: &Case) -> Result<Vec<String>, String> {
+    let mutant = match case.leg {
+        Leg::Real => None,
+        Leg::Mutant(n) => Some(n),
+    };
+    let report = |scenario: &Scenario, failures: &[Failure], label: &str| {
+        let mut text = print::failures(&entry.path, &scenario.name, case.seed, mutant, failures);
+        text.insert_str(0, label);
+        text
+    };
+    match case.leg {
+        Leg::Real => {
+            // A configuration defect's scenario is refused by the real core: as it must be.
+            let Some(scenario) = &entry.real else {
+                return Ok(Vec::new());
+            };
+            let run = check_run(scenario, case.seed, None).map_err(|e| e.to_string())?;
+            let failures = judge_clean(scenario, &run);
+            Ok(if failures.is_empty() {
+                Vec::new()
+            } else {
+                vec![report(scenario, &failures, "")]
+            })
+        }
+        Leg::Mutant(n) => {
+            let scenario = Scenario::load(&entry.path).map_err(|e| e.to_string())?;
+            let run = check_run(&scenario, case.seed, None).map_err(|e| e.to_string())?;
+            let escaped = judge_mutant(&scenario, &run);
+            Ok(if escaped.is_empty() {
+                Vec::new()
+            } else {
+                vec![report(
+                    &scenario,
+                    &escaped,
+                    &format!("[D{n} switched on, not caught] "),
+                )]
+            })
+        }
+    }
 }
 
 pub fn run(
@@ -107,21 +212,10 @@ pub fn run(
     shard: Option<&str>,
     junit: Option<&Path>,
 ) -> Outcome {
-    let files = match scenario_files(paths) {
-        Ok(f) => f,
+    let entries = match scenario_files(paths).and_then(|files| load(&files)) {
+        Ok(e) => e,
         Err(e) => return Outcome::Refused(e),
     };
-    let mut scenarios = Vec::new();
-    let mut refused = Vec::new();
-    for file in &files {
-        match Scenario::load(file) {
-            Ok(s) => scenarios.push(s),
-            Err(e) => refused.push(e.to_string()),
-        }
-    }
-    if !refused.is_empty() {
-        return Outcome::Refused(refused.join("\n"));
-    }
     let extra = match seeds.map(parse_seeds).transpose() {
         Ok(s) => s.unwrap_or_default(),
         Err(e) => return Outcome::Refused(e),
@@ -131,17 +225,26 @@ pub fn run(
         Err(e) => return Outcome::Refused(e),
     };
     let mut cases = Vec::new();
-    for (file, scenario) in scenarios.iter().enumerate() {
-        let mut seeds = vec![scenario.seed];
-        seeds.extend(extra.iter().copied().filter(|&s| s != scenario.seed));
-        cases.extend(seeds.into_iter().map(|seed| Case { file, seed }));
+    for (index, entry) in entries.iter().enumerate() {
+        let own = entry.real.as_ref().map_or(0, |s| s.seed);
+        let mut seeds = vec![own];
+        seeds.extend(extra.iter().copied().filter(|&s| s != own));
+        let legs = std::iter::once(Leg::Real).chain(entry.mutant.map(Leg::Mutant));
+        for leg in legs {
+            cases.extend(seeds.iter().map(|&seed| Case {
+                entry: index,
+                seed,
+                leg,
+            }));
+        }
     }
-    let cases: Vec<Case> = cases
+    let mut cases: Vec<Case> = cases
         .into_iter()
         .enumerate()
         .filter(|(i, _)| *i as u64 % n == k - 1)
         .map(|(_, c)| c)
         .collect();
+    cases.sort_by_key(|c| c.leg);
 
     let progress = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(cases.len() as u64);
@@ -154,70 +257,67 @@ pub fn run(
         ProgressBar::hidden()
     };
     let started = Instant::now();
-    let outcomes: Vec<CaseOutcome> = cases
-        .par_iter()
-        .map(|case| {
-            let t0 = Instant::now();
-            let scenario = &scenarios[case.file];
-            let result = check_run(scenario, case.seed, None)
-                .map(|run| {
-                    let failures = judge(scenario, &run);
-                    if failures.is_empty() {
-                        Vec::new()
-                    } else {
-                        vec![print::failures(
-                            &files[case.file],
-                            &scenario.name,
-                            case.seed,
-                            &failures,
-                        )]
-                    }
-                })
-                .map_err(|e| e.to_string());
-            progress.inc(1);
-            CaseOutcome {
-                file: case.file,
-                result,
-                seconds: t0.elapsed().as_secs_f64(),
-            }
-        })
-        .collect();
+    let run_group = |group: &[Case]| -> Vec<CaseOutcome> {
+        group
+            .par_iter()
+            .map(|case| {
+                let t0 = Instant::now();
+                let result = run_case(&entries[case.entry], case);
+                progress.inc(1);
+                CaseOutcome {
+                    entry: case.entry,
+                    result,
+                    seconds: t0.elapsed().as_secs_f64(),
+                }
+            })
+            .collect()
+    };
+    let mut outcomes = Vec::new();
+    for group in cases.chunk_by(|a, b| a.leg == b.leg) {
+        match group[0].leg {
+            Leg::Real => outcomes.extend(run_group(group)),
+            Leg::Mutant(d) => match with_defect(d, || run_group(group)) {
+                Ok(o) => outcomes.extend(o),
+                Err(e) => return Outcome::Refused(e),
+            },
+        }
+    }
     progress.finish_and_clear();
 
     let mut results: BTreeMap<usize, ScenarioResult> = BTreeMap::new();
     let mut errors = Vec::new();
     for CaseOutcome {
-        file,
+        entry,
         result,
         seconds,
     } in outcomes
     {
-        let entry = results.entry(file).or_insert(ScenarioResult {
-            seeds: 0,
-            failures: Vec::new(),
-            seconds: 0.0,
-        });
-        entry.seeds += 1;
-        entry.seconds += seconds;
+        let r = results.entry(entry).or_default();
+        r.runs += 1;
+        r.seconds += seconds;
         match result {
-            Ok(f) => entry.failures.extend(f),
-            Err(e) => errors.push(format!("{}: {e}", files[file].display())),
+            Ok(f) => r.failures.extend(f),
+            Err(e) => errors.push(format!("{}: {e}", entries[entry].path.display())),
         }
     }
     if !errors.is_empty() {
         return Outcome::Refused(errors.join("\n"));
     }
     let mut failed = 0;
-    for (&file, result) in &results {
-        let name = &scenarios[file].name;
+    for (&index, result) in &results {
+        let entry = &entries[index];
+        let leg = entry
+            .mutant
+            .map_or(String::new(), |d| format!(", real core and D{d}"));
         if result.failures.is_empty() {
-            println!("ok   {name} ({} seeds)", result.seeds);
+            println!("ok   {} ({} runs{leg})", entry.name, result.runs);
         } else {
             failed += 1;
             println!(
-                "FAIL {name} ({} of {} seeds failed)",
+                "FAIL {} ({} of {} runs failed{leg})",
+                entry.name,
                 result.failures.len(),
-                result.seeds
+                result.runs
             );
             for f in result.failures.iter().take(3) {
                 print!("{f}");
@@ -232,7 +332,7 @@ pub fn run(
         started.elapsed().as_secs_f64()
     );
     if let Some(path) = junit {
-        let xml = junit_xml(&files, &scenarios, &results);
+        let xml = junit_xml(&entries, &results);
         if let Err(e) = std::fs::write(path, xml) {
             return Outcome::Refused(format!("cannot write {}: {e}", path.display()));
         }
@@ -256,13 +356,9 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// JUnit XML: one test case per scenario; a failure carries the failing seeds' reports,
+/// JUnit XML: one test case per scenario; a failure carries the failing runs' reports,
 /// each ending with the command that reproduces it.
-fn junit_xml(
-    files: &[PathBuf],
-    scenarios: &[Scenario],
-    results: &BTreeMap<usize, ScenarioResult>,
-) -> String {
+fn junit_xml(entries: &[Entry], results: &BTreeMap<usize, ScenarioResult>) -> String {
     let failures = results.values().filter(|r| !r.failures.is_empty()).count();
     let seconds: f64 = results.values().map(|r| r.seconds).sum();
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -276,12 +372,13 @@ fn junit_xml(
         "  <testsuite name=\"paceline check\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{seconds:.3}\">",
         results.len()
     );
-    for (&file, result) in results {
+    for (&index, result) in results {
+        let entry = &entries[index];
         let _ = write!(
             xml,
             "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            escape(&files[file].display().to_string()),
-            escape(&scenarios[file].name),
+            escape(&entry.path.display().to_string()),
+            escape(&entry.name),
             result.seconds
         );
         if result.failures.is_empty() {
@@ -289,9 +386,9 @@ fn junit_xml(
         } else {
             let _ = writeln!(
                 xml,
-                ">\n      <failure message=\"{} of {} seeds failed\">{}</failure>\n    </testcase>",
+                ">\n      <failure message=\"{} of {} runs failed\">{}</failure>\n    </testcase>",
                 result.failures.len(),
-                result.seeds,
+                result.runs,
                 escape(&result.failures.join("\n"))
             );
         }

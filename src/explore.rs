@@ -36,6 +36,7 @@ pub fn search(cases: u32, seed: u64) -> Result<Option<(paceline_sim::Scenario, S
                 Path::new("<explored>"),
                 &scenario.name,
                 scenario.seed,
+                None,
                 &failures,
             );
             Err(TestCaseError::fail(report))
@@ -72,7 +73,7 @@ pub fn run(cases: u32, seed: u64, save: &Path) -> Outcome {
                 "shrunk to {} batch(es) and {rows} row(s), saved as {}\n  reproduce: {}",
                 scenario.batches.len(),
                 path.display(),
-                print::reproduce(&path, scenario.seed)
+                print::reproduce(&path, scenario.seed, None)
             );
             Outcome::Failed
         }

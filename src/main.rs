@@ -5,6 +5,7 @@
 
 mod check;
 mod check_trace;
+mod defects;
 mod explore;
 mod outcome;
 mod print;
@@ -36,6 +37,9 @@ enum Command {
         /// Where to write trace.csv (default: out/<scenario name>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Switch on a defect of the bug zoo (D1 to D15) for this run.
+        #[arg(long)]
+        mutant: Option<String>,
     },
     /// Check every scenario under the paths over seeds: the CI entry point.
     Check {
@@ -89,7 +93,8 @@ fn main() -> ExitCode {
             scenario,
             seed,
             out,
-        } => replay::run(&scenario, seed, out),
+            mutant,
+        } => replay::run(&scenario, seed, out, mutant.as_deref()),
         Command::Check {
             paths,
             seeds,

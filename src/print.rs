@@ -12,9 +12,10 @@ use paceline_verify::verdict::{Report, ms};
 /// How many violations of one invariant are printed.
 const SHOWN: usize = 5;
 
-/// The command that replays `path` under `seed`.
-pub fn reproduce(path: &Path, seed: u64) -> String {
-    format!("paceline replay {} --seed {seed}", path.display())
+/// The command that replays `path` under `seed`, with defect `mutant` on if given.
+pub fn reproduce(path: &Path, seed: u64, mutant: Option<u8>) -> String {
+    let defect = mutant.map_or(String::new(), |d| format!(" --mutant D{d}"));
+    format!("paceline replay {}{defect} --seed {seed}", path.display())
 }
 
 /// A few lines about what a run did.
@@ -23,6 +24,9 @@ pub fn run_summary(run: &RunSummary) -> String {
         Ending::Quiescent => "quiescent".to_string(),
         Ending::Deadlock { at_us, .. } => format!("DEADLOCK at {} ms", ms(*at_us)),
         Ending::Stall { horizon_us, .. } => format!("STALL at the {} ms horizon", ms(*horizon_us)),
+        Ending::Livelock { at_us, events } => {
+            format!("LIVELOCK: {events} events at {} ms", ms(*at_us))
+        }
     };
     let mut out = format!(
         "  rows {} | dispatches {} (retries {}) | events {} | ended at {} ms, {ending}\n  outcomes: {} | final D: {} ms\n",
@@ -76,7 +80,13 @@ fn verdict_details(invariant: Invariant, verdict: &Verdict, out: &mut String) {
 }
 
 /// Every failure of a run, then the command that reproduces it.
-pub fn failures(path: &Path, name: &str, seed: u64, failures: &[Failure]) -> String {
+pub fn failures(
+    path: &Path,
+    name: &str,
+    seed: u64,
+    mutant: Option<u8>,
+    failures: &[Failure],
+) -> String {
     let mut out = format!("FAIL {name} (seed {seed}):\n");
     for failure in failures {
         match failure {
@@ -96,7 +106,7 @@ pub fn failures(path: &Path, name: &str, seed: u64, failures: &[Failure]) -> Str
             }
         }
     }
-    let _ = writeln!(out, "  reproduce: {}", reproduce(path, seed));
+    let _ = writeln!(out, "  reproduce: {}", reproduce(path, seed, mutant));
     out
 }
 

@@ -4,12 +4,29 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use paceline_sim::Scenario;
-use paceline_verify::run::{check_run, judge};
+use paceline_verify::run::{caught_by, check_run, judge_clean, judge_mutant};
 
+use crate::defects::with_defect;
 use crate::outcome::Outcome;
 use crate::print;
 
-pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>) -> Outcome {
+pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, mutant: Option<&str>) -> Outcome {
+    let Some(text) = mutant else {
+        return replay(path, seed, out, None);
+    };
+    let defect = text
+        .strip_prefix('D')
+        .and_then(|n| n.parse::<u8>().ok())
+        .filter(|n| (1..=15).contains(n));
+    match defect.map(|n| with_defect(n, || replay(path, seed, out, Some(n)))) {
+        Some(Ok(outcome)) => outcome,
+        Some(Err(e)) => Outcome::Refused(e),
+        None => Outcome::Refused(format!("--mutant {text:?}: defects are named D1 to D15")),
+    }
+}
+
+/// Replay on the real core, or with a defect on (`mutant`), where it must be caught.
+fn replay(path: &Path, seed: Option<u64>, out: Option<PathBuf>, mutant: Option<u8>) -> Outcome {
     let scenario = match Scenario::load(path) {
         Ok(s) => s,
         Err(e) => return Outcome::Refused(e.to_string()),
@@ -35,7 +52,19 @@ pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>) -> Outcome {
     print!("{}", print::run_summary(&run.summary));
     println!("  invariants: {}", print::verdict_line(&run.report));
     println!("  trace: {}", trace_path.display());
-    let failures = judge(&scenario, &run);
+    if mutant.is_some() {
+        let escaped = judge_mutant(&scenario, &run);
+        if escaped.is_empty() {
+            println!("CAUGHT: {}", caught_by(&scenario, &run).join(", "));
+            return Outcome::Passed;
+        }
+        print!(
+            "{}",
+            print::failures(path, &scenario.name, seed, mutant, &escaped)
+        );
+        return Outcome::Failed;
+    }
+    let failures = judge_clean(&scenario, &run);
     if failures.is_empty() {
         let expected = &scenario.expect;
         let exact = expected.dispatch_ms.len() + expected.results.len() + expected.outcomes.len();
@@ -45,7 +74,10 @@ pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>) -> Outcome {
         );
         Outcome::Passed
     } else {
-        print!("{}", print::failures(path, &scenario.name, seed, &failures));
+        print!(
+            "{}",
+            print::failures(path, &scenario.name, seed, None, &failures)
+        );
         Outcome::Failed
     }
 }

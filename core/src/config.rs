@@ -153,7 +153,7 @@ impl TryFrom<RawPoolConfig> for PoolConfig {
                     raw.max_dispatch_delay_ms
                 ),
             );
-        } else if raw.max_dispatch_delay_ms < raw.min_dispatch_delay_ms {
+        } else if raw.max_dispatch_delay_ms < raw.min_dispatch_delay_ms && !defect!(D4) {
             problem(
                 vec!["min_dispatch_delay_ms", "max_dispatch_delay_ms"],
                 format!(
@@ -179,7 +179,7 @@ impl TryFrom<RawPoolConfig> for PoolConfig {
                     raw.recovery_step_ms
                 ),
             );
-        } else if raw.recovery_step_ms == 0 && raw.min_dispatch_delay_ms == 0 {
+        } else if raw.recovery_step_ms == 0 && raw.min_dispatch_delay_ms == 0 && !defect!(D9) {
             problem(
                 vec!["min_dispatch_delay_ms", "recovery_step_ms"],
                 "min_dispatch_delay_ms = 0 with recovery_step_ms = 0: failures would be retried in a storm with no delay at all; set one of them above 0".to_string(),

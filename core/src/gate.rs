@@ -34,14 +34,15 @@ impl Gate {
     /// The spacing required before the next dispatch, given the throttle's current delay.
     pub fn spacing(&self, delay: Duration) -> Duration {
         match self.policy {
-            GatePolicy::Aimd => delay,
-            GatePolicy::Min => self.min_spacing,
+            GatePolicy::Aimd if !defect!(D2) => delay,
+            GatePolicy::Aimd | GatePolicy::Min => self.min_spacing,
         }
     }
 
     /// When the next dispatch may happen: `None` if the pool never dispatched.
     pub fn opens_at(&self, delay: Duration) -> Option<Time> {
         self.last_dispatch
+            .filter(|last| !(defect!(D7) && last.is_zero()))
             .map(|last| last.saturating_add(self.spacing(delay)))
     }
 

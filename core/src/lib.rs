@@ -12,11 +12,25 @@
 //! time. Neither re-implements a rule.
 #![forbid(unsafe_code)]
 
+/// Whether defect `$d` of the bug zoo is switched on: always `false` without the
+/// `mutants` feature, so production builds carry no trace of the defects.
+macro_rules! defect {
+    ($d:ident) => {{
+        #[cfg(feature = "mutants")]
+        let on = $crate::mutant::on($crate::mutant::Defect::$d);
+        #[cfg(not(feature = "mutants"))]
+        let on = false;
+        on
+    }};
+}
+
 pub mod clock;
 pub mod config;
 pub mod event;
 pub mod executor;
 pub mod gate;
+#[cfg(feature = "mutants")]
+pub mod mutant;
 pub mod pool;
 pub mod reorder;
 pub mod row;

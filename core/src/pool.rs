@@ -211,8 +211,15 @@ impl Pool {
             attempt,
             EventKind::Answer { outcome, status },
         );
-        pace.free_permits += 1;
-        pace.push(now, batch, Some(row), attempt, EventKind::Release);
+        let backoff = matches!(after, AfterAttempt::Backoff { .. });
+        if !(backoff && defect!(D13)) {
+            // Under D8 the permit reserved at submission stays taken: the row will need
+            // a second one for its retry.
+            if !(backoff && defect!(D8)) {
+                pace.free_permits += 1;
+            }
+            pace.push(now, batch, Some(row), attempt, EventKind::Release);
+        }
         match after {
             AfterAttempt::Backoff { length } => {
                 pace.push(
@@ -282,6 +289,15 @@ impl Pool {
     }
 
     fn advance(&mut self, now: Time) {
+        #[cfg(feature = "mutants")]
+        if defect!(D3)
+            && let Some(active) = self.active.as_mut()
+        {
+            // No single-flight: a batch called meanwhile shares the running one's buffer.
+            while let Some(next) = self.queued.pop_front() {
+                active.absorb(now, next);
+            }
+        }
         if self.active.is_none() {
             let Some(next) = self.queued.pop_front() else {
                 return;
@@ -313,7 +329,9 @@ impl Pool {
 impl ActiveBatch {
     fn start(pace: &mut Pace, now: Time, batch: QueuedBatch) -> Self {
         let len = batch.ready_after.len();
-        pace.stats = BatchStats::starting_at(pace.throttle.delay_ms());
+        if !defect!(D6) {
+            pace.stats = BatchStats::starting_at(pace.throttle.delay_ms());
+        }
         pace.push(
             now,
             batch.id,
@@ -345,6 +363,26 @@ impl ActiveBatch {
         active
     }
 
+    /// D3: take another batch's rows into this one, behind its own.
+    #[cfg(feature = "mutants")]
+    fn absorb(&mut self, now: Time, batch: QueuedBatch) {
+        let offset = self.rows.len();
+        let len = batch.ready_after.len();
+        self.rows
+            .extend(std::iter::repeat_n(RowMachine::new(), len));
+        self.buffer.grow(len);
+        let mut ready: Vec<(Time, usize)> = self.not_ready.drain(..).collect();
+        ready.extend(
+            batch
+                .ready_after
+                .iter()
+                .enumerate()
+                .map(|(row, &after)| (now.saturating_add(after), offset + row)),
+        );
+        ready.sort_unstable();
+        self.not_ready = ready.into();
+    }
+
     fn make_ready(&mut self, pace: &mut Pace, now: Time) {
         while let Some(&(at, row)) = self.not_ready.front() {
             if at > now {
@@ -368,6 +406,11 @@ impl ActiveBatch {
             match machine.state() {
                 RowState::Backoff { since, until } if until <= now => {
                     pace.stats.total_throttle_time += now - since;
+                    if defect!(D13) {
+                        // The permit kept through the backoff goes back only now.
+                        pace.free_permits += 1;
+                        pace.push(now, self.id, Some(row), attempt, EventKind::Release);
+                    }
                     match machine.end_backoff(now) {
                         Some(end) => self.finish(pace, now, row, end),
                         None => {
@@ -378,11 +421,13 @@ impl ActiveBatch {
                         }
                     }
                 }
-                RowState::WaitingPermit { returning: true } if machine.out_of_budget(now) => {
+                RowState::WaitingPermit { returning: true }
+                    if machine.out_of_budget(now) && !defect!(D12) =>
+                {
                     let end = machine.expire(now);
                     self.finish(pace, now, row, end);
                 }
-                RowState::AtGate { since } if machine.out_of_budget(now) => {
+                RowState::AtGate { since } if machine.out_of_budget(now) && !defect!(D12) => {
                     let end = machine.expire(now);
                     pace.gate.leave(row);
                     pace.stats.total_throttle_time += now - since;
@@ -408,13 +453,23 @@ impl ActiveBatch {
             machine.take_permit(now, pace.config.retry_budget());
             let attempt = Some(machine.attempts() + 1);
             pace.push(now, self.id, Some(row), attempt, EventKind::Permit);
+            if defect!(D1) && machine.attempts() > 0 {
+                // "It already slept in backoff": the retry goes out without the gate.
+                machine.dispatch();
+                pace.push(now, self.id, Some(row), attempt, EventKind::Dispatch);
+                continue;
+            }
             pace.gate.join(row);
             pace.joined.push(row);
         }
     }
 
     fn next_for_permit(&mut self) -> Option<usize> {
-        for (queue, returning) in [(&mut self.returning, true), (&mut self.fresh, false)] {
+        let mut queues = [(&mut self.returning, true), (&mut self.fresh, false)];
+        if defect!(D15) {
+            queues.reverse();
+        }
+        for (queue, returning) in queues {
             while let Some(row) = queue.pop_front() {
                 if self.rows[row].state() == (RowState::WaitingPermit { returning }) {
                     return Some(row);
@@ -458,23 +513,41 @@ impl ActiveBatch {
             completed_at: now,
             end,
         };
+        if defect!(D11) {
+            // Returned as soon as it completes, whatever rows before it are doing.
+            let meta = self.entry(row, completion, now);
+            pace.push(
+                now,
+                self.id,
+                Some(row),
+                None,
+                EventKind::Emit(Box::new(meta)),
+            );
+        }
         // A row ends once: every caller moves it out of a live state first.
         if self.buffer.insert(row, completion).is_ok() {
             self.completed += 1;
         }
     }
 
+    fn entry(&self, row: usize, c: Completion, now: Time) -> EntryMeta {
+        EntryMeta {
+            submit_index: row,
+            complete_index: c.complete_index,
+            submitted_at: self.called_at,
+            completed_at: c.completed_at,
+            emitted_at: now,
+            end: c.end,
+        }
+    }
+
     /// Release the entries that are next in row order; true when the batch has ended.
     fn release_entries(&mut self, pace: &mut Pace, now: Time) -> bool {
         while let Some((row, c)) = self.buffer.pop_ready() {
-            let meta = EntryMeta {
-                submit_index: row,
-                complete_index: c.complete_index,
-                submitted_at: self.called_at,
-                completed_at: c.completed_at,
-                emitted_at: now,
-                end: c.end,
-            };
+            if defect!(D11) {
+                continue;
+            }
+            let meta = self.entry(row, c, now);
             pace.push(
                 now,
                 self.id,
@@ -514,6 +587,8 @@ impl ActiveBatch {
                 RowState::Backoff { since, .. } => {
                     pace.stats.total_throttle_time += now - since;
                 }
+                // Rows not yet handed to the pool are forgotten: no result ever.
+                RowState::NotReady if defect!(D14) => continue,
                 RowState::NotReady | RowState::WaitingPermit { .. } => {}
             }
             machine.shut_down();

@@ -28,6 +28,12 @@ impl<T> ReorderBuffer<T> {
         }
     }
 
+    /// D3: room for another batch's rows behind this one's.
+    #[cfg(feature = "mutants")]
+    pub fn grow(&mut self, extra: usize) {
+        self.slots.extend((0..extra).map(|_| None));
+    }
+
     /// Record the completion of row `index`.
     pub fn insert(&mut self, index: usize, value: T) -> Result<(), ReorderError> {
         let len = self.slots.len();

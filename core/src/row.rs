@@ -228,7 +228,7 @@ impl RowMachine {
 
     /// The backoff is over: queue for a permit again, or time out at the deadline.
     pub fn end_backoff(&mut self, now: Time) -> Option<RowEnd> {
-        if self.out_of_budget(now) {
+        if self.out_of_budget(now) && !defect!(D12) {
             return Some(self.expire(now));
         }
         self.state = RowState::WaitingPermit { returning: true };

@@ -49,7 +49,12 @@ impl Throttle {
 
     /// A capacity or retryable failure: bootstrap to the base, or multiply; then cap.
     pub fn on_failure(&mut self) {
-        let grown = if self.delay_ms < self.base_ms {
+        let bootstrap = if defect!(D10) {
+            self.delay_ms == 0.0
+        } else {
+            self.delay_ms < self.base_ms
+        };
+        let grown = if bootstrap {
             self.base_ms
         } else {
             self.delay_ms * self.multiplier
@@ -59,7 +64,12 @@ impl Throttle {
 
     /// A success: one step down, never below the floor.
     pub fn on_success(&mut self) {
-        self.delay_ms = (self.delay_ms - self.step_ms).max(self.min_ms);
+        let stepped = self.delay_ms - self.step_ms;
+        self.delay_ms = if defect!(D5) {
+            stepped
+        } else {
+            stepped.max(self.min_ms)
+        };
     }
 }
 

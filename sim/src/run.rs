@@ -30,6 +30,8 @@ pub enum Ending {
         horizon_us: u64,
         waiting: Vec<Stuck>,
     },
+    /// Events kept coming without time moving (a storm of zero-delay retries, say).
+    Livelock { at_us: u64, events: u64 },
 }
 
 /// A row left when a run could not finish, and what it waits for.
@@ -94,6 +96,9 @@ struct Simulation<'s> {
     /// Scenario batch index of each pool batch id, in call order.
     batch_of: Vec<usize>,
     wake_at: Option<u64>,
+    /// Pool events at the current instant, and how many make a livelock.
+    same_instant: (u64, u64),
+    livelock_at: u64,
     summary: RunSummary,
     detail: String,
 }
@@ -130,6 +135,12 @@ impl<'s> Simulation<'s> {
             service: Service::new(&scenario.service, seed),
             batch_of: Vec::with_capacity(scenario.batches.len()),
             wake_at: None,
+            same_instant: (0, 0),
+            // Generous: a row has a handful of events per instant in a healthy pool.
+            livelock_at: scenario
+                .row_count()
+                .saturating_mul(16)
+                .saturating_add(10_000),
             detail: String::new(),
         }
     }
@@ -182,6 +193,13 @@ impl<'s> Simulation<'s> {
                 }
             }
             self.drain(at, sink)?;
+            if self.same_instant.1 > self.livelock_at {
+                self.summary.ending = Ending::Livelock {
+                    at_us: at,
+                    events: self.same_instant.1,
+                };
+                break;
+            }
             if let Some(wake) = self.pool.next_wake().map(ceil_us)
                 && wake > at
                 && self.wake_at.is_none_or(|w| wake < w)
@@ -197,8 +215,15 @@ impl<'s> Simulation<'s> {
     /// Act on every event the pool has at `at_us`.
     fn drain<S: TraceSink>(&mut self, at_us: u64, sink: &mut S) -> io::Result<()> {
         let now = time(at_us);
+        if self.same_instant.0 != at_us {
+            self.same_instant = (at_us, 0);
+        }
         while let Some(event) = self.pool.poll(now) {
             self.summary.events += 1;
+            self.same_instant.1 += 1;
+            if self.same_instant.1 > self.livelock_at {
+                return Ok(());
+            }
             let index = self
                 .batch_of
                 .get(event.batch as usize)

@@ -258,6 +258,10 @@ pub struct Expect {
     pub results: BTreeMap<String, ResultKind>,
     /// Exact numbers of rows per result, for the kinds listed.
     pub outcomes: BTreeMap<ResultKind, u64>,
+    /// The defect of the bug zoo (1 for D1 ... 15 for D15) this scenario demonstrates:
+    /// the expectations above describe the real core, and with the defect switched on
+    /// the run must miss them and break every invariant in `violates`.
+    pub mutant: Option<u8>,
 }
 
 /// A refused scenario file: where, which key, and what is wrong.
@@ -411,6 +415,29 @@ struct ExpectFile {
     dispatch_ms: Option<Spanned<BTreeMap<String, Vec<u64>>>>,
     results: Option<Spanned<BTreeMap<String, String>>>,
     outcomes: Option<Spanned<BTreeMap<String, u64>>>,
+    mutant: Option<Spanned<String>>,
+}
+
+/// `D1` ... `D15` as 1 ... 15.
+fn parse_defect(name: &str) -> Option<u8> {
+    let n: u8 = name.strip_prefix('D')?.parse().ok()?;
+    (1..=15).contains(&n).then_some(n)
+}
+
+/// The defect a scenario file declares in `expect.mutant`, read leniently: a file that
+/// demonstrates a configuration defect (D4, D9) is refused by the real core, and the
+/// harness must still learn which defect it is about.
+pub fn declared_mutant(text: &str) -> Option<u8> {
+    #[derive(Deserialize)]
+    struct Lenient {
+        expect: Option<LenientExpect>,
+    }
+    #[derive(Deserialize)]
+    struct LenientExpect {
+        mutant: Option<String>,
+    }
+    let file: Lenient = toml::from_str(text).ok()?;
+    parse_defect(&file.expect?.mutant?)
 }
 
 // ---- validation ----
@@ -1030,12 +1057,23 @@ impl Source<'_> {
                 outcomes
             }
         };
+        let mutant = match file.mutant {
+            None => None,
+            Some(m) => Some(parse_defect(m.get_ref()).ok_or_else(|| {
+                self.error(
+                    m.span().start,
+                    "expect.mutant",
+                    format!("{:?}: defects are named D1 to D15", m.get_ref()),
+                )
+            })?),
+        };
         Ok(Expect {
             holds,
             violates,
             dispatch_ms,
             results,
             outcomes,
+            mutant,
         })
     }
 }

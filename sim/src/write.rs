@@ -141,6 +141,9 @@ impl Scenario {
                 .collect();
             let _ = writeln!(out, "results = {{ {} }}", items.join(", "));
         }
+        if let Some(n) = expect.mutant {
+            let _ = writeln!(out, "mutant = \"D{n}\"");
+        }
         if !expect.outcomes.is_empty() {
             let items: Vec<String> = expect
                 .outcomes

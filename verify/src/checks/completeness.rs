@@ -113,6 +113,14 @@ impl Completeness {
             )),
             _ => None,
         };
+        if let Some(Ending::Livelock { at_us, events }) = ending {
+            self.findings.push(Violation {
+                invariant: Invariant::I4,
+                t_us: *at_us,
+                rows: Vec::new(),
+                message: format!("livelock: {events} events at one instant without time moving"),
+            });
+        }
         if let Some((what, at, waiting)) = stuck {
             let list: Vec<String> = waiting
                 .iter()
