@@ -2,6 +2,7 @@
 //! shrunk to a small scenario and saved where `paceline replay` reproduces it.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use paceline_verify::generate;
 use paceline_verify::run::{check_run, judge};
@@ -10,11 +11,17 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 use crate::outcome::Outcome;
 use crate::print;
 
-/// The runner `explore` uses: `cases` random scenarios from a generator seeded with `seed`.
-pub fn runner(cases: u32, seed: u64) -> TestRunner {
+/// The runner `explore` uses: `cases` random scenarios from a generator seeded with
+/// `seed`, shrinking a failure only if `shrink`.
+pub fn runner(cases: u32, seed: u64, shrink: bool) -> TestRunner {
     let config = Config {
         cases,
         failure_persistence: None,
+        max_shrink_iters: if shrink {
+            Config::default().max_shrink_iters
+        } else {
+            0
+        },
         ..Config::default()
     };
     let mut bytes = [0u8; 32];
@@ -22,16 +29,29 @@ pub fn runner(cases: u32, seed: u64) -> TestRunner {
     TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
 }
 
-/// Explore; on a violation, the shrunk scenario and its report.
-pub fn search(cases: u32, seed: u64) -> Result<Option<(paceline_sim::Scenario, String)>, String> {
-    let mut runner = runner(cases, seed);
+/// What `explore` found: the shrunk scenario, its report, and after how many cases the
+/// first (unshrunk) failure came.
+pub struct Found {
+    pub scenario: paceline_sim::Scenario,
+    pub report: String,
+    pub after_cases: u64,
+}
+
+/// Explore; on a violation, what was found.
+pub fn search(cases: u32, seed: u64, shrink: bool) -> Result<Option<Found>, String> {
+    let mut runner = runner(cases, seed, shrink);
+    let tried = AtomicU64::new(0);
+    let first_failure = AtomicU64::new(0);
     let result = runner.run(&generate::scenario(), |scenario| {
+        let n = tried.fetch_add(1, Ordering::Relaxed) + 1;
         let run = check_run(&scenario, scenario.seed, None)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let failures = judge(&scenario, &run);
         if failures.is_empty() {
             Ok(())
         } else {
+            // Shrinking calls again: keep the count of the first failure only.
+            let _ = first_failure.compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed);
             let report = print::failures(
                 Path::new("<explored>"),
                 &scenario.name,
@@ -44,19 +64,27 @@ pub fn search(cases: u32, seed: u64) -> Result<Option<(paceline_sim::Scenario, S
     });
     match result {
         Ok(()) => Ok(None),
-        Err(TestError::Fail(report, scenario)) => Ok(Some((scenario, report.to_string()))),
+        Err(TestError::Fail(report, scenario)) => Ok(Some(Found {
+            scenario,
+            report: report.to_string(),
+            after_cases: first_failure.load(Ordering::Relaxed),
+        })),
         Err(TestError::Abort(why)) => Err(why.to_string()),
     }
 }
 
 pub fn run(cases: u32, seed: u64, save: &Path) -> Outcome {
-    match search(cases, seed) {
+    match search(cases, seed, true) {
         Err(why) => Outcome::Refused(format!("explore stopped: {why}")),
         Ok(None) => {
             println!("explored {cases} random scenarios (seed {seed}): no invariant broken");
             Outcome::Passed
         }
-        Ok(Some((mut scenario, report))) => {
+        Ok(Some(Found {
+            mut scenario,
+            report,
+            after_cases,
+        })) => {
             scenario.name = format!("explore-{seed}-shrunk");
             let path = save.join(format!("{}.toml", scenario.name));
             if let Err(e) = std::fs::create_dir_all(save)
@@ -70,7 +98,7 @@ pub fn run(cases: u32, seed: u64, save: &Path) -> Outcome {
                 report.replace("<explored>", &path.display().to_string())
             );
             println!(
-                "shrunk to {} batch(es) and {rows} row(s), saved as {}\n  reproduce: {}",
+                "found after {after_cases} cases, shrunk to {} batch(es) and {rows} row(s), saved as {}\n  reproduce: {}",
                 scenario.batches.len(),
                 path.display(),
                 print::reproduce(&path, scenario.seed, None)

@@ -7,6 +7,7 @@ mod check;
 mod check_trace;
 mod defects;
 mod explore;
+mod mutants;
 mod outcome;
 mod print;
 mod replay;
@@ -67,6 +68,19 @@ enum Command {
         #[arg(long, default_value = "out/explore")]
         save: PathBuf,
     },
+    /// Run the bug zoo: every defect switched on must be caught, the real core must not
+    /// raise a false alarm.
+    Mutants {
+        /// The scenario library: defect scenarios and the scenarios swept over seeds.
+        #[arg(long, default_value = "scenarios")]
+        scenarios: PathBuf,
+        /// Seeds in the sweep of the library.
+        #[arg(long, default_value_t = 20)]
+        seeds: u64,
+        /// Random scenarios for explore (and four times as many configurations).
+        #[arg(long, default_value_t = 300)]
+        cases: u32,
+    },
     /// Check a trace recorded elsewhere against the invariants.
     CheckTrace {
         trace: PathBuf,
@@ -102,6 +116,11 @@ fn main() -> ExitCode {
             junit,
         } => check::run(&paths, seeds.as_deref(), shard.as_deref(), junit.as_deref()),
         Command::Explore { cases, seed, save } => explore::run(cases, seed, &save),
+        Command::Mutants {
+            scenarios,
+            seeds,
+            cases,
+        } => mutants::run(&scenarios, seeds, cases),
         Command::CheckTrace {
             trace,
             pool,

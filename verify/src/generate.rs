@@ -11,12 +11,18 @@ use paceline_sim::scenario::{
 use paceline_sim::{Invariant, Scenario};
 use proptest::prelude::*;
 
-/// Any configuration a user could write, valid or not (for I9).
+/// An integer in `range`, or often one of the `edges` where rules change their answer.
+fn edgy(edges: Vec<i64>, range: std::ops::Range<i64>) -> impl Strategy<Value = i64> {
+    prop_oneof![prop::sample::select(edges), range]
+}
+
+/// Any configuration a user could write, valid or not (for I9); values cluster at the
+/// edges of the rules (0, 1, -1, equal floor and ceiling), where mistakes hide.
 pub fn raw_config() -> impl Strategy<Value = RawPoolConfig> {
     (
-        -2i64..8,
-        -20i64..300,
-        -20i64..6000,
+        edgy(vec![0, 1, -1], -2..8),
+        edgy(vec![0, 0, 1, -1, 200, 300], -20..300),
+        edgy(vec![0, 1, -1, 200, 300], -20..6000),
         prop::sample::select(vec![
             f64::NAN,
             f64::INFINITY,
@@ -28,8 +34,8 @@ pub fn raw_config() -> impl Strategy<Value = RawPoolConfig> {
             2.0,
             10.0,
         ]),
-        -5i64..300,
-        -2i64..5,
+        edgy(vec![0, 0, 1, -1], -5..300),
+        edgy(vec![0, 1, -1], -2..5),
         prop::sample::select(vec!["aimd", "min", "AIMD", "", "sideways"]),
     )
         .prop_map(
@@ -118,7 +124,8 @@ fn service() -> impl Strategy<Value = ServiceModel> {
 }
 
 fn batch(index: usize) -> impl Strategy<Value = BatchSpec> {
-    let rows = prop::collection::vec((0u64..600, prop::collection::vec(attempt(), 0..4)), 1..10)
+    let ready_ms = prop_oneof![Just(0u64), 0u64..600];
+    let rows = prop::collection::vec((ready_ms, prop::collection::vec(attempt(), 0..4)), 1..10)
         .prop_map(move |rows| {
             Rows::Listed(
                 rows.into_iter()
@@ -131,7 +138,9 @@ fn batch(index: usize) -> impl Strategy<Value = BatchSpec> {
                     .collect(),
             )
         });
-    (0u64..3000, rows).prop_map(|(at_ms, rows)| BatchSpec {
+    // Time 0 is special (D7): make it common.
+    let at_ms = prop_oneof![Just(0u64), 0u64..3000];
+    (at_ms, rows).prop_map(|(at_ms, rows)| BatchSpec {
         at_us: at_ms * 1000,
         rows,
     })

@@ -2,7 +2,8 @@
 //! variable, atomics and threads swapped for loom's through core's `sync` shim, on a
 //! `ManualClock` (loom does not model time; a sleep jumps the clock instead).
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p paceline-verify --test loom --release`.
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p paceline-verify --test loom --release
+//! --features mutants`.
 #![cfg(loom)]
 
 use std::time::Duration;
@@ -91,6 +92,44 @@ fn the_throttle_stays_in_bounds_and_counts_exactly_under_concurrent_answers() {
 
 #[test]
 fn concurrent_batches_never_mix_entries() {
+    concurrent_batches_model();
+}
+
+/// With D3 switched on (no single-flight), the model must fail: some interleaving
+/// mixes the batches or leaves a caller waiting forever. loom aborts the process on a
+/// deadlock, so the model runs in a child process of this test binary, which must fail.
+#[cfg(feature = "mutants")]
+#[test]
+fn the_batch_model_catches_d3() {
+    const CHILD: &str = "PACELINE_LOOM_D3_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        paceline_core::mutant::activate(Some(paceline_core::mutant::Defect::D3));
+        concurrent_batches_model();
+        return;
+    }
+    let exe = std::env::current_exe().expect("the test binary");
+    let child = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "the_batch_model_catches_d3",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .expect("the child runs");
+    let stderr = String::from_utf8_lossy(&child.stderr);
+    assert!(
+        !child.status.success(),
+        "D3 escaped the loom model of concurrent batches"
+    );
+    assert!(
+        stderr.contains("deadlock") || stderr.contains("assertion"),
+        "the child failed for another reason: {stderr}"
+    );
+}
+
+fn concurrent_batches_model() {
     model(3, || {
         let pool = Arc::new(
             PooledExecutor::new(

@@ -1,0 +1,268 @@
+//! `paceline mutants`: every defect of the bug zoo switched on in turn must be caught,
+//! and the unmutated core must raise no alarm under the same checks.
+//!
+//! For each defect: its scenario in the library (`expect.mutant`), a seed sweep of the
+//! library's other scenarios (how many seeds a random sweep needs without the
+//! hand-written scenario), `explore` (how many random cases), and the configuration
+//! property (random configurations against the model's table).
+
+use std::path::{Path, PathBuf};
+
+use paceline_core::PoolConfig;
+use paceline_sim::Scenario;
+use paceline_verify::generate;
+use paceline_verify::reference::config_is_valid;
+use paceline_verify::run::{caught_by, check_run, judge, judge_clean, judge_mutant};
+use proptest::test_runner::TestCaseError;
+use rayon::prelude::*;
+
+use crate::check::{Entry, load, scenario_files};
+use crate::defects::with_defect;
+use crate::explore;
+use crate::outcome::Outcome;
+
+/// How one check fared against one defect.
+enum Verdict {
+    Caught { by: String, after: Option<u64> },
+    Escaped,
+    NotApplicable,
+}
+
+impl Verdict {
+    fn is_caught(&self) -> bool {
+        matches!(self, Verdict::Caught { .. })
+    }
+
+    fn cell(&self, unit: &str) -> String {
+        match self {
+            Verdict::Caught { by, after: Some(n) } => format!("{by} after {n} {unit}"),
+            Verdict::Caught { by, after: None } => by.clone(),
+            Verdict::Escaped => "missed".into(),
+            Verdict::NotApplicable => "-".into(),
+        }
+    }
+}
+
+/// The defect's own scenarios, on their seeds.
+fn scenario_check(entries: &[Entry], defect: u8) -> Result<Verdict, String> {
+    let mut verdict = Verdict::NotApplicable;
+    for entry in entries.iter().filter(|e| e.mutant == Some(defect)) {
+        let scenario = Scenario::load(&entry.path).map_err(|e| e.to_string())?;
+        let run = check_run(&scenario, scenario.seed, None).map_err(|e| e.to_string())?;
+        if !judge_mutant(&scenario, &run).is_empty() {
+            return Ok(Verdict::Escaped);
+        }
+        verdict = Verdict::Caught {
+            by: caught_by(&scenario, &run).join(" "),
+            after: None,
+        };
+    }
+    Ok(verdict)
+}
+
+/// The library's scenarios without a defect of their own, seed after seed, until one
+/// fails (with a defect on) or `seeds` have run: the first failure, if any.
+fn sweep(entries: &[Entry], seeds: u64) -> Result<Option<(u64, String)>, String> {
+    let library: Vec<&Scenario> = entries
+        .iter()
+        .filter(|e| e.mutant.is_none())
+        .filter_map(|e| e.real.as_ref())
+        .collect();
+    for seed in 0..seeds {
+        let failures: Vec<String> = library
+            .par_iter()
+            .map(|scenario| -> Result<Option<String>, String> {
+                let run = check_run(scenario, seed, None).map_err(|e| e.to_string())?;
+                let failed = !judge(scenario, &run).is_empty();
+                Ok(failed.then(|| {
+                    format!(
+                        "{} ({})",
+                        caught_by(scenario, &run).join(" "),
+                        scenario.name
+                    )
+                }))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        if let Some(first) = failures.into_iter().next() {
+            return Ok(Some((seed + 1, first)));
+        }
+    }
+    Ok(None)
+}
+
+/// Random configurations until the core and the model's table disagree.
+fn config_property(cases: u32) -> Option<u64> {
+    let mut runner = explore::runner(cases, 0, false);
+    let tried = std::sync::atomic::AtomicU64::new(0);
+    let first = std::sync::atomic::AtomicU64::new(0);
+    let result = runner.run(&generate::raw_config(), |raw| {
+        let n = tried.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if PoolConfig::try_from(raw.clone()).is_ok() == config_is_valid(&raw) {
+            Ok(())
+        } else {
+            let _ = first.compare_exchange(
+                0,
+                n,
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            Err(TestCaseError::fail(format!("{raw:?}")))
+        }
+    });
+    result
+        .is_err()
+        .then(|| first.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+struct Row {
+    defect: u8,
+    scenario: Verdict,
+    sweep: Verdict,
+    explore: Verdict,
+    property: Verdict,
+}
+
+impl Row {
+    fn caught(&self) -> bool {
+        [&self.scenario, &self.sweep, &self.explore, &self.property]
+            .iter()
+            .any(|v| v.is_caught())
+    }
+}
+
+fn all_checks(
+    entries: &[Entry],
+    defect: Option<u8>,
+    seeds: u64,
+    cases: u32,
+) -> Result<Row, String> {
+    let scenario = match defect {
+        Some(d) => scenario_check(entries, d)?,
+        // The real core on every defect scenario: all must hold.
+        None => {
+            let mut escaped = Verdict::Escaped;
+            for entry in entries.iter().filter(|e| e.mutant.is_some()) {
+                let Some(scenario) = &entry.real else {
+                    continue;
+                };
+                let run = check_run(scenario, scenario.seed, None).map_err(|e| e.to_string())?;
+                let failures = judge_clean(scenario, &run);
+                if !failures.is_empty() {
+                    escaped = Verdict::Caught {
+                        by: format!(
+                            "{} ({})",
+                            caught_by(scenario, &run).join(" "),
+                            scenario.name
+                        ),
+                        after: None,
+                    };
+                }
+            }
+            escaped
+        }
+    };
+    let sweep = match sweep(entries, seeds)? {
+        Some((after, by)) => Verdict::Caught {
+            by,
+            after: Some(after),
+        },
+        None => Verdict::Escaped,
+    };
+    let explore = match explore::search(cases, 0, false)? {
+        Some(found) => {
+            let by = found
+                .report
+                .lines()
+                .filter_map(|l| l.trim().split_whitespace().next())
+                .filter(|w| w.starts_with('I') || w.starts_with("expect."))
+                .next()
+                .unwrap_or("failed")
+                .trim_end_matches(':')
+                .to_string();
+            Verdict::Caught {
+                by,
+                after: Some(found.after_cases),
+            }
+        }
+        None => Verdict::Escaped,
+    };
+    let property = match config_property(cases.saturating_mul(4)) {
+        Some(after) => Verdict::Caught {
+            by: "I9".into(),
+            after: Some(after),
+        },
+        None => Verdict::Escaped,
+    };
+    Ok(Row {
+        defect: defect.unwrap_or(0),
+        scenario,
+        sweep,
+        explore,
+        property,
+    })
+}
+
+pub fn run(dir: &Path, seeds: u64, cases: u32) -> Outcome {
+    let entries = match scenario_files(&[PathBuf::from(dir)]).and_then(|f| load(&f)) {
+        Ok(e) => e,
+        Err(e) => return Outcome::Refused(e),
+    };
+    let mut rows = Vec::new();
+    for defect in 1..=15u8 {
+        match with_defect(defect, || all_checks(&entries, Some(defect), seeds, cases)) {
+            Ok(Ok(row)) => rows.push(row),
+            Ok(Err(e)) | Err(e) => return Outcome::Refused(e),
+        }
+    }
+    let clean = match all_checks(&entries, None, seeds, cases) {
+        Ok(row) => row,
+        Err(e) => return Outcome::Refused(e),
+    };
+    println!(
+        "| defect | caught | its scenario | seed sweep of the library | explore | config property |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for row in &rows {
+        println!(
+            "| D{} | {} | {} | {} | {} | {} |",
+            row.defect,
+            if row.caught() { "yes" } else { "NO" },
+            row.scenario.cell(""),
+            row.sweep.cell("seeds"),
+            row.explore.cell("cases"),
+            row.property.cell("cases"),
+        );
+    }
+    let alarms: Vec<String> = [
+        ("defect scenarios on the real core", &clean.scenario),
+        ("seed sweep", &clean.sweep),
+        ("explore", &clean.explore),
+        ("config property", &clean.property),
+    ]
+    .iter()
+    .filter(|(_, v)| v.is_caught())
+    .map(|(what, v)| format!("{what}: {}", v.cell("")))
+    .collect();
+    let escaped: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.caught())
+        .map(|r| format!("D{}", r.defect))
+        .collect();
+    println!(
+        "\n{} of 15 defects caught; unmutated core: {} false alarms ({} seeds, {cases} explore cases, {} config cases)",
+        15 - escaped.len(),
+        alarms.len(),
+        seeds,
+        cases.saturating_mul(4)
+    );
+    for alarm in &alarms {
+        println!("  FALSE ALARM {alarm}");
+    }
+    if !escaped.is_empty() {
+        println!("  NOT CAUGHT: {}", escaped.join(", "));
+    }
+    Outcome::of(escaped.is_empty() && alarms.is_empty())
+}
