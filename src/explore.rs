@@ -2,10 +2,11 @@
 //! shrunk to a small scenario and saved where `paceline replay` reproduces it.
 
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use paceline_verify::generate;
-use paceline_verify::run::{check_run, judge};
+use paceline_verify::run::{caught_by, check_run, judge};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 use crate::outcome::Outcome;
@@ -35,6 +36,8 @@ pub struct Found {
     pub scenario: paceline_sim::Scenario,
     pub report: String,
     pub after_cases: u64,
+    /// What broke in the first failing case: invariants and expectation keys.
+    pub caught_by: Vec<String>,
 }
 
 /// Explore; on a violation, what was found.
@@ -42,6 +45,7 @@ pub fn search(cases: u32, seed: u64, shrink: bool) -> Result<Option<Found>, Stri
     let mut runner = runner(cases, seed, shrink);
     let tried = AtomicU64::new(0);
     let first_failure = AtomicU64::new(0);
+    let first_caught_by = Mutex::new(Vec::new());
     let result = runner.run(&generate::scenario(), |scenario| {
         let n = tried.fetch_add(1, Ordering::Relaxed) + 1;
         let run = check_run(&scenario, scenario.seed, None)
@@ -50,8 +54,14 @@ pub fn search(cases: u32, seed: u64, shrink: bool) -> Result<Option<Found>, Stri
         if failures.is_empty() {
             Ok(())
         } else {
-            // Shrinking calls again: keep the count of the first failure only.
-            let _ = first_failure.compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed);
+            // Shrinking calls again: keep what the first failure found only.
+            if first_failure
+                .compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                *first_caught_by.lock().unwrap_or_else(|e| e.into_inner()) =
+                    caught_by(&scenario, &run);
+            }
             let report = print::failures(
                 Path::new("<explored>"),
                 &scenario.name,
@@ -68,6 +78,9 @@ pub fn search(cases: u32, seed: u64, shrink: bool) -> Result<Option<Found>, Stri
             scenario,
             report: report.to_string(),
             after_cases: first_failure.load(Ordering::Relaxed),
+            caught_by: first_caught_by
+                .into_inner()
+                .unwrap_or_else(|e| e.into_inner()),
         })),
         Err(TestError::Abort(why)) => Err(why.to_string()),
     }
@@ -84,6 +97,7 @@ pub fn run(cases: u32, seed: u64, save: &Path) -> Outcome {
             mut scenario,
             report,
             after_cases,
+            ..
         })) => {
             scenario.name = format!("explore-{seed}-shrunk");
             let path = save.join(format!("{}.toml", scenario.name));

@@ -172,21 +172,10 @@ fn all_checks(
         None => Verdict::Escaped,
     };
     let explore = match explore::search(cases, 0, false)? {
-        Some(found) => {
-            let by = found
-                .report
-                .lines()
-                .filter_map(|l| l.trim().split_whitespace().next())
-                .filter(|w| w.starts_with('I') || w.starts_with("expect."))
-                .next()
-                .unwrap_or("failed")
-                .trim_end_matches(':')
-                .to_string();
-            Verdict::Caught {
-                by,
-                after: Some(found.after_cases),
-            }
-        }
+        Some(found) => Verdict::Caught {
+            by: found.caught_by.join(" "),
+            after: Some(found.after_cases),
+        },
         None => Verdict::Escaped,
     };
     let property = match config_property(cases.saturating_mul(4)) {
