@@ -4,50 +4,44 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
+use paceline_core::PoolConfig;
 use paceline_sim::{Invariant, Scenario};
 use paceline_verify::read::TraceReader;
 use paceline_verify::reference::{PoolRules, config_is_valid};
-use paceline_verify::{Verdict, Verifier};
+use paceline_verify::{Report, Verdict, Verifier};
 
 use crate::outcome::Outcome;
 use crate::print;
 
-pub fn run(trace: &Path, pool: &Path, tolerance_us: u64) -> Outcome {
-    let config = match Scenario::load_pool(pool) {
-        Ok(c) => c,
-        Err(e) => return Outcome::Refused(e.to_string()),
-    };
-    let file = match File::open(trace) {
-        Ok(f) => f,
-        Err(e) => return Outcome::Refused(format!("{}: {e}", trace.display())),
-    };
-    let mut reader = match TraceReader::new(BufReader::new(file)) {
-        Ok(r) => r,
-        Err(e) => return Outcome::Refused(format!("{}: {e}", trace.display())),
-    };
-    let mut verifier = Verifier::new(PoolRules::of(&config), tolerance_us);
+/// Every verdict on the trace at `trace` for a pool configured as `config`, and how many
+/// events it has; errors name the file and line.
+pub fn verify_file(
+    trace: &Path,
+    config: &PoolConfig,
+    tolerance_us: u64,
+) -> Result<(Report, u64), String> {
+    let file = File::open(trace).map_err(|e| format!("{}: {e}", trace.display()))?;
+    let mut reader =
+        TraceReader::new(BufReader::new(file)).map_err(|e| format!("{}: {e}", trace.display()))?;
+    let mut verifier = Verifier::new(PoolRules::of(config), tolerance_us);
     let mut events = 0u64;
     while let Some(row) = reader.next_row() {
-        match row {
-            Ok(row) => verifier.observe(&row.as_record()),
-            Err(e) => return Outcome::Refused(format!("{}: {e}", trace.display())),
-        }
+        let row = row.map_err(|e| format!("{}: {e}", trace.display()))?;
+        verifier.observe(&row.as_record());
         events += 1;
     }
-    let mut report = match verifier.finish(None) {
-        Ok(r) => r,
-        Err(e) => return Outcome::Refused(format!("{}: {e}", trace.display())),
-    };
+    let mut report = verifier
+        .finish(None)
+        .map_err(|e| format!("{}: {e}", trace.display()))?;
     report.set(
         Invariant::I8,
         Verdict::Skipped {
             reason: "determinism needs two runs of one scenario: use paceline check".into(),
         },
     );
-    let raw = config.to_raw();
     report.set(
         Invariant::I9,
-        if config_is_valid(&raw) {
+        if config_is_valid(&config.to_raw()) {
             Verdict::Held { note: None }
         } else {
             Verdict::Skipped {
@@ -55,6 +49,18 @@ pub fn run(trace: &Path, pool: &Path, tolerance_us: u64) -> Outcome {
             }
         },
     );
+    Ok((report, events))
+}
+
+pub fn run(trace: &Path, pool: &Path, tolerance_us: u64) -> Outcome {
+    let config = match Scenario::load_pool(pool) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Refused(e.to_string()),
+    };
+    let (report, events) = match verify_file(trace, &config, tolerance_us) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Refused(e),
+    };
     println!("{} ({events} events)", trace.display());
     println!("  invariants: {}", print::verdict_line(&report));
     print!("{}", print::violations(&report));

@@ -11,6 +11,7 @@ mod mutants;
 mod outcome;
 mod print;
 mod replay;
+mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -81,6 +82,26 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         cases: u32,
     },
+    /// Draw the pacing charts and the summary page of a scenario or a recorded trace.
+    Report {
+        /// A scenario (replayed first) or a trace CSV.
+        input: PathBuf,
+        /// Where to write the charts, index.html and summary.md.
+        #[arg(long)]
+        out: PathBuf,
+        /// For a trace: a file with a [pool] table (a scenario file works).
+        #[arg(long)]
+        pool: Option<PathBuf>,
+        /// For a trace: clock jitter to absorb, in microseconds.
+        #[arg(long, default_value_t = 0)]
+        tolerance_us: u64,
+        /// For a scenario: also replay it under gate = "min" and "aimd" and compare.
+        #[arg(long)]
+        compare_gates: bool,
+        /// Seeds per gate for --compare-gates.
+        #[arg(long, default_value_t = 20)]
+        seeds: u64,
+    },
     /// Check a trace recorded elsewhere against the invariants.
     CheckTrace {
         trace: PathBuf,
@@ -121,6 +142,23 @@ fn main() -> ExitCode {
             seeds,
             cases,
         } => mutants::run(&scenarios, seeds, cases),
+        Command::Report {
+            input,
+            out,
+            pool,
+            tolerance_us,
+            compare_gates,
+            seeds,
+        } => report::run(
+            &input,
+            &report::Options {
+                out: &out,
+                pool: pool.as_deref(),
+                tolerance_us,
+                compare_gates,
+                seeds,
+            },
+        ),
         Command::CheckTrace {
             trace,
             pool,

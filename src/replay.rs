@@ -3,8 +3,9 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use paceline_reports::{ReportInput, write_report};
 use paceline_sim::Scenario;
-use paceline_verify::run::{caught_by, check_run, judge_clean, judge_mutant};
+use paceline_verify::run::{CheckedRun, caught_by, check_run, judge_clean, judge_mutant};
 
 use crate::defects::with_defect;
 use crate::outcome::Outcome;
@@ -33,17 +34,9 @@ fn replay(path: &Path, seed: Option<u64>, out: Option<PathBuf>, mutant: Option<u
     };
     let seed = seed.unwrap_or(scenario.seed);
     let dir = out.unwrap_or_else(|| Path::new("out").join(&scenario.name));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        return Outcome::Refused(format!("cannot create {}: {e}", dir.display()));
-    }
-    let trace_path = dir.join("trace.csv");
-    let mut file = match File::create(&trace_path) {
-        Ok(f) => f,
-        Err(e) => return Outcome::Refused(format!("cannot create {}: {e}", trace_path.display())),
-    };
-    let run = match check_run(&scenario, seed, Some(&mut file)) {
-        Ok(run) => run,
-        Err(e) => return Outcome::Refused(format!("cannot write {}: {e}", trace_path.display())),
+    let (run, trace_path) = match replay_into(&scenario, seed, &dir) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Refused(e),
     };
     println!("{} (seed {seed})", scenario.name);
     if !scenario.description.is_empty() {
@@ -52,6 +45,10 @@ fn replay(path: &Path, seed: Option<u64>, out: Option<PathBuf>, mutant: Option<u
     print!("{}", print::run_summary(&run.summary));
     println!("  invariants: {}", print::verdict_line(&run.report));
     println!("  trace: {}", trace_path.display());
+    match report(&scenario, &run, &trace_path, &dir) {
+        Ok(page) => println!("  report: {}", page.display()),
+        Err(e) => return Outcome::Refused(e),
+    }
     if mutant.is_some() {
         let escaped = judge_mutant(&scenario, &run);
         if escaped.is_empty() {
@@ -80,4 +77,37 @@ fn replay(path: &Path, seed: Option<u64>, out: Option<PathBuf>, mutant: Option<u
         );
         Outcome::Failed
     }
+}
+
+/// Replay `scenario` under `seed` with every check, writing `trace.csv` into `dir`.
+pub fn replay_into(
+    scenario: &Scenario,
+    seed: u64,
+    dir: &Path,
+) -> Result<(CheckedRun, PathBuf), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let trace_path = dir.join("trace.csv");
+    let mut file = File::create(&trace_path)
+        .map_err(|e| format!("cannot create {}: {e}", trace_path.display()))?;
+    let run = check_run(scenario, seed, Some(&mut file))
+        .map_err(|e| format!("cannot write {}: {e}", trace_path.display()))?;
+    Ok((run, trace_path))
+}
+
+/// The charts and pages of a replayed scenario, beside its trace; the page's path.
+pub fn report(
+    scenario: &Scenario,
+    run: &CheckedRun,
+    trace: &Path,
+    dir: &Path,
+) -> Result<PathBuf, String> {
+    let input = ReportInput {
+        title: &scenario.name,
+        description: &scenario.description,
+        config: &scenario.pool,
+        verdicts: &run.report,
+        trace,
+    };
+    write_report(&input, dir).map_err(|e| e.to_string())?;
+    Ok(dir.join("index.html"))
 }

@@ -38,6 +38,43 @@ fn replay_prints_the_worker_a_d_timeline_and_writes_the_trace() {
     let trace = std::fs::read_to_string(out.join("trace.csv")).expect("trace written");
     assert!(trace.starts_with("t_us,event,batch,row,id,attempt,delay_ms,detail\n"));
     assert!(trace.contains("590000,dispatch,0,0,A,2,100,"), "{trace}");
+    // The report beside it: four charts in two formats and two pages.
+    for chart in ["timeline", "gaps", "delay", "concurrency"] {
+        for ext in ["png", "svg"] {
+            let size = std::fs::metadata(out.join(format!("{chart}.{ext}"))).map_or(0, |m| m.len());
+            assert!(size > 5_000, "{chart}.{ext} has {size} bytes");
+        }
+    }
+    assert!(out.join("index.html").is_file() && out.join("summary.md").is_file());
+    assert!(stdout.contains("report: "), "{stdout}");
+}
+
+#[test]
+fn report_takes_a_recorded_trace_with_its_pool() {
+    let out = temp_dir("report-trace");
+    let trace = write_trace(
+        "for-report.csv",
+        "t_us,event,row,id\n0,dispatch,0,A\n10000,dispatch,1,B\n",
+    );
+    let run = paceline(&[
+        "report",
+        trace.to_str().expect("utf-8"),
+        "--pool",
+        pool_file().to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let svg = std::fs::read_to_string(out.join("gaps.svg")).expect("chart written");
+    assert!(svg.contains("I1: 10 ms apart"));
+    let missing_pool = paceline(&[
+        "report",
+        trace.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(missing_pool.status.code(), Some(2));
+    assert!(text(&missing_pool.stderr).contains("--pool"));
 }
 
 #[test]

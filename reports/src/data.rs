@@ -1,0 +1,312 @@
+//! What the charts need from a trace, gathered in one pass.
+//!
+//! Series record only changes (of `D`, of permits and calls), so a long run costs memory
+//! in proportion to what moved. The timeline keeps one lane per row while a run has few
+//! rows, and one lane per permit slot (the pool's workers) beyond that.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use paceline_core::{GatePolicy, PoolConfig};
+use paceline_sim::TraceRow;
+
+/// Beyond this many rows the timeline shows workers instead of rows.
+pub const ROW_LANES: usize = 60;
+/// At most this many worker lanes are drawn.
+pub const SLOT_LANES: usize = 64;
+
+/// What a lane is doing over an interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpanKind {
+    /// Holding a permit, waiting at the gate.
+    Gate,
+    /// An attempt in flight.
+    Call,
+    /// Cooling down without a permit (row lanes only).
+    Backoff,
+}
+
+/// An event worth a marker on the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkKind {
+    Ok,
+    Capacity,
+    Retryable,
+    Permanent,
+    RetryTimeout,
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span {
+    pub lane: u32,
+    pub from_us: u64,
+    pub to_us: u64,
+    pub kind: SpanKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mark {
+    pub lane: u32,
+    pub t_us: u64,
+    pub kind: MarkKind,
+}
+
+/// One of the timeline's two views.
+#[derive(Debug, Default, Clone)]
+pub struct Lanes {
+    pub names: Vec<String>,
+    pub spans: Vec<Span>,
+    pub marks: Vec<Mark>,
+}
+
+/// Everything the charts and pages show, from one trace.
+#[derive(Debug, Clone)]
+pub struct TraceData {
+    pub events: u64,
+    pub end_us: u64,
+    /// Each dispatch: its time and the spacing required before it (ms).
+    pub dispatches: Vec<(u64, f64)>,
+    /// `D` after each change.
+    pub delay: Vec<(u64, f64)>,
+    /// Permits held and attempts in flight after each change.
+    pub load: Vec<(u64, u32, u32)>,
+    /// The timeline: rows while there are at most `ROW_LANES`, else workers.
+    pub lanes: Lanes,
+    pub per_row: bool,
+    pub outcomes: BTreeMap<&'static str, u64>,
+    /// Each batch's statistics, as `batch_end` reported them.
+    pub batch_stats: Vec<(u64, String)>,
+}
+
+type RowKey = (u64, usize);
+
+#[derive(Default)]
+struct Open {
+    gate_from: Option<u64>,
+    call_from: Option<u64>,
+}
+
+/// Gathers a `TraceData` event by event.
+pub struct Collector {
+    data: TraceData,
+    aimd: bool,
+    min_ms: f64,
+    held: u32,
+    in_flight: u32,
+    rows: Lanes,
+    row_lane: BTreeMap<RowKey, u32>,
+    row_open: HashMap<RowKey, Open>,
+    slots: Lanes,
+    free_slots: BTreeSet<u32>,
+    slot_of: HashMap<RowKey, u32>,
+    slot_open: HashMap<u32, Open>,
+}
+
+impl Collector {
+    pub fn new(config: &PoolConfig) -> Self {
+        let slots = config.pool_size().min(SLOT_LANES);
+        Collector {
+            data: TraceData {
+                events: 0,
+                end_us: 0,
+                dispatches: Vec::new(),
+                delay: Vec::new(),
+                load: vec![(0, 0, 0)],
+                lanes: Lanes::default(),
+                per_row: true,
+                outcomes: BTreeMap::new(),
+                batch_stats: Vec::new(),
+            },
+            aimd: config.gate() == GatePolicy::Aimd,
+            min_ms: config.min_dispatch_delay_ms() as f64,
+            held: 0,
+            in_flight: 0,
+            rows: Lanes::default(),
+            row_lane: BTreeMap::new(),
+            row_open: HashMap::new(),
+            slots: Lanes {
+                names: (0..slots).map(|s| format!("worker {}", s + 1)).collect(),
+                ..Lanes::default()
+            },
+            free_slots: (0..slots as u32).collect(),
+            slot_of: HashMap::new(),
+            slot_open: HashMap::new(),
+        }
+    }
+
+    pub fn observe(&mut self, r: &TraceRow) {
+        let t = r.t_us;
+        self.data.events += 1;
+        self.data.end_us = self.data.end_us.max(t);
+        if let Some(d) = r.delay_ms
+            && self.data.delay.last().is_none_or(|&(_, last)| last != d)
+        {
+            self.data.delay.push((t, d));
+        }
+        let key = r.row.map(|row| (r.batch.unwrap_or(0), row));
+        match r.event.as_str() {
+            "permit" => self.held += 1,
+            "release" => self.held = self.held.saturating_sub(1),
+            "dispatch" => {
+                self.in_flight += 1;
+                let required = if self.aimd {
+                    r.delay_ms.unwrap_or(self.min_ms)
+                } else {
+                    self.min_ms
+                };
+                self.data.dispatches.push((t, required));
+            }
+            "ok" | "capacity" | "retryable" | "permanent" => {
+                self.in_flight = self.in_flight.saturating_sub(1)
+            }
+            "batch_end" => self
+                .data
+                .batch_stats
+                .push((r.batch.unwrap_or(0), r.detail.clone())),
+            "emit" => {
+                let result =
+                    paceline_sim::trace::detail_value(&r.detail, "result").unwrap_or("unknown");
+                let name = ["ok", "permanent", "retry_timeout", "shutdown"]
+                    .into_iter()
+                    .find(|n| *n == result)
+                    .unwrap_or("unknown");
+                *self.data.outcomes.entry(name).or_default() += 1;
+            }
+            _ => {}
+        }
+        if self
+            .data
+            .load
+            .last()
+            .is_none_or(|&(_, h, f)| (h, f) != (self.held, self.in_flight))
+        {
+            self.data.load.push((t, self.held, self.in_flight));
+        }
+        if let Some(key) = key {
+            self.row_lanes(key, r);
+            self.slot_lanes(key, r);
+        }
+    }
+
+    fn row_lanes(&mut self, key: RowKey, r: &TraceRow) {
+        if !self.data.per_row {
+            return;
+        }
+        let lane = match self.row_lane.get(&key) {
+            Some(&lane) => lane,
+            None => {
+                if self.row_lane.len() >= ROW_LANES {
+                    // Too many rows to draw one by one: workers it is.
+                    self.data.per_row = false;
+                    self.rows = Lanes::default();
+                    self.row_open.clear();
+                    return;
+                }
+                let lane = self.row_lane.len() as u32;
+                self.row_lane.insert(key, lane);
+                let name = if r.id.is_empty() {
+                    format!("b{} r{}", key.0, key.1)
+                } else {
+                    r.id.clone()
+                };
+                self.rows.names.push(name);
+                lane
+            }
+        };
+        let open = self.row_open.entry(key).or_default();
+        record(&mut self.rows, open, lane, r);
+        if r.event == "backoff" {
+            let length = paceline_sim::trace::detail_value(&r.detail, "backoff_us")
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            self.rows.spans.push(Span {
+                lane,
+                from_us: r.t_us,
+                to_us: r.t_us.saturating_add(length),
+                kind: SpanKind::Backoff,
+            });
+        }
+    }
+
+    fn slot_lanes(&mut self, key: RowKey, r: &TraceRow) {
+        let slot = match r.event.as_str() {
+            "permit" => match self.free_slots.pop_first() {
+                Some(slot) => {
+                    self.slot_of.insert(key, slot);
+                    slot
+                }
+                None => return,
+            },
+            _ => match self.slot_of.get(&key) {
+                Some(&slot) => slot,
+                None => return,
+            },
+        };
+        let open = self.slot_open.entry(slot).or_default();
+        record(&mut self.slots, open, slot, r);
+        if r.event == "release" {
+            self.slot_of.remove(&key);
+            self.slot_open.remove(&slot);
+            self.free_slots.insert(slot);
+        }
+    }
+
+    pub fn finish(mut self) -> TraceData {
+        self.data.lanes = if self.data.per_row {
+            self.rows
+        } else {
+            self.slots
+        };
+        self.data
+    }
+}
+
+/// Open and close a lane's gate and call spans, and place its markers.
+fn record(lanes: &mut Lanes, open: &mut Open, lane: u32, r: &TraceRow) {
+    let t = r.t_us;
+    let close = |from: Option<u64>, kind: SpanKind, lanes: &mut Lanes| {
+        if let Some(from) = from {
+            lanes.spans.push(Span {
+                lane,
+                from_us: from,
+                to_us: t,
+                kind,
+            });
+        }
+    };
+    let mark = match r.event.as_str() {
+        "permit" => {
+            open.gate_from = Some(t);
+            None
+        }
+        "dispatch" => {
+            close(open.gate_from.take(), SpanKind::Gate, lanes);
+            open.call_from = Some(t);
+            None
+        }
+        "release" => {
+            close(open.gate_from.take(), SpanKind::Gate, lanes);
+            None
+        }
+        "ok" => Some(MarkKind::Ok),
+        "capacity" => Some(MarkKind::Capacity),
+        "retryable" => Some(MarkKind::Retryable),
+        "permanent" => Some(MarkKind::Permanent),
+        "retry_timeout" => Some(MarkKind::RetryTimeout),
+        "shutdown" => Some(MarkKind::Shutdown),
+        _ => None,
+    };
+    if matches!(
+        r.event.as_str(),
+        "ok" | "capacity" | "retryable" | "permanent"
+    ) {
+        close(open.call_from.take(), SpanKind::Call, lanes);
+    }
+    if let Some(kind) = mark {
+        lanes.marks.push(Mark {
+            lane,
+            t_us: t,
+            kind,
+        });
+    }
+}

@@ -1,0 +1,115 @@
+//! paceline-reports: pacing charts and a summary page a person would rather look at than
+//! read.
+//!
+//! From a trace (CSV, as `replay` writes or any implementation records) and the
+//! verifier's verdicts, [`write_report`] draws four charts in PNG and SVG (a timeline of
+//! rows or workers, dispatch gaps against the required spacing, the throttle's `D`, and
+//! permits and calls against `pool_size`) and writes `index.html` and `summary.md`.
+//! [`compare`] replays a scenario under both gate policies over many seeds.
+#![forbid(unsafe_code)]
+
+mod charts;
+pub mod compare;
+mod data;
+mod page;
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use paceline_core::PoolConfig;
+use paceline_sim::Invariant;
+use paceline_verify::read::{ReadError, TraceReader};
+use paceline_verify::{Report, Verdict};
+
+pub use charts::WIDTH;
+pub use page::CHARTS;
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Trace { path: PathBuf, source: ReadError },
+    #[error("drawing a chart: {0}")]
+    Chart(String),
+}
+
+/// What a report is about.
+pub struct ReportInput<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    pub config: &'a PoolConfig,
+    pub verdicts: &'a Report,
+    /// The trace CSV to draw, linked from the page.
+    pub trace: &'a Path,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Draw the charts and write the pages into `dir`; returns every file written.
+pub fn write_report(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let file = File::open(input.trace).map_err(io(input.trace))?;
+    let trace_err = |source| ReportError::Trace {
+        path: input.trace.to_path_buf(),
+        source,
+    };
+    let mut reader =
+        TraceReader::new(BufReader::with_capacity(1 << 16, file)).map_err(trace_err)?;
+    let mut collector = data::Collector::new(input.config);
+    while let Some(row) = reader.next_row() {
+        collector.observe(&row.map_err(trace_err)?);
+    }
+    let data = collector.finish();
+    let flags: Vec<charts::Flag> = match input.verdicts.verdicts.get(&Invariant::I1) {
+        Some(Verdict::Violated { first, .. }) => first
+            .iter()
+            .map(|v| charts::Flag {
+                t_us: v.t_us,
+                label: format!(
+                    "I1: {}",
+                    v.message
+                        .replace("dispatches ", "")
+                        .replace(", but the spacing required was", " <")
+                ),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut written = charts::draw_all(
+        &data,
+        &flags,
+        input.config.pool_size(),
+        input.config.min_dispatch_delay_ms() as f64,
+        input.config.max_dispatch_delay_ms() as f64,
+        dir,
+    )?;
+    // The page links the trace beside it when it is there, else where it lies.
+    let link = if input.trace.parent() == Some(dir) {
+        "trace.csv".to_string()
+    } else {
+        std::path::absolute(input.trace)
+            .unwrap_or_else(|_| input.trace.to_path_buf())
+            .display()
+            .to_string()
+    };
+    for (name, text) in [
+        ("index.html", page::index_html(input, &data, &link)),
+        ("summary.md", page::summary_md(input, &data, &link)),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(io(&path))?;
+        written.push(path);
+    }
+    Ok(written)
+}

@@ -1,0 +1,195 @@
+//! The summary page (`index.html`, self-contained apart from the images beside it) and
+//! its Markdown twin (`summary.md`) for CI artifacts.
+
+use std::fmt::Write as _;
+
+use paceline_sim::Invariant;
+use paceline_verify::{Report, Verdict};
+
+use crate::ReportInput;
+use crate::data::TraceData;
+
+/// The charts, in page order: file stem and what it shows.
+pub const CHARTS: [(&str, &str); 4] = [
+    (
+        "timeline",
+        "Each row (or worker) over time: attempts in flight, waits at the gate, backoffs, answers and final outcomes.",
+    ),
+    (
+        "gaps",
+        "The gap before each dispatch against the spacing the gate required then; red points break I1.",
+    ),
+    (
+        "delay",
+        "The throttle's delay D, between min_dispatch_delay_ms and max_dispatch_delay_ms.",
+    ),
+    (
+        "concurrency",
+        "Permits held and attempts in flight against pool_size.",
+    ),
+];
+
+fn html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Rows of (name, value) for the configuration table.
+fn config_rows(input: &ReportInput<'_>) -> Vec<(&'static str, String)> {
+    let raw = input.config.to_raw();
+    vec![
+        ("pool_size", raw.pool_size.to_string()),
+        (
+            "min_dispatch_delay_ms",
+            raw.min_dispatch_delay_ms.to_string(),
+        ),
+        (
+            "max_dispatch_delay_ms",
+            raw.max_dispatch_delay_ms.to_string(),
+        ),
+        ("backoff_multiplier", raw.backoff_multiplier.to_string()),
+        ("recovery_step_ms", raw.recovery_step_ms.to_string()),
+        (
+            "max_capacity_retry_seconds",
+            raw.max_capacity_retry_seconds.to_string(),
+        ),
+        ("gate", raw.gate),
+    ]
+}
+
+/// (invariant, name, verdict label, detail) for every verdict.
+fn verdict_rows(report: &Report) -> Vec<(Invariant, &'static str, String)> {
+    report
+        .verdicts
+        .iter()
+        .map(|(&i, v)| {
+            let detail = match v {
+                Verdict::Held { note } => note.clone().unwrap_or_default(),
+                Verdict::Skipped { reason } => reason.clone(),
+                Verdict::Violated { first, count } => {
+                    let first = first.first().map(ToString::to_string).unwrap_or_default();
+                    if *count > 1 {
+                        format!("{first} (and {} more)", count - 1)
+                    } else {
+                        first
+                    }
+                }
+            };
+            (i, v.label(), detail)
+        })
+        .collect()
+}
+
+/// `key=value;...` as (key, value) pairs.
+fn pairs(detail: &str) -> Vec<(&str, &str)> {
+    detail
+        .split(';')
+        .filter_map(|p| p.split_once('='))
+        .collect()
+}
+
+pub fn index_html(input: &ReportInput<'_>, data: &TraceData, trace_link: &str) -> String {
+    let mut out = String::new();
+    let title = html(input.title);
+    let _ = write!(
+        out,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}: paceline report</title>\n<style>\
+body{{font-family:sans-serif;max-width:1240px;margin:2em auto;padding:0 1em;color:#222}}\
+table{{border-collapse:collapse;margin:.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:.3em .7em;text-align:left}}\
+th{{background:#f3f3f3}}.held{{color:#1a7f37}}.VIOLATED{{color:#c00;font-weight:bold}}.skipped{{color:#888}}\
+img{{max-width:100%;border:1px solid #ddd}}figure{{margin:1em 0 2em}}\
+</style></head><body>\n<h1>{title}</h1>\n<p>{}</p>\n",
+        html(input.description)
+    );
+    out.push_str("<h2>Invariants</h2>\n<table><tr><th>id</th><th>invariant</th><th>verdict</th><th>detail</th></tr>\n");
+    for (i, name, label, detail) in verdict_rows(input.verdicts)
+        .iter()
+        .map(|(i, l, d)| (i, i.name(), l, d))
+    {
+        let _ = writeln!(
+            out,
+            "<tr><td>{i}</td><td>{name}</td><td class=\"{label}\">{label}</td><td>{}</td></tr>",
+            html(detail)
+        );
+    }
+    out.push_str("</table>\n<h2>Outcomes</h2>\n<table><tr><th>result</th><th>rows</th></tr>\n");
+    for (kind, n) in &data.outcomes {
+        let _ = writeln!(out, "<tr><td>{kind}</td><td>{n}</td></tr>");
+    }
+    let _ = writeln!(
+        out,
+        "</table>\n<p>{} events over {} ms.</p>",
+        data.events,
+        paceline_sim::time::ms(data.end_us)
+    );
+    out.push_str("<h2>Configuration</h2>\n<table>\n");
+    for (k, v) in config_rows(input) {
+        let _ = writeln!(out, "<tr><th>{k}</th><td>{}</td></tr>", html(&v));
+    }
+    out.push_str("</table>\n<h2>Statistics per batch</h2>\n");
+    for (batch, detail) in &data.batch_stats {
+        let _ = writeln!(out, "<table><tr><th colspan=\"2\">batch {batch}</th></tr>");
+        for (k, v) in pairs(detail) {
+            let _ = writeln!(out, "<tr><td>{}</td><td>{}</td></tr>", html(k), html(v));
+        }
+        out.push_str("</table>\n");
+    }
+    out.push_str("<h2>Charts</h2>\n");
+    for (stem, caption) in CHARTS {
+        let _ = writeln!(
+            out,
+            "<figure><img src=\"{stem}.png\" alt=\"{stem} chart\"><figcaption>{caption} (<a href=\"{stem}.svg\">SVG</a>)</figcaption></figure>"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<p>The whole trace: <a href=\"{}\">trace.csv</a>.</p>\n</body></html>",
+        html(trace_link)
+    );
+    out
+}
+
+pub fn summary_md(input: &ReportInput<'_>, data: &TraceData, trace_link: &str) -> String {
+    let mut out = format!(
+        "# {}\n\n{}\n\n## Invariants\n\n| id | invariant | verdict | detail |\n| --- | --- | --- | --- |\n",
+        input.title, input.description
+    );
+    for (i, label, detail) in verdict_rows(input.verdicts) {
+        let _ = writeln!(
+            out,
+            "| {i} | {} | {label} | {} |",
+            i.name(),
+            detail.replace('|', "\\|")
+        );
+    }
+    out.push_str("\n## Outcomes\n\n| result | rows |\n| --- | --- |\n");
+    for (kind, n) in &data.outcomes {
+        let _ = writeln!(out, "| {kind} | {n} |");
+    }
+    let _ = writeln!(
+        out,
+        "\n{} events over {} ms.\n\n## Configuration\n\n| key | value |\n| --- | --- |",
+        data.events,
+        paceline_sim::time::ms(data.end_us)
+    );
+    for (k, v) in config_rows(input) {
+        let _ = writeln!(out, "| {k} | {v} |");
+    }
+    for (batch, detail) in &data.batch_stats {
+        let _ = writeln!(
+            out,
+            "\n## Batch {batch}\n\n| statistic | value |\n| --- | --- |"
+        );
+        for (k, v) in pairs(detail) {
+            let _ = writeln!(out, "| {k} | {v} |");
+        }
+    }
+    out.push_str("\n## Charts\n\n");
+    for (stem, caption) in CHARTS {
+        let _ = writeln!(out, "![{stem}]({stem}.png)\n\n{caption}\n");
+    }
+    let _ = writeln!(out, "Trace: [{trace_link}]({trace_link})");
+    out
+}

@@ -1,0 +1,75 @@
+//! `paceline report`: charts and a summary page from a scenario (replayed first) or from
+//! a trace recorded anywhere.
+
+use std::path::Path;
+
+use paceline_reports::{ReportInput, compare, write_report};
+use paceline_sim::Scenario;
+
+use crate::check_trace::verify_file;
+use crate::outcome::Outcome;
+use crate::replay::{replay_into, report};
+
+/// How `report` was asked to work.
+pub struct Options<'a> {
+    pub out: &'a Path,
+    pub pool: Option<&'a Path>,
+    pub tolerance_us: u64,
+    pub compare_gates: bool,
+    pub seeds: u64,
+}
+
+pub fn run(input: &Path, o: &Options<'_>) -> Outcome {
+    let result = if input.extension().is_some_and(|x| x == "toml") {
+        from_scenario(input, o)
+    } else {
+        from_trace(input, o)
+    };
+    match result {
+        Ok(files) => {
+            for f in files {
+                println!("{f}");
+            }
+            Outcome::Passed
+        }
+        Err(e) => Outcome::Refused(e),
+    }
+}
+
+fn from_scenario(path: &Path, o: &Options<'_>) -> Result<Vec<String>, String> {
+    let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
+    let mut written = Vec::new();
+    if o.compare_gates {
+        std::fs::create_dir_all(o.out)
+            .map_err(|e| format!("cannot create {}: {e}", o.out.display()))?;
+        let files = compare::write(&scenario, o.seeds, o.out).map_err(|e| e.to_string())?;
+        written.extend(files.iter().map(|f| f.display().to_string()));
+    }
+    let (run, trace) = replay_into(&scenario, scenario.seed, o.out)?;
+    written.push(
+        report(&scenario, &run, &trace, o.out)?
+            .display()
+            .to_string(),
+    );
+    Ok(written)
+}
+
+fn from_trace(trace: &Path, o: &Options<'_>) -> Result<Vec<String>, String> {
+    let pool = o
+        .pool
+        .ok_or("a trace needs --pool FILE (a file with a [pool] table; a scenario works)")?;
+    let config = Scenario::load_pool(pool).map_err(|e| e.to_string())?;
+    let (verdicts, _) = verify_file(trace, &config, o.tolerance_us)?;
+    let title = trace
+        .file_stem()
+        .map_or("trace".into(), |s| s.to_string_lossy().into_owned());
+    let input = ReportInput {
+        title: &title,
+        description: &format!("Recorded trace {}", trace.display()),
+        config: &config,
+        verdicts: &verdicts,
+        trace,
+    };
+    write_report(&input, o.out).map_err(|e| e.to_string())?;
+    Ok(vec![o.out.join("index.html").display().to_string()])
+}
