@@ -145,9 +145,16 @@ img{{max-width:100%;border:1px solid #ddd}}figure{{margin:1em 0 2em}}\
     }
     let _ = writeln!(
         out,
-        "<p>The whole trace: <a href=\"{}\">trace.csv</a>.</p>\n</body></html>",
+        "<p>The whole trace: <a href=\"{}\">trace.csv</a>.</p>",
         html(trace_link)
     );
+    // Lets a headless browser (and a curious reader) see that every chart loaded.
+    out.push_str(
+        "<script>addEventListener('load',()=>{const i=[...document.images];\
+         document.body.dataset.imagesLoaded=\
+         i.filter(x=>x.complete&&x.naturalWidth>0).length+'/'+i.length;});</script>\n",
+    );
+    out.push_str("</body></html>\n");
     out
 }
 
