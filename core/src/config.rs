@@ -109,16 +109,9 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        // The defaults are the model's table, which satisfies every rule.
-        PoolConfig {
-            pool_size: 1,
-            min_dispatch_delay_ms: 0,
-            max_dispatch_delay_ms: 5000,
-            backoff_multiplier: 2.0,
-            recovery_step_ms: 50,
-            max_capacity_retry_seconds: 3600,
-            gate: GatePolicy::Aimd,
-        }
+        // The model's defaults satisfy every rule (`defaults_are_the_model_table` checks
+        // it), so validation cannot fail here.
+        PoolConfig::try_from(RawPoolConfig::default()).expect("the default configuration is valid")
     }
 }
 

@@ -515,14 +515,7 @@ impl ActiveBatch {
         };
         if defect!(D11) {
             // Returned as soon as it completes, whatever rows before it are doing.
-            let meta = self.entry(row, completion, now);
-            pace.push(
-                now,
-                self.id,
-                Some(row),
-                None,
-                EventKind::Emit(Box::new(meta)),
-            );
+            self.emit(pace, row, completion, now);
         }
         // A row ends once: every caller moves it out of a live state first.
         if self.buffer.insert(row, completion).is_ok() {
@@ -530,31 +523,31 @@ impl ActiveBatch {
         }
     }
 
-    fn entry(&self, row: usize, c: Completion, now: Time) -> EntryMeta {
-        EntryMeta {
+    /// Return the row's entry to the caller.
+    fn emit(&self, pace: &mut Pace, row: usize, c: Completion, now: Time) {
+        let meta = EntryMeta {
             submit_index: row,
             complete_index: c.complete_index,
             submitted_at: self.called_at,
             completed_at: c.completed_at,
             emitted_at: now,
             end: c.end,
-        }
+        };
+        pace.push(
+            now,
+            self.id,
+            Some(row),
+            None,
+            EventKind::Emit(Box::new(meta)),
+        );
     }
 
     /// Release the entries that are next in row order; true when the batch has ended.
     fn release_entries(&mut self, pace: &mut Pace, now: Time) -> bool {
         while let Some((row, c)) = self.buffer.pop_ready() {
-            if defect!(D11) {
-                continue;
+            if !defect!(D11) {
+                self.emit(pace, row, c, now);
             }
-            let meta = self.entry(row, c, now);
-            pace.push(
-                now,
-                self.id,
-                Some(row),
-                None,
-                EventKind::Emit(Box::new(meta)),
-            );
         }
         if !self.buffer.is_drained() {
             return false;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
@@ -145,6 +146,46 @@ pub fn draw_all(
         a, data, axis, pool_size
     ));
     Ok(written)
+}
+
+/// A chart over time with value axis `0..y_max`, titled, with units on both axes.
+fn frame<'a, DB: DrawingBackend + 'a>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    axis: TimeAxis,
+    y_max: f64,
+    y_desc: &str,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, ReportError> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..axis.end, 0f64..y_max)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&number)
+        .y_label_formatter(&number)
+        .x_desc(axis.label())
+        .y_desc(y_desc)
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
+/// The legend, in the headroom every chart leaves above its data.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+) -> Result<(), ReportError> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(err)
 }
 
 fn legend_box(color: RGBColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
@@ -323,15 +364,7 @@ fn timeline<DB: DrawingBackend>(
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(err)?;
-    Ok(())
+    legend(&mut chart)
 }
 
 fn gaps<DB: DrawingBackend>(
@@ -362,24 +395,13 @@ fn gaps<DB: DrawingBackend>(
         best.into_iter().flatten().collect()
     };
     let y_max = shown.iter().map(|p| p.1.max(p.2)).fold(1.0f64, f64::max) * HEADROOM;
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            "Gaps between consecutive dispatches, against the spacing required",
-            ("sans-serif", 22),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..axis.end, 0f64..y_max)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_label_formatter(&number)
-        .y_label_formatter(&number)
-        .x_desc(axis.label())
-        .y_desc("gap (ms)")
-        .draw()
-        .map_err(err)?;
+    let mut chart = frame(
+        area,
+        "Gaps between consecutive dispatches, against the spacing required",
+        axis,
+        y_max,
+        "gap (ms)",
+    )?;
     chart
         .draw_series(LineSeries::new(
             shown.iter().flat_map(|p| [(axis.at(p.0), p.2)]),
@@ -432,15 +454,7 @@ fn gaps<DB: DrawingBackend>(
             )))
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(err)?;
-    Ok(())
+    legend(&mut chart)
 }
 
 /// Per column, the lowest and highest value, for lines of many points.
@@ -496,21 +510,7 @@ fn delay<DB: DrawingBackend>(
     let top = line.iter().map(|p| p.1).fold(min_ms, f64::max);
     // Show the ceiling when D came near it; otherwise it would flatten the curve.
     let y_max = (if top * 2.0 >= max_ms { max_ms } else { top }).max(1.0) * HEADROOM;
-    let mut chart = ChartBuilder::on(area)
-        .caption("Throttle delay D over time", ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..axis.end, 0f64..y_max)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_label_formatter(&number)
-        .y_label_formatter(&number)
-        .x_desc(axis.label())
-        .y_desc("D (ms)")
-        .draw()
-        .map_err(err)?;
+    let mut chart = frame(area, "Throttle delay D over time", axis, y_max, "D (ms)")?;
     chart
         .draw_series(LineSeries::new(line, CALL.stroke_width(2)))
         .map_err(err)?
@@ -531,15 +531,7 @@ fn delay<DB: DrawingBackend>(
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(err)?;
-    Ok(())
+    legend(&mut chart)
 }
 
 fn concurrency<DB: DrawingBackend>(
@@ -558,21 +550,13 @@ fn concurrency<DB: DrawingBackend>(
         .chain(&flying)
         .map(|p| p.1)
         .fold(pool_size as f64, f64::max);
-    let mut chart = ChartBuilder::on(area)
-        .caption("Permits in use and attempts in flight", ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..axis.end, 0f64..top * HEADROOM + 0.5)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_label_formatter(&number)
-        .y_label_formatter(&number)
-        .x_desc(axis.label())
-        .y_desc("count")
-        .draw()
-        .map_err(err)?;
+    let mut chart = frame(
+        area,
+        "Permits in use and attempts in flight",
+        axis,
+        top * HEADROOM + 0.5,
+        "count",
+    )?;
     chart
         .draw_series(LineSeries::new(held, GATE.stroke_width(2)))
         .map_err(err)?
@@ -591,13 +575,5 @@ fn concurrency<DB: DrawingBackend>(
         .map_err(err)?
         .label(format!("pool_size = {pool_size}"))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], CAPACITY));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(err)?;
-    Ok(())
+    legend(&mut chart)
 }

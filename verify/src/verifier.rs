@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 
-use paceline_sim::{Ending, Invariant, TraceRecord, TraceRow, TraceSink};
+use paceline_sim::{Ending, TraceRecord, TraceRow, TraceSink};
 
 use crate::checks::Checks;
 use crate::reference::{PoolRules, ReferenceThrottle};
@@ -387,14 +387,3 @@ pub fn verify_rows(
     }
     verifier.finish(ending)
 }
-
-/// The invariants the trace checks cover.
-pub const TRACE_INVARIANTS: [Invariant; 7] = [
-    Invariant::I1,
-    Invariant::I2,
-    Invariant::I3,
-    Invariant::I4,
-    Invariant::I5,
-    Invariant::I6,
-    Invariant::I7,
-];
