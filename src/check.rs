@@ -103,11 +103,15 @@ pub fn load(files: &[PathBuf]) -> Result<Vec<Entry>, String> {
     let mut entries = Vec::new();
     let mut refused = Vec::new();
     for path in files {
-        let mutant = std::fs::read_to_string(path)
-            .ok()
-            .as_deref()
-            .and_then(declared_mutant);
-        match Scenario::load(path) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                refused.push(format!("{}: cannot read the file: {e}", path.display()));
+                continue;
+            }
+        };
+        let mutant = declared_mutant(&text);
+        match Scenario::parse(path, &text) {
             Ok(s) => entries.push(Entry {
                 path: path.clone(),
                 name: s.name.clone(),
@@ -165,7 +169,13 @@ struct ScenarioResult {
     seconds: f64,
 }
 
-fn run_case(entry: &Entry, case: &Case) -> Result<Vec<String>, String> {
+/// Run one case; `under_defect` is the entry's scenario as read with the case's defect
+/// on (a configuration defect reads differently), for defect legs.
+fn run_case(
+    entry: &Entry,
+    under_defect: Option<&Scenario>,
+    case: &Case,
+) -> Result<Vec<String>, String> {
     let mutant = match case.leg {
         Leg::Real => None,
         Leg::Mutant(n) => Some(n),
@@ -190,14 +200,14 @@ fn run_case(entry: &Entry, case: &Case) -> Result<Vec<String>, String> {
             })
         }
         Leg::Mutant(n) => {
-            let scenario = Scenario::load(&entry.path).map_err(|e| e.to_string())?;
-            let run = check_run(&scenario, case.seed, None).map_err(|e| e.to_string())?;
-            let escaped = judge_mutant(&scenario, &run);
+            let scenario = under_defect.ok_or("the scenario was not read with its defect on")?;
+            let run = check_run(scenario, case.seed, None).map_err(|e| e.to_string())?;
+            let escaped = judge_mutant(scenario, &run);
             Ok(if escaped.is_empty() {
                 Vec::new()
             } else {
                 vec![report(
-                    &scenario,
+                    scenario,
                     &escaped,
                     &format!("[D{n} switched on, not caught] "),
                 )]
@@ -258,11 +268,24 @@ pub fn run(
     };
     let started = Instant::now();
     let run_group = |group: &[Case]| -> Vec<CaseOutcome> {
+        // Defect legs read their scenarios once, with the defect on.
+        let mut under_defect: BTreeMap<usize, Result<Scenario, String>> = BTreeMap::new();
+        if matches!(group.first().map(|c| c.leg), Some(Leg::Mutant(_))) {
+            for case in group {
+                under_defect.entry(case.entry).or_insert_with(|| {
+                    Scenario::load(&entries[case.entry].path).map_err(|e| e.to_string())
+                });
+            }
+        }
         group
             .par_iter()
             .map(|case| {
                 let t0 = Instant::now();
-                let result = run_case(&entries[case.entry], case);
+                let result = match under_defect.get(&case.entry) {
+                    Some(Err(e)) => Err(e.clone()),
+                    Some(Ok(s)) => run_case(&entries[case.entry], Some(s), case),
+                    None => run_case(&entries[case.entry], None, case),
+                };
                 progress.inc(1);
                 CaseOutcome {
                     entry: case.entry,

@@ -100,16 +100,10 @@ pub(crate) fn err<E: std::fmt::Display>(e: E) -> ReportError {
     ReportError::Chart(e.to_string())
 }
 
-/// A red dispatch on the gap chart, with the verifier's words when it flagged one.
-pub struct Flag {
-    pub t_us: u64,
-    pub label: String,
-}
-
 /// Draw every chart into `dir` as PNG and SVG; returns the files written.
 pub fn draw_all(
     data: &TraceData,
-    flags: &[Flag],
+    flagged: &[u64],
     pool_size: usize,
     min_ms: f64,
     max_ms: f64,
@@ -140,7 +134,7 @@ pub fn draw_all(
         }};
     }
     both!("timeline", timeline_height, |a| timeline(a, data, axis));
-    both!("gaps", 480, |a| gaps(a, data, flags, axis));
+    both!("gaps", 480, |a| gaps(a, data, flagged, axis));
     both!("delay", 420, |a| delay(a, data, axis, min_ms, max_ms));
     both!("concurrency", 420, |a| concurrency(
         a, data, axis, pool_size
@@ -370,7 +364,7 @@ fn timeline<DB: DrawingBackend>(
 fn gaps<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     data: &TraceData,
-    flags: &[Flag],
+    flagged: &[u64],
     axis: TimeAxis,
 ) -> Result<(), ReportError> {
     area.fill(&WHITE).map_err(err)?;
@@ -430,13 +424,17 @@ fn gaps<DB: DrawingBackend>(
         .map_err(err)?
         .label("gap below the spacing (I1 violation)")
         .legend(|(x, y)| Circle::new((x + 8, y), 5, CAPACITY.filled()));
-    for flag in flags.iter().take(LABELS) {
-        let gap = points
-            .iter()
-            .find(|p| p.0 == flag.t_us)
-            .map_or(0.0, |p| p.1);
+    for &t_us in flagged.iter().take(LABELS) {
+        let Some(&(_, gap, required)) = points.iter().find(|p| p.0 == t_us) else {
+            continue;
+        };
+        let label = format!(
+            "I1: {} ms apart, {} ms required",
+            number(&gap),
+            number(&required)
+        );
         // Labels in the right half read leftwards, so none runs off the chart.
-        let x = axis.at(flag.t_us);
+        let x = axis.at(t_us);
         let h = if x > axis.end / 2.0 {
             HPos::Right
         } else {
@@ -448,7 +446,7 @@ fn gaps<DB: DrawingBackend>(
             .pos(Pos::new(h, VPos::Bottom));
         chart
             .draw_series(std::iter::once(Text::new(
-                flag.label.clone(),
+                label,
                 (x, gap + y_max * 0.03),
                 style,
             )))
