@@ -53,6 +53,7 @@ fn replay(path: &Path, seed: Option<u64>, out: Option<PathBuf>, mutant: Option<u
         let escaped = judge_mutant(&scenario, &run);
         if escaped.is_empty() {
             println!("CAUGHT: {}", caught_by(&scenario, &run).join(", "));
+            print!("{}", print::violations(&run.report));
             return Outcome::Passed;
         }
         print!(

@@ -97,6 +97,23 @@ pub enum RowState {
     Done(RowEnd),
 }
 
+/// What a row in this state waits for, in words, for deadlock and stall reports.
+impl std::fmt::Display for RowState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowState::NotReady => f.write_str("its work to arrive"),
+            RowState::WaitingPermit { returning: false } => f.write_str("a permit"),
+            RowState::WaitingPermit { returning: true } => {
+                f.write_str("a permit, back from backoff")
+            }
+            RowState::AtGate { since } => write!(f, "the gate, since {since:?}"),
+            RowState::InFlight => f.write_str("the answer to its attempt"),
+            RowState::Backoff { until, .. } => write!(f, "the end of its backoff at {until:?}"),
+            RowState::Done(end) => write!(f, "nothing: it ended with {}", end.as_str()),
+        }
+    }
+}
+
 /// What a finished attempt leads to.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum AfterAttempt {

@@ -288,7 +288,7 @@ impl<'s> Simulation<'s> {
                     batch,
                     row: w.row,
                     id: self.scenario.batches[batch].rows.id(w.row).to_string(),
-                    waiting_for: format!("{:?}", w.state),
+                    waiting_for: w.state.to_string(),
                 }
             })
             .collect();
