@@ -23,6 +23,10 @@ use crate::reorder::ReorderBuffer;
 use crate::row::{AfterAttempt, Outcome, RowEnd, RowMachine, RowState};
 use crate::throttle::Throttle;
 
+/// At most this many rows become ready in one step; the rest follow in the next steps of
+/// the same instant, in row order.
+const READY_PER_STEP: usize = 1024;
+
 /// A report of an answer the pool did not ask for: a driver bug, never a user error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("batch {batch} row {row} has no attempt in flight")]
@@ -383,8 +387,13 @@ impl ActiveBatch {
         self.not_ready = ready.into();
     }
 
+    /// Rows due by `now` become ready, a chunk at a time: a million rows due at once
+    /// would otherwise fill the outbox with a million events before any is handled.
     fn make_ready(&mut self, pace: &mut Pace, now: Time) {
-        while let Some(&(at, row)) = self.not_ready.front() {
+        for _ in 0..READY_PER_STEP {
+            let Some(&(at, row)) = self.not_ready.front() else {
+                break;
+            };
             if at > now {
                 break;
             }
