@@ -1,0 +1,80 @@
+//! How runs end: quiescent, or stalled at the horizon with the rows left and what each
+//! waits for.
+
+use std::path::Path;
+
+use paceline_sim::{Ending, NoTrace, Scenario, simulate};
+
+fn scenario(text: &str) -> Scenario {
+    Scenario::parse(Path::new("inline.toml"), text).expect("valid scenario")
+}
+
+#[test]
+fn reaching_the_horizon_with_rows_left_is_a_stall_naming_them() {
+    let s = scenario(
+        r#"
+name = "too-slow"
+horizon_ms = 1000
+[pool]
+pool_size = 1
+[[batches]]
+rows = [
+  { id = "slow", attempts = [{ outcome = "ok", latency_ms = 5000 }] },
+  { id = "queued" },
+  { id = "late", ready_ms = 3000 },
+]
+"#,
+    );
+    let run = simulate(&s, 0, &mut NoTrace).expect("no io");
+    let Ending::Stall {
+        horizon_us,
+        waiting,
+    } = run.ending
+    else {
+        panic!("expected a stall, got {:?}", run.ending);
+    };
+    assert_eq!(horizon_us, 1_000_000);
+    let described: Vec<(String, String)> =
+        waiting.into_iter().map(|w| (w.id, w.waiting_for)).collect();
+    assert_eq!(
+        described,
+        [
+            ("slow".to_string(), "the answer to its attempt".to_string()),
+            ("queued".to_string(), "a permit".to_string()),
+            ("late".to_string(), "its work to arrive".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn a_batch_called_after_the_horizon_is_left_undone() {
+    let s = scenario(
+        r#"
+name = "never-called"
+horizon_ms = 100
+[[batches]]
+at_ms = 0
+rows = [{ id = "A" }]
+[[batches]]
+at_ms = 500
+rows = [{ id = "B" }]
+"#,
+    );
+    let run = simulate(&s, 0, &mut NoTrace).expect("no io");
+    match run.ending {
+        Ending::Stall { waiting, .. } => {
+            assert_eq!(waiting.len(), 1);
+            assert_eq!(waiting[0].id, "B");
+            assert_eq!(waiting[0].waiting_for, "its batch to be called");
+        }
+        other => panic!("expected a stall, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_finished_run_is_quiescent() {
+    let s = scenario("name = \"x\"\n[[batches]]\nrows = [{ id = \"A\" }]\n");
+    let run = simulate(&s, 0, &mut NoTrace).expect("no io");
+    assert_eq!(run.ending, Ending::Quiescent);
+    assert_eq!(run.dispatches, 1);
+}
