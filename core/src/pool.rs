@@ -216,6 +216,7 @@ impl Pool {
             EventKind::Answer { outcome, status },
         );
         let backoff = matches!(after, AfterAttempt::Backoff { .. });
+        // Under D13 the row keeps its permit through the backoff (released at its end).
         if !(backoff && defect!(D13)) {
             // Under D8 the permit reserved at submission stays taken: the row will need
             // a second one for its retry.
