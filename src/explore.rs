@@ -40,25 +40,48 @@ pub struct Found {
     pub caught_by: Vec<String>,
 }
 
+/// Counts the cases a test runner tries and remembers which one failed first (shrinking
+/// calls the test again on smaller cases; those do not count as first).
+#[derive(Default)]
+pub struct CaseCounter {
+    tried: AtomicU64,
+    first_failure: AtomicU64,
+}
+
+impl CaseCounter {
+    /// A case starts: its number, from 1.
+    pub fn next(&self) -> u64 {
+        self.tried.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Case `n` failed: whether it is the first to.
+    pub fn failed(&self, n: u64) -> bool {
+        self.first_failure
+            .compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// The number of the first failing case, 0 if none failed.
+    pub fn first_failure(&self) -> u64 {
+        self.first_failure.load(Ordering::Relaxed)
+    }
+}
+
 /// Explore; on a violation, what was found.
 pub fn search(cases: u32, seed: u64, shrink: bool) -> Result<Option<Found>, String> {
     let mut runner = runner(cases, seed, shrink);
-    let tried = AtomicU64::new(0);
-    let first_failure = AtomicU64::new(0);
+    let counter = CaseCounter::default();
     let first_caught_by = Mutex::new(Vec::new());
     let result = runner.run(&generate::scenario(), |scenario| {
-        let n = tried.fetch_add(1, Ordering::Relaxed) + 1;
+        let n = counter.next();
         let run = check_run(&scenario, scenario.seed, None)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let failures = judge(&scenario, &run);
         if failures.is_empty() {
             Ok(())
         } else {
-            // Shrinking calls again: keep what the first failure found only.
-            if first_failure
-                .compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-            {
+            // Keep what the first failure found, not what shrinking finds.
+            if counter.failed(n) {
                 *first_caught_by.lock().unwrap_or_else(|e| e.into_inner()) =
                     caught_by(&scenario, &run);
             }
@@ -77,7 +100,7 @@ pub fn search(cases: u32, seed: u64, shrink: bool) -> Result<Option<Found>, Stri
         Err(TestError::Fail(report, scenario)) => Ok(Some(Found {
             scenario,
             report: report.to_string(),
-            after_cases: first_failure.load(Ordering::Relaxed),
+            after_cases: counter.first_failure(),
             caught_by: first_caught_by
                 .into_inner()
                 .unwrap_or_else(|e| e.into_inner()),

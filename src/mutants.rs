@@ -96,25 +96,18 @@ fn sweep(entries: &[Entry], seeds: u64) -> Result<Option<(u64, String)>, String>
 /// Random configurations until the core and the model's table disagree.
 fn config_property(cases: u32) -> Option<u64> {
     let mut runner = explore::runner(cases, 0, false);
-    let tried = std::sync::atomic::AtomicU64::new(0);
-    let first = std::sync::atomic::AtomicU64::new(0);
+    let counter = explore::CaseCounter::default();
     let result = runner.run(&generate::raw_config(), |raw| {
-        let n = tried.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let n = counter.next();
         if PoolConfig::try_from(raw.clone()).is_ok() == config_is_valid(&raw) {
             Ok(())
         } else {
-            let _ = first.compare_exchange(
-                0,
-                n,
-                std::sync::atomic::Ordering::Relaxed,
-                std::sync::atomic::Ordering::Relaxed,
-            );
+            // Only the count of the first failure is reported.
+            let _first = counter.failed(n);
             Err(TestCaseError::fail(format!("{raw:?}")))
         }
     });
-    result
-        .is_err()
-        .then(|| first.load(std::sync::atomic::Ordering::Relaxed))
+    result.is_err().then(|| counter.first_failure())
 }
 
 struct Row {
