@@ -5,53 +5,21 @@
 //! be caught. Defects are switched process-wide, so those runs go one defect at a time.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use paceline_harness::{
+    Entry, Failure, check_run, judge_clean, judge_mutant, load, scenario_files, with_defect,
+};
 use paceline_sim::Scenario;
-use paceline_sim::scenario::declared_mutant;
-use paceline_verify::run::{Failure, check_run, judge_clean, judge_mutant};
+use paceline_trace::DefectId;
 use rayon::prelude::*;
 
-use crate::defects::with_defect;
+use crate::junit::junit_xml;
 use crate::outcome::Outcome;
 use crate::print;
-
-/// Scenario files under `paths`: files as given, folders searched for `*.toml`, sorted.
-pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            collect(path, &mut files)?;
-        } else if path.is_file() {
-            files.push(path.clone());
-        } else {
-            return Err(format!("{}: no such file or folder", path.display()));
-        }
-    }
-    files.sort();
-    files.dedup();
-    if files.is_empty() {
-        return Err("no scenario files (*.toml) under the given paths".into());
-    }
-    Ok(files)
-}
-
-fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for entry in entries {
-        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
-        if path.is_dir() {
-            collect(&path, files)?;
-        } else if path.extension().is_some_and(|x| x == "toml") {
-            files.push(path);
-        }
-    }
-    Ok(())
-}
 
 /// `N` (seeds 0..N) or `A..B` (seeds A to B-1).
 pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
@@ -88,64 +56,11 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     Ok((k, n))
 }
 
-/// A scenario file as `check` sees it.
-pub struct Entry {
-    pub path: PathBuf,
-    pub name: String,
-    /// The scenario as the real core reads it; `None` when the real core refuses its
-    /// pool, which is the clean outcome for a configuration defect (D4, D9).
-    pub real: Option<Scenario>,
-    pub mutant: Option<u8>,
-}
-
-/// Read every file; refusals are errors unless a configuration defect explains them.
-pub fn load(files: &[PathBuf]) -> Result<Vec<Entry>, String> {
-    let mut entries = Vec::new();
-    let mut refused = Vec::new();
-    for path in files {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                refused.push(format!("{}: cannot read the file: {e}", path.display()));
-                continue;
-            }
-        };
-        let mutant = declared_mutant(&text);
-        match Scenario::parse(path, &text) {
-            Ok(s) => entries.push(Entry {
-                path: path.clone(),
-                name: s.name.clone(),
-                real: Some(s),
-                mutant,
-            }),
-            Err(e)
-                if mutant.is_some() && e.key.as_deref().is_some_and(|k| k.starts_with("pool")) =>
-            {
-                entries.push(Entry {
-                    path: path.clone(),
-                    name: path
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    real: None,
-                    mutant,
-                })
-            }
-            Err(e) => refused.push(e.to_string()),
-        }
-    }
-    if refused.is_empty() {
-        Ok(entries)
-    } else {
-        Err(refused.join("\n"))
-    }
-}
-
 /// Which core a run uses.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Leg {
     Real,
-    Mutant(u8),
+    Mutant(DefectId),
 }
 
 struct Case {
@@ -163,10 +78,13 @@ struct CaseOutcome {
 
 /// The result of one scenario over its seeds and legs.
 #[derive(Default)]
-struct ScenarioResult {
-    runs: u64,
-    failures: Vec<String>,
-    seconds: f64,
+pub struct ScenarioResult {
+    /// Runs made: seeds times legs.
+    pub runs: u64,
+    /// The failing runs' reports.
+    pub failures: Vec<String>,
+    /// Time spent on its runs, summed over threads.
+    pub seconds: f64,
 }
 
 /// Run one case; `under_defect` is the entry's scenario as read with the case's defect
@@ -209,7 +127,7 @@ fn run_case(
                 vec![report(
                     scenario,
                     &escaped,
-                    &format!("[D{n} switched on, not caught] "),
+                    &format!("[{n} switched on, not caught] "),
                 )]
             })
         }
@@ -331,7 +249,7 @@ pub fn run(
         let entry = &entries[index];
         let leg = entry
             .mutant
-            .map_or(String::new(), |d| format!(", real core and D{d}"));
+            .map_or(String::new(), |d| format!(", real core and {d}"));
         if result.failures.is_empty() {
             println!("ok   {} ({} runs{leg})", entry.name, result.runs);
         } else {
@@ -361,61 +279,4 @@ pub fn run(
         }
     }
     Outcome::of(failed == 0)
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// JUnit XML: one test case per scenario; a failure carries the failing runs' reports,
-/// each ending with the command that reproduces it.
-fn junit_xml(entries: &[Entry], results: &BTreeMap<usize, ScenarioResult>) -> String {
-    let failures = results.values().filter(|r| !r.failures.is_empty()).count();
-    let seconds: f64 = results.values().map(|r| r.seconds).sum();
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        xml,
-        "<testsuites name=\"paceline\" tests=\"{}\" failures=\"{failures}\" time=\"{seconds:.3}\">",
-        results.len()
-    );
-    let _ = writeln!(
-        xml,
-        "  <testsuite name=\"paceline check\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{seconds:.3}\">",
-        results.len()
-    );
-    for (&index, result) in results {
-        let entry = &entries[index];
-        let _ = write!(
-            xml,
-            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            escape(&entry.path.display().to_string()),
-            escape(&entry.name),
-            result.seconds
-        );
-        if result.failures.is_empty() {
-            xml.push_str("/>\n");
-        } else {
-            let _ = writeln!(
-                xml,
-                ">\n      <failure message=\"{} of {} runs failed\">{}</failure>\n    </testcase>",
-                result.failures.len(),
-                result.runs,
-                escape(&result.failures.join("\n"))
-            );
-        }
-    }
-    xml.push_str("  </testsuite>\n</testsuites>\n");
-    xml
 }

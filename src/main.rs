@@ -5,8 +5,8 @@
 
 mod check;
 mod check_trace;
-mod defects;
 mod explore;
+mod junit;
 mod mutants;
 mod outcome;
 mod print;

@@ -8,17 +8,14 @@
 
 use std::path::{Path, PathBuf};
 
-use paceline_core::PoolConfig;
+use paceline_harness::{
+    Entry, caught_by, check_run, config_search, judge, judge_clean, judge_mutant, load,
+    scenario_files, search, with_defect,
+};
 use paceline_sim::Scenario;
-use paceline_verify::generate;
-use paceline_verify::reference::config_is_valid;
-use paceline_verify::run::{caught_by, check_run, judge, judge_clean, judge_mutant};
-use proptest::test_runner::TestCaseError;
+use paceline_trace::DefectId;
 use rayon::prelude::*;
 
-use crate::check::{Entry, load, scenario_files};
-use crate::defects::with_defect;
-use crate::explore;
 use crate::outcome::Outcome;
 
 /// How one check fared against one defect.
@@ -44,7 +41,7 @@ impl Verdict {
 }
 
 /// The defect's own scenarios, on their seeds.
-fn scenario_check(entries: &[Entry], defect: u8) -> Result<Verdict, String> {
+fn scenario_check(entries: &[Entry], defect: DefectId) -> Result<Verdict, String> {
     let mut verdict = Verdict::NotApplicable;
     for entry in entries.iter().filter(|e| e.mutant == Some(defect)) {
         let scenario = Scenario::load(&entry.path).map_err(|e| e.to_string())?;
@@ -93,25 +90,8 @@ fn sweep(entries: &[Entry], seeds: u64) -> Result<Option<(u64, String)>, String>
     Ok(None)
 }
 
-/// Random configurations until the core and the model's table disagree.
-fn config_property(cases: u32) -> Option<u64> {
-    let mut runner = explore::runner(cases, 0, false);
-    let counter = explore::CaseCounter::default();
-    let result = runner.run(&generate::raw_config(), |raw| {
-        let n = counter.next();
-        if PoolConfig::try_from(raw.clone()).is_ok() == config_is_valid(&raw) {
-            Ok(())
-        } else {
-            // Only the count of the first failure is reported.
-            let _first = counter.failed(n);
-            Err(TestCaseError::fail(format!("{raw:?}")))
-        }
-    });
-    result.is_err().then(|| counter.first_failure())
-}
-
 struct Row {
-    defect: u8,
+    defect: Option<DefectId>,
     scenario: Verdict,
     sweep: Verdict,
     explore: Verdict,
@@ -128,7 +108,7 @@ impl Row {
 
 fn all_checks(
     entries: &[Entry],
-    defect: Option<u8>,
+    defect: Option<DefectId>,
     seeds: u64,
     cases: u32,
 ) -> Result<Row, String> {
@@ -164,14 +144,14 @@ fn all_checks(
         },
         None => Verdict::Escaped,
     };
-    let explore = match explore::search(cases, 0, false)? {
+    let explore = match search(cases, 0, false)? {
         Some(found) => Verdict::Caught {
             by: found.caught_by.join(" "),
             after: Some(found.after_cases),
         },
         None => Verdict::Escaped,
     };
-    let property = match config_property(cases.saturating_mul(4)) {
+    let property = match config_search(cases.saturating_mul(4)) {
         Some(after) => Verdict::Caught {
             by: "I9".into(),
             after: Some(after),
@@ -179,7 +159,7 @@ fn all_checks(
         None => Verdict::Escaped,
     };
     Ok(Row {
-        defect: defect.unwrap_or(0),
+        defect,
         scenario,
         sweep,
         explore,
@@ -193,7 +173,7 @@ pub fn run(dir: &Path, seeds: u64, cases: u32) -> Outcome {
         Err(e) => return Outcome::Refused(e),
     };
     let mut rows = Vec::new();
-    for defect in 1..=15u8 {
+    for defect in DefectId::all() {
         match with_defect(defect, || all_checks(&entries, Some(defect), seeds, cases)) {
             Ok(Ok(row)) => rows.push(row),
             Ok(Err(e)) | Err(e) => return Outcome::Refused(e),
@@ -209,8 +189,8 @@ pub fn run(dir: &Path, seeds: u64, cases: u32) -> Outcome {
     println!("| --- | --- | --- | --- | --- | --- |");
     for row in &rows {
         println!(
-            "| D{} | {} | {} | {} | {} | {} |",
-            row.defect,
+            "| {} | {} | {} | {} | {} | {} |",
+            row.defect.map_or(String::from("none"), |d| d.to_string()),
             if row.caught() { "yes" } else { "NO" },
             row.scenario.cell(""),
             row.sweep.cell("seeds"),
@@ -231,11 +211,12 @@ pub fn run(dir: &Path, seeds: u64, cases: u32) -> Outcome {
     let escaped: Vec<String> = rows
         .iter()
         .filter(|r| !r.caught())
-        .map(|r| format!("D{}", r.defect))
+        .filter_map(|r| r.defect.map(|d| d.to_string()))
         .collect();
     println!(
-        "\n{} of 15 defects caught; unmutated core: {} false alarms ({} seeds, {cases} explore cases, {} config cases)",
-        15 - escaped.len(),
+        "\n{} of {} defects caught; unmutated core: {} false alarms ({} seeds, {cases} explore cases, {} config cases)",
+        rows.len() - escaped.len(),
+        rows.len(),
         alarms.len(),
         seeds,
         cases.saturating_mul(4)

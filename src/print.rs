@@ -3,18 +3,17 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use paceline_sim::expect::outcome_line;
-use paceline_sim::{Ending, Invariant, RunSummary};
-use paceline_verify::Verdict;
-use paceline_verify::run::Failure;
-use paceline_verify::verdict::{Report, ms};
+use paceline_harness::{Failure, outcome_line};
+use paceline_sim::RunSummary;
+use paceline_trace::{DefectId, Ending, Invariant, ms};
+use paceline_verify::{Report, Verdict};
 
 /// How many violations of one invariant are printed.
 const SHOWN: usize = 5;
 
 /// The command that replays `path` under `seed`, with defect `mutant` on if given.
-pub fn reproduce(path: &Path, seed: u64, mutant: Option<u8>) -> String {
-    let defect = mutant.map_or(String::new(), |d| format!(" --mutant D{d}"));
+pub fn reproduce(path: &Path, seed: u64, mutant: Option<DefectId>) -> String {
+    let defect = mutant.map_or(String::new(), |d| format!(" --mutant {d}"));
     format!("paceline replay {}{defect} --seed {seed}", path.display())
 }
 
@@ -27,6 +26,7 @@ pub fn run_summary(run: &RunSummary) -> String {
         Ending::Livelock { at_us, events } => {
             format!("LIVELOCK: {events} events at {} ms", ms(*at_us))
         }
+        other => format!("{other:?}"),
     };
     let mut out = format!(
         "  rows {} | dispatches {} (retries {}) | events {} | ended at {} ms, {ending}\n  outcomes: {} | final D: {} ms\n",
@@ -84,7 +84,7 @@ pub fn failures(
     path: &Path,
     name: &str,
     seed: u64,
-    mutant: Option<u8>,
+    mutant: Option<DefectId>,
     failures: &[Failure],
 ) -> String {
     let mut out = format!("FAIL {name} (seed {seed}):\n");

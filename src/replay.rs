@@ -3,11 +3,13 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use paceline_harness::{
+    CheckedRun, caught_by, check_run, judge_clean, judge_mutant, table_of, with_defect,
+};
 use paceline_reports::{ReportInput, write_report};
 use paceline_sim::Scenario;
-use paceline_verify::run::{CheckedRun, caught_by, check_run, judge_clean, judge_mutant};
+use paceline_trace::DefectId;
 
-use crate::defects::with_defect;
 use crate::outcome::Outcome;
 use crate::print;
 
@@ -15,11 +17,7 @@ pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, mutant: Option<
     let Some(text) = mutant else {
         return replay(path, seed, out, None);
     };
-    let defect = text
-        .strip_prefix('D')
-        .and_then(|n| n.parse::<u8>().ok())
-        .filter(|n| (1..=15).contains(n));
-    match defect.map(|n| with_defect(n, || replay(path, seed, out, Some(n)))) {
+    match DefectId::parse(text).map(|d| with_defect(d, || replay(path, seed, out, Some(d)))) {
         Some(Ok(outcome)) => outcome,
         Some(Err(e)) => Outcome::Refused(e),
         None => Outcome::Refused(format!("--mutant {text:?}: defects are named D1 to D15")),
@@ -27,7 +25,12 @@ pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, mutant: Option<
 }
 
 /// Replay on the real core, or with a defect on (`mutant`), where it must be caught.
-fn replay(path: &Path, seed: Option<u64>, out: Option<PathBuf>, mutant: Option<u8>) -> Outcome {
+fn replay(
+    path: &Path,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    mutant: Option<DefectId>,
+) -> Outcome {
     let scenario = match Scenario::load(path) {
         Ok(s) => s,
         Err(e) => return Outcome::Refused(e.to_string()),
@@ -105,7 +108,7 @@ pub fn report(
     let input = ReportInput {
         title: &scenario.name,
         description: &scenario.description,
-        config: &scenario.pool,
+        pool: &table_of(&scenario.pool),
         verdicts: &run.report,
         trace,
     };

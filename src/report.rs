@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use paceline_reports::{ReportInput, compare, write_report};
+use paceline_harness::{replay_under_gates, table_of};
+use paceline_reports::compare::{self, MeasureSink};
+use paceline_reports::{ReportInput, write_report};
 use paceline_sim::Scenario;
 
 use crate::check_trace::verify_file;
@@ -42,7 +44,18 @@ fn from_scenario(path: &Path, o: &Options<'_>) -> Result<Vec<String>, String> {
     if o.compare_gates {
         std::fs::create_dir_all(o.out)
             .map_err(|e| format!("cannot create {}: {e}", o.out.display()))?;
-        let files = compare::write(&scenario, o.seeds, o.out).map_err(|e| e.to_string())?;
+        let runs = replay_under_gates(&scenario, o.seeds, MeasureSink::default)
+            .map_err(|e| e.to_string())?;
+        let measured = |i: usize| {
+            runs.get(i).map_or(("", Vec::new()), |(gate, runs)| {
+                (
+                    gate.as_str(),
+                    runs.iter().map(|(m, _)| m.measures()).collect(),
+                )
+            })
+        };
+        let files = compare::write(&scenario.name, &[measured(0), measured(1)], o.out)
+            .map_err(|e| e.to_string())?;
         written.extend(files.iter().map(|f| f.display().to_string()));
     }
     let (run, trace) = replay_into(&scenario, scenario.seed, o.out)?;
@@ -59,14 +72,15 @@ fn from_trace(trace: &Path, o: &Options<'_>) -> Result<Vec<String>, String> {
         .pool
         .ok_or("a trace needs --pool FILE (a file with a [pool] table; a scenario works)")?;
     let config = Scenario::load_pool(pool).map_err(|e| e.to_string())?;
-    let (verdicts, _) = verify_file(trace, &config, o.tolerance_us)?;
+    let table = table_of(&config);
+    let (verdicts, _) = verify_file(trace, &table, o.tolerance_us)?;
     let title = trace
         .file_stem()
         .map_or("trace".into(), |s| s.to_string_lossy().into_owned());
     let input = ReportInput {
         title: &title,
         description: &format!("Recorded trace {}", trace.display()),
-        config: &config,
+        pool: &table,
         verdicts: &verdicts,
         trace,
     };

@@ -230,6 +230,13 @@ impl PoolConfig {
         }
     }
 
+    /// The same configuration under another gate policy: no rule ties the gate to the
+    /// other fields, so the result is valid too.
+    pub fn with_gate(mut self, gate: GatePolicy) -> Self {
+        self.gate = gate;
+        self
+    }
+
     pub fn pool_size(&self) -> usize {
         self.pool_size
     }

@@ -1,12 +1,12 @@
-//! Gate policies side by side: one scenario replayed under `gate = "min"` and
-//! `gate = "aimd"` over many seeds, five measures per run.
+//! Gate policies side by side: five measures per run, taken from each run's trace by a
+//! [`MeasureSink`], drawn per gate over many seeds. (Running the scenario under each
+//! gate is the harness's job.)
 
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use paceline_core::PoolConfig;
-use paceline_sim::{ResultKind, Scenario, TraceRecord, TraceSink, simulate};
+use paceline_trace::{EventName, TraceRecord, TraceSink};
 use plotters::prelude::*;
 
 use crate::ReportError;
@@ -15,10 +15,15 @@ use crate::charts::{WIDTH, err, font, number};
 /// What one run did, for the comparison.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RunMeasures {
+    /// Dispatches per second of the run.
     pub dispatches_per_s: f64,
+    /// The smallest gap between two dispatches.
     pub smallest_gap_ms: f64,
+    /// Capacity answers.
     pub capacity_errors: f64,
+    /// Rows whose retry budget ran out.
     pub retry_timeouts: f64,
+    /// When the last event happened.
     pub completion_s: f64,
 }
 
@@ -34,69 +39,49 @@ const MEASURES: [(&str, Accessor); 5] = [
     ("completion time (s)", |m| m.completion_s),
 ];
 
-/// Counts what the comparison needs while the simulator runs, keeping nothing else.
-#[derive(Default)]
-struct Measure {
+/// Measures one run from its trace as it streams past, keeping nothing else.
+#[derive(Debug, Default)]
+pub struct MeasureSink {
+    last_t: u64,
+    dispatches: u64,
     last_dispatch: Option<u64>,
     smallest_gap: Option<u64>,
     capacity: u64,
+    retry_timeouts: u64,
 }
 
-impl TraceSink for Measure {
+impl MeasureSink {
+    /// What the run did.
+    pub fn measures(&self) -> RunMeasures {
+        let secs = self.last_t as f64 / 1e6;
+        RunMeasures {
+            dispatches_per_s: self.dispatches as f64 / secs.max(1e-6),
+            smallest_gap_ms: self.smallest_gap.unwrap_or(0) as f64 / 1000.0,
+            capacity_errors: self.capacity as f64,
+            retry_timeouts: self.retry_timeouts as f64,
+            completion_s: secs,
+        }
+    }
+}
+
+impl TraceSink for MeasureSink {
     fn record(&mut self, r: &TraceRecord<'_>) -> io::Result<()> {
+        self.last_t = self.last_t.max(r.t_us);
         match r.event {
-            "dispatch" => {
+            EventName::Dispatch => {
+                self.dispatches += 1;
                 if let Some(last) = self.last_dispatch {
                     let gap = r.t_us.saturating_sub(last);
                     self.smallest_gap = Some(self.smallest_gap.map_or(gap, |g| g.min(gap)));
                 }
                 self.last_dispatch = Some(r.t_us);
             }
-            "capacity" => self.capacity += 1,
+            EventName::Capacity => self.capacity += 1,
+            EventName::RetryTimeout => self.retry_timeouts += 1,
             _ => {}
         }
         Ok(())
     }
-}
-
-/// `scenario` with its pool's gate set to `gate`.
-fn with_gate(scenario: &Scenario, gate: &str) -> Scenario {
-    let mut raw = scenario.pool.to_raw();
-    raw.gate = gate.to_string();
-    let mut s = scenario.clone();
-    // Changing only the gate of a valid configuration leaves it valid.
-    s.pool = PoolConfig::try_from(raw).unwrap_or_else(|_| scenario.pool.clone());
-    s
-}
-
-/// Replay under both gates for `seeds` seeds; per gate, the measures of every run.
-pub fn measure(
-    scenario: &Scenario,
-    seeds: u64,
-) -> Result<[(&'static str, Vec<RunMeasures>); 2], ReportError> {
-    let run = |gate: &'static str| -> Result<(&'static str, Vec<RunMeasures>), ReportError> {
-        let s = with_gate(scenario, gate);
-        let mut runs = Vec::new();
-        for seed in 0..seeds {
-            let mut m = Measure::default();
-            let summary =
-                simulate(&s, seed, &mut m).map_err(|e| ReportError::Chart(e.to_string()))?;
-            let secs = (summary.end_us as f64 / 1e6).max(1e-6);
-            runs.push(RunMeasures {
-                dispatches_per_s: summary.dispatches as f64 / secs,
-                smallest_gap_ms: m.smallest_gap.unwrap_or(0) as f64 / 1000.0,
-                capacity_errors: m.capacity as f64,
-                retry_timeouts: summary
-                    .outcomes
-                    .get(&ResultKind::RetryTimeout)
-                    .copied()
-                    .unwrap_or(0) as f64,
-                completion_s: summary.end_us as f64 / 1e6,
-            });
-        }
-        Ok((gate, runs))
-    };
-    Ok([run("min")?, run("aimd")?])
 }
 
 fn spread(runs: &[RunMeasures], value: Accessor) -> (f64, f64, f64) {
@@ -113,28 +98,34 @@ fn spread(runs: &[RunMeasures], value: Accessor) -> (f64, f64, f64) {
 }
 
 /// Draw `compare.png` and `compare.svg`, write `compare.md`; returns the files.
-pub fn write(scenario: &Scenario, seeds: u64, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+/// `both` holds, per gate (`min` first, then `aimd`), the measures of every seed's run of
+/// the scenario `name`.
+pub fn write(
+    name: &str,
+    both: &[(&str, Vec<RunMeasures>); 2],
+    dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
     font()?;
-    let both = measure(scenario, seeds)?;
+    let seeds = both[0].1.len();
     let png = dir.join("compare.png");
     let svg = dir.join("compare.svg");
     let title = format!(
-        "{}: gate = \"min\" against gate = \"aimd\" over {seeds} seeds (bar: mean, line: min to max)",
-        scenario.name
+        "{name}: gate = \"{}\" against gate = \"{}\" over {seeds} seeds (bar: mean, line: min to max)",
+        both[0].0, both[1].0
     );
     draw(
         &BitMapBackend::new(&png, (WIDTH, 420)).into_drawing_area(),
         &title,
-        &both,
+        both,
     )?;
     draw(
         &SVGBackend::new(&svg, (WIDTH, 420)).into_drawing_area(),
         &title,
-        &both,
+        both,
     )?;
     let mut md = format!(
-        "# Gate policies: {}\n\n{title}\n\n| measure | min (mean, min-max) | aimd (mean, min-max) |\n| --- | --- | --- |\n",
-        scenario.name
+        "# Gate policies: {name}\n\n{title}\n\n| measure | {} (mean, min-max) | {} (mean, min-max) |\n| --- | --- | --- |\n",
+        both[0].0, both[1].0
     );
     for (name, value) in MEASURES {
         let cell = |runs: &[RunMeasures]| {
@@ -160,7 +151,7 @@ pub fn write(scenario: &Scenario, seeds: u64, dir: &Path) -> Result<Vec<PathBuf>
 fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
-    both: &[(&'static str, Vec<RunMeasures>); 2],
+    both: &[(&str, Vec<RunMeasures>); 2],
 ) -> Result<(), ReportError> {
     area.fill(&WHITE).map_err(err)?;
     let area = area.titled(title, ("sans-serif", 18)).map_err(err)?;

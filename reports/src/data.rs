@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use paceline_core::{GatePolicy, PoolConfig};
-use paceline_sim::TraceRow;
+use paceline_trace::{EventName, ResultKind, TraceRow, key};
+use paceline_verify::PoolRules;
 
 /// Beyond this many rows the timeline shows workers instead of rows.
 pub const ROW_LANES: usize = 60;
@@ -89,8 +89,7 @@ struct Open {
 /// Gathers a `TraceData` event by event.
 pub struct Collector {
     data: TraceData,
-    aimd: bool,
-    min_ms: f64,
+    rules: PoolRules,
     held: u32,
     in_flight: u32,
     rows: Lanes,
@@ -103,8 +102,10 @@ pub struct Collector {
 }
 
 impl Collector {
-    pub fn new(config: &PoolConfig) -> Self {
-        let slots = config.pool_size().min(SLOT_LANES);
+    pub fn new(rules: &PoolRules) -> Self {
+        let slots = usize::try_from(rules.pool_size)
+            .unwrap_or(usize::MAX)
+            .min(SLOT_LANES);
         Collector {
             data: TraceData {
                 events: 0,
@@ -117,8 +118,7 @@ impl Collector {
                 outcomes: BTreeMap::new(),
                 batch_stats: Vec::new(),
             },
-            aimd: config.gate() == GatePolicy::Aimd,
-            min_ms: config.min_dispatch_delay_ms() as f64,
+            rules: rules.clone(),
             held: 0,
             in_flight: 0,
             rows: Lanes::default(),
@@ -144,32 +144,25 @@ impl Collector {
             self.data.delay.push((t, d));
         }
         let key = r.row.map(|row| (r.batch.unwrap_or(0), row));
-        match r.event.as_str() {
-            "permit" => self.held += 1,
-            "release" => self.held = self.held.saturating_sub(1),
-            "dispatch" => {
+        match r.event {
+            EventName::Permit => self.held += 1,
+            EventName::Release => self.held = self.held.saturating_sub(1),
+            EventName::Dispatch => {
                 self.in_flight += 1;
-                let required = if self.aimd {
-                    r.delay_ms.unwrap_or(self.min_ms)
-                } else {
-                    self.min_ms
-                };
-                self.data.dispatches.push((t, required));
+                // The spacing the gate required, as the trace reports `D`.
+                let d = r.delay_ms.unwrap_or(self.rules.min_ms);
+                self.data.dispatches.push((t, self.rules.spacing_ms(d)));
             }
-            "ok" | "capacity" | "retryable" | "permanent" => {
-                self.in_flight = self.in_flight.saturating_sub(1)
-            }
-            "batch_end" => self
+            e if e.is_answer() => self.in_flight = self.in_flight.saturating_sub(1),
+            EventName::BatchEnd => self
                 .data
                 .batch_stats
                 .push((r.batch.unwrap_or(0), r.detail.clone())),
-            "emit" => {
-                let result =
-                    paceline_sim::trace::detail_value(&r.detail, "result").unwrap_or("unknown");
-                let name = ["ok", "permanent", "retry_timeout", "shutdown"]
-                    .into_iter()
-                    .find(|n| *n == result)
-                    .unwrap_or("unknown");
+            EventName::Emit => {
+                let name = r
+                    .detail_value(key::RESULT)
+                    .and_then(ResultKind::parse)
+                    .map_or("unknown", ResultKind::as_str);
                 *self.data.outcomes.entry(name).or_default() += 1;
             }
             _ => {}
@@ -215,8 +208,9 @@ impl Collector {
         };
         let open = self.row_open.entry(key).or_default();
         record(&mut self.rows, open, lane, r);
-        if r.event == "backoff" {
-            let length = paceline_sim::trace::detail_value(&r.detail, "backoff_us")
+        if r.event == EventName::Backoff {
+            let length = r
+                .detail_value(key::BACKOFF_US)
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0);
             self.rows.spans.push(Span {
@@ -229,8 +223,8 @@ impl Collector {
     }
 
     fn slot_lanes(&mut self, key: RowKey, r: &TraceRow) {
-        let slot = match r.event.as_str() {
-            "permit" => match self.free_slots.pop_first() {
+        let slot = match r.event {
+            EventName::Permit => match self.free_slots.pop_first() {
                 Some(slot) => {
                     self.slot_of.insert(key, slot);
                     slot
@@ -244,7 +238,7 @@ impl Collector {
         };
         let open = self.slot_open.entry(slot).or_default();
         record(&mut self.slots, open, slot, r);
-        if r.event == "release" {
+        if r.event == EventName::Release {
             self.slot_of.remove(&key);
             self.slot_open.remove(&slot);
             self.free_slots.insert(slot);
@@ -274,32 +268,29 @@ fn record(lanes: &mut Lanes, open: &mut Open, lane: u32, r: &TraceRow) {
             });
         }
     };
-    let mark = match r.event.as_str() {
-        "permit" => {
+    let mark = match r.event {
+        EventName::Permit => {
             open.gate_from = Some(t);
             None
         }
-        "dispatch" => {
+        EventName::Dispatch => {
             close(open.gate_from.take(), SpanKind::Gate, lanes);
             open.call_from = Some(t);
             None
         }
-        "release" => {
+        EventName::Release => {
             close(open.gate_from.take(), SpanKind::Gate, lanes);
             None
         }
-        "ok" => Some(MarkKind::Ok),
-        "capacity" => Some(MarkKind::Capacity),
-        "retryable" => Some(MarkKind::Retryable),
-        "permanent" => Some(MarkKind::Permanent),
-        "retry_timeout" => Some(MarkKind::RetryTimeout),
-        "shutdown" => Some(MarkKind::Shutdown),
+        EventName::Ok => Some(MarkKind::Ok),
+        EventName::Capacity => Some(MarkKind::Capacity),
+        EventName::Retryable => Some(MarkKind::Retryable),
+        EventName::Permanent => Some(MarkKind::Permanent),
+        EventName::RetryTimeout => Some(MarkKind::RetryTimeout),
+        EventName::Shutdown => Some(MarkKind::Shutdown),
         _ => None,
     };
-    if matches!(
-        r.event.as_str(),
-        "ok" | "capacity" | "retryable" | "permanent"
-    ) {
+    if r.event.is_answer() {
         close(open.call_from.take(), SpanKind::Call, lanes);
     }
     if let Some(kind) = mark {

@@ -17,33 +17,46 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use paceline_core::PoolConfig;
-use paceline_sim::Invariant;
-use paceline_verify::read::{ReadError, TraceReader};
-use paceline_verify::{Report, Verdict};
+use paceline_trace::{Invariant, ReadError, TraceReader};
+use paceline_verify::{PoolTable, Report, Verdict};
 
 pub use charts::WIDTH;
 pub use page::CHARTS;
 
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReportError {
+    /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// The trace is not valid trace CSV.
     #[error("{path}: {source}")]
-    Trace { path: PathBuf, source: ReadError },
+    Trace {
+        /// The trace file.
+        path: PathBuf,
+        /// The line and what is wrong with it.
+        source: ReadError,
+    },
+    /// The drawing library failed.
     #[error("drawing a chart: {0}")]
     Chart(String),
 }
 
 /// What a report is about.
 pub struct ReportInput<'a> {
+    /// The page's title: the scenario's name or the trace's file.
     pub title: &'a str,
+    /// A sentence under the title.
     pub description: &'a str,
-    pub config: &'a PoolConfig,
+    /// The pool's configuration, as plain numbers.
+    pub pool: &'a PoolTable,
+    /// The verifier's verdicts on the trace.
     pub verdicts: &'a Report,
     /// The trace CSV to draw, linked from the page.
     pub trace: &'a Path,
@@ -66,7 +79,8 @@ pub fn write_report(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<PathBuf>,
     };
     let mut reader =
         TraceReader::new(BufReader::with_capacity(1 << 16, file)).map_err(trace_err)?;
-    let mut collector = data::Collector::new(input.config);
+    let rules = input.pool.rules();
+    let mut collector = data::Collector::new(&rules);
     while let Some(row) = reader.next_row() {
         collector.observe(&row.map_err(trace_err)?);
     }
@@ -79,9 +93,9 @@ pub fn write_report(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<PathBuf>,
     let mut written = charts::draw_all(
         &data,
         &flagged,
-        input.config.pool_size(),
-        input.config.min_dispatch_delay_ms() as f64,
-        input.config.max_dispatch_delay_ms() as f64,
+        usize::try_from(rules.pool_size).unwrap_or(usize::MAX),
+        rules.min_ms,
+        rules.max_ms,
         dir,
     )?;
     // The page links the trace beside it when it is there, else where it lies.

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use paceline_sim::Invariant;
+use paceline_trace::{Invariant, ms};
 use paceline_verify::{Report, Verdict};
 
 use crate::ReportInput;
@@ -38,24 +38,18 @@ fn html(text: &str) -> String {
 
 /// Rows of (name, value) for the configuration table.
 fn config_rows(input: &ReportInput<'_>) -> Vec<(&'static str, String)> {
-    let raw = input.config.to_raw();
+    let t = input.pool;
     vec![
-        ("pool_size", raw.pool_size.to_string()),
-        (
-            "min_dispatch_delay_ms",
-            raw.min_dispatch_delay_ms.to_string(),
-        ),
-        (
-            "max_dispatch_delay_ms",
-            raw.max_dispatch_delay_ms.to_string(),
-        ),
-        ("backoff_multiplier", raw.backoff_multiplier.to_string()),
-        ("recovery_step_ms", raw.recovery_step_ms.to_string()),
+        ("pool_size", t.pool_size.to_string()),
+        ("min_dispatch_delay_ms", t.min_dispatch_delay_ms.to_string()),
+        ("max_dispatch_delay_ms", t.max_dispatch_delay_ms.to_string()),
+        ("backoff_multiplier", t.backoff_multiplier.to_string()),
+        ("recovery_step_ms", t.recovery_step_ms.to_string()),
         (
             "max_capacity_retry_seconds",
-            raw.max_capacity_retry_seconds.to_string(),
+            t.max_capacity_retry_seconds.to_string(),
         ),
-        ("gate", raw.gate),
+        ("gate", t.gate.clone()),
     ]
 }
 
@@ -122,7 +116,7 @@ img{{max-width:100%;border:1px solid #ddd}}figure{{margin:1em 0 2em}}\
         out,
         "</table>\n<p>{} events over {} ms.</p>",
         data.events,
-        paceline_sim::time::ms(data.end_us)
+        ms(data.end_us)
     );
     out.push_str("<h2>Configuration</h2>\n<table>\n");
     for (k, v) in config_rows(input) {
@@ -179,7 +173,7 @@ pub fn summary_md(input: &ReportInput<'_>, data: &TraceData, trace_link: &str) -
         out,
         "\n{} events over {} ms.\n\n## Configuration\n\n| key | value |\n| --- | --- |",
         data.events,
-        paceline_sim::time::ms(data.end_us)
+        ms(data.end_us)
     );
     for (k, v) in config_rows(input) {
         let _ = writeln!(out, "| {k} | {v} |");

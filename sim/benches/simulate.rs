@@ -7,7 +7,8 @@ use std::io::BufWriter;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use paceline_sim::{CsvTrace, Scenario, simulate};
+use paceline_sim::{Scenario, simulate};
+use paceline_trace::CsvTrace;
 
 fn million(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/million.toml");
@@ -37,14 +38,14 @@ criterion_group!(benches, million);
 fn million_no_trace(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/million.toml");
     let scenario = Scenario::load(&path).expect("valid");
-    let events = simulate(&scenario, 0, &mut paceline_sim::NoTrace)
+    let events = simulate(&scenario, 0, &mut paceline_trace::NoTrace)
         .expect("no io")
         .events;
     let mut group = c.benchmark_group("simulate");
     group.sample_size(10);
     group.throughput(Throughput::Elements(events));
     group.bench_function("million_rows_no_trace", |b| {
-        b.iter(|| simulate(&scenario, 0, &mut paceline_sim::NoTrace))
+        b.iter(|| simulate(&scenario, 0, &mut paceline_trace::NoTrace))
     });
     group.finish();
 }

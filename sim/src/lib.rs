@@ -4,21 +4,21 @@
 //! that call it. [`simulate`] drives `paceline-core`'s `Pool` with an event queue of
 //! integer microseconds: it calls batches, answers dispatches from the simulated API and
 //! wakes the pool when time alone changes something. The pool's events become the
-//! trace, streamed to any [`TraceSink`]. Same scenario and seed, same trace bytes: there
-//! is no wall clock, no unordered map, and every random draw comes from a seeded
-//! ChaCha generator.
+//! trace, streamed to any [`TraceSink`](paceline_trace::TraceSink). Same scenario and
+//! seed, same trace bytes: there is no wall clock, no unordered map, and every random
+//! draw comes from a seeded ChaCha generator.
 #![forbid(unsafe_code)]
 
-pub mod expect;
-pub mod queue;
-pub mod run;
-pub mod scenario;
-pub mod service;
-pub mod time;
-pub mod trace;
-mod write;
+mod queue;
+mod record;
+mod run;
+mod scenario;
+mod service;
+mod time;
 
-pub use expect::{Mismatch, check_expectations};
-pub use run::{Ending, RunSummary, Stuck, simulate};
-pub use scenario::{Invariant, ResultKind, Scenario, ScenarioError};
-pub use trace::{CsvTrace, MemoryTrace, NoTrace, Tee, TraceRecord, TraceRow, TraceSink};
+pub use record::{answer_name, outcome_of, record_of, result_kind};
+pub use run::{RunSummary, simulate};
+pub use scenario::{
+    BatchSpec, DEFAULT_HORIZON_MS, Expect, Latency, MAX_ROWS_PER_BATCH, RateLimit, RowSpec, Rows,
+    Scenario, ScenarioError, ScriptedAttempt, ServiceModel, declared_mutant,
+};

@@ -82,10 +82,6 @@ impl<T> EventQueue<T> {
     pub fn pop(&mut self) -> Option<(u64, T)> {
         self.heap.pop().map(|e| (e.at, e.item))
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -8,40 +8,17 @@
 //! but rows remain (a deadlock), or at the horizon with rows remaining (a stall).
 
 use paceline_core::pool::Waiting;
-use paceline_core::{BatchId, BatchStats, EventKind, Outcome, Pool, RowEnd};
+use paceline_core::{BatchId, BatchStats, EventKind, Outcome, Pool};
 use std::collections::BTreeMap;
 use std::io;
 
+use paceline_trace::{Ending, ResultKind, Stuck, TraceSink};
+
 use crate::queue::EventQueue;
-use crate::scenario::{ResultKind, Scenario};
+use crate::record::{record_of, result_kind};
+use crate::scenario::Scenario;
 use crate::service::Service;
 use crate::time::{ceil_us, time, us};
-use crate::trace::{TraceSink, record_of};
-
-/// How a run ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Ending {
-    /// Every row of every batch ended.
-    Quiescent,
-    /// Nothing more could happen, yet rows were left.
-    Deadlock { at_us: u64, waiting: Vec<Stuck> },
-    /// The horizon came with rows left.
-    Stall {
-        horizon_us: u64,
-        waiting: Vec<Stuck>,
-    },
-    /// Events kept coming without time moving (a storm of zero-delay retries, say).
-    Livelock { at_us: u64, events: u64 },
-}
-
-/// A row left when a run could not finish, and what it waits for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stuck {
-    pub batch: usize,
-    pub row: usize,
-    pub id: String,
-    pub waiting_for: String,
-}
 
 /// What a run did, for summaries and expectations.
 #[derive(Debug, Clone, PartialEq)]
@@ -305,15 +282,5 @@ impl<'s> Simulation<'s> {
             }
         }
         stuck
-    }
-}
-
-/// The result kind of a row's end.
-pub fn result_kind(end: RowEnd) -> ResultKind {
-    match end {
-        RowEnd::Ok => ResultKind::Ok,
-        RowEnd::Permanent { .. } => ResultKind::Permanent,
-        RowEnd::RetryTimeout { .. } => ResultKind::RetryTimeout,
-        RowEnd::Shutdown => ResultKind::Shutdown,
     }
 }

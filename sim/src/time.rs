@@ -1,5 +1,4 @@
-//! Virtual time: integer microseconds, and how they meet the pool's `Duration`s and the
-//! user's milliseconds.
+//! Virtual time: integer microseconds, and how they meet the pool's `Duration`s.
 
 use std::time::Duration;
 
@@ -18,15 +17,6 @@ pub fn ceil_us(t: Duration) -> u64 {
     u64::try_from(t.as_nanos().div_ceil(1000)).unwrap_or(u64::MAX)
 }
 
-/// Microseconds written as milliseconds, without trailing zeros: `590`, `0.5`.
-pub fn ms(t_us: u64) -> String {
-    if t_us.is_multiple_of(1000) {
-        (t_us / 1000).to_string()
-    } else {
-        format!("{}", t_us as f64 / 1000.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,7 +26,5 @@ mod tests {
         assert_eq!(ceil_us(Duration::from_nanos(1_000_001)), 1001);
         assert_eq!(ceil_us(Duration::from_nanos(1_000_000)), 1000);
         assert_eq!(us(time(42)), 42);
-        assert_eq!(ms(590_000), "590");
-        assert_eq!(ms(1_500), "1.5");
     }
 }

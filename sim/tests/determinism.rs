@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use paceline_sim::{CsvTrace, Scenario, simulate};
+use paceline_sim::{Scenario, simulate};
+use paceline_trace::CsvTrace;
 
 fn trace_bytes(scenario: &Scenario, seed: u64) -> Vec<u8> {
     let mut csv = CsvTrace::new(Vec::new()).expect("in memory");

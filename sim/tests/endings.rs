@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use paceline_sim::{Ending, NoTrace, Scenario, simulate};
+use paceline_sim::{Scenario, simulate};
+use paceline_trace::{Ending, NoTrace};
 
 fn scenario(text: &str) -> Scenario {
     Scenario::parse(Path::new("inline.toml"), text).expect("valid scenario")

@@ -5,37 +5,109 @@
 //! gate's spacing, the configuration table) are restated here from the model, and only
 //! plain numbers cross over from a configuration.
 
-use paceline_core::{GatePolicy, PoolConfig, RawPoolConfig};
-
-/// The numbers of a pool configuration that the checks need.
+/// The numbers of a pool configuration that the checks need, in the model's units.
+///
+/// Built by whoever knows the configuration (the harness from a scenario, `check-trace`
+/// from a `[pool]` table) through [`PoolTable::rules`]; nothing here reads a file or
+/// calls the pool.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolRules {
+    /// Permits: most attempts in flight at once.
     pub pool_size: u64,
+    /// The floor of `D`, `min_dispatch_delay_ms`.
     pub min_ms: f64,
+    /// The ceiling of `D`, `max_dispatch_delay_ms`.
     pub max_ms: f64,
+    /// `backoff_multiplier`.
     pub multiplier: f64,
+    /// `recovery_step_ms`.
     pub step_ms: f64,
+    /// A row's retry budget, `max_capacity_retry_seconds`, in microseconds.
     pub budget_us: u64,
     /// Whether the gate spaces by `D` (`aimd`) or by the floor only (`min`).
     pub aimd_gate: bool,
 }
 
 impl PoolRules {
-    pub fn of(config: &PoolConfig) -> Self {
-        PoolRules {
-            pool_size: config.pool_size() as u64,
-            min_ms: config.min_dispatch_delay_ms() as f64,
-            max_ms: config.max_dispatch_delay_ms() as f64,
-            multiplier: config.backoff_multiplier(),
-            step_ms: config.recovery_step_ms() as f64,
-            budget_us: u64::try_from(config.retry_budget().as_micros()).unwrap_or(u64::MAX),
-            aimd_gate: config.gate() == GatePolicy::Aimd,
-        }
-    }
-
     /// The spacing required before a dispatch while the throttle is at `d_ms`.
     pub fn spacing_ms(&self, d_ms: f64) -> f64 {
         if self.aimd_gate { d_ms } else { self.min_ms }
+    }
+}
+
+/// A `[pool]` table as plain numbers, valid or not: what a user wrote, for the I9 oracle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolTable {
+    /// `pool_size`.
+    pub pool_size: i64,
+    /// `min_dispatch_delay_ms`.
+    pub min_dispatch_delay_ms: i64,
+    /// `max_dispatch_delay_ms`.
+    pub max_dispatch_delay_ms: i64,
+    /// `backoff_multiplier`.
+    pub backoff_multiplier: f64,
+    /// `recovery_step_ms`.
+    pub recovery_step_ms: i64,
+    /// `max_capacity_retry_seconds`.
+    pub max_capacity_retry_seconds: i64,
+    /// `gate`, as written.
+    pub gate: String,
+}
+
+impl PoolTable {
+    /// The model's configuration table, restated: the names of the rules these numbers
+    /// break, empty when the model accepts them (I9's oracle).
+    pub fn problems(&self) -> Vec<&'static str> {
+        let rules: [(bool, &'static str); 9] = [
+            (self.pool_size >= 1, "pool_size >= 1"),
+            (
+                self.min_dispatch_delay_ms >= 0,
+                "min_dispatch_delay_ms >= 0",
+            ),
+            (self.max_dispatch_delay_ms > 0, "max_dispatch_delay_ms > 0"),
+            (
+                self.max_dispatch_delay_ms >= self.min_dispatch_delay_ms,
+                "max_dispatch_delay_ms >= min_dispatch_delay_ms",
+            ),
+            (
+                self.backoff_multiplier.is_finite() && self.backoff_multiplier > 1.0,
+                "backoff_multiplier finite and > 1",
+            ),
+            (self.recovery_step_ms >= 0, "recovery_step_ms >= 0"),
+            (
+                !(self.recovery_step_ms == 0 && self.min_dispatch_delay_ms == 0),
+                "recovery_step_ms not 0 when min_dispatch_delay_ms is 0",
+            ),
+            (
+                self.max_capacity_retry_seconds > 0,
+                "max_capacity_retry_seconds > 0",
+            ),
+            (
+                self.gate == "aimd" || self.gate == "min",
+                "gate is \"aimd\" or \"min\"",
+            ),
+        ];
+        rules
+            .into_iter()
+            .filter(|(holds, _)| !holds)
+            .map(|(_, rule)| rule)
+            .collect()
+    }
+
+    /// The rules the checks need. Computed for any table (negative numbers read as 0), so
+    /// a pool that accepted a table the model rejects is still checked on its trace; the
+    /// rejection itself is I9's business ([`PoolTable::problems`]).
+    pub fn rules(&self) -> PoolRules {
+        let non_negative = |v: i64| u64::try_from(v).unwrap_or(0);
+        PoolRules {
+            pool_size: non_negative(self.pool_size),
+            min_ms: non_negative(self.min_dispatch_delay_ms) as f64,
+            max_ms: non_negative(self.max_dispatch_delay_ms) as f64,
+            multiplier: self.backoff_multiplier,
+            step_ms: non_negative(self.recovery_step_ms) as f64,
+            budget_us: non_negative(self.max_capacity_retry_seconds).saturating_mul(1_000_000),
+            aimd_gate: self.gate == "aimd",
+        }
     }
 }
 
@@ -51,10 +123,13 @@ impl ReferenceThrottle {
         ReferenceThrottle { d_ms: rules.min_ms }
     }
 
+    /// The current delay `D`, in milliseconds.
     pub fn d_ms(&self) -> f64 {
         self.d_ms
     }
 
+    /// A capacity or retryable failure recorded: bootstrap to the base, else multiply,
+    /// capped at the ceiling.
     pub fn failure(&mut self, rules: &PoolRules) {
         let base = if rules.step_ms > rules.min_ms {
             rules.step_ms
@@ -73,6 +148,7 @@ impl ReferenceThrottle {
         };
     }
 
+    /// A success: one recovery step down, never below the floor.
     pub fn success(&mut self, rules: &PoolRules) {
         let next = self.d_ms - rules.step_ms;
         self.d_ms = if next < rules.min_ms {
@@ -81,20 +157,6 @@ impl ReferenceThrottle {
             next
         };
     }
-}
-
-/// Whether the model's configuration table accepts `raw` (I9's oracle).
-pub fn config_is_valid(raw: &RawPoolConfig) -> bool {
-    raw.pool_size >= 1
-        && raw.min_dispatch_delay_ms >= 0
-        && raw.max_dispatch_delay_ms > 0
-        && raw.max_dispatch_delay_ms >= raw.min_dispatch_delay_ms
-        && raw.backoff_multiplier.is_finite()
-        && raw.backoff_multiplier > 1.0
-        && raw.recovery_step_ms >= 0
-        && !(raw.recovery_step_ms == 0 && raw.min_dispatch_delay_ms == 0)
-        && raw.max_capacity_retry_seconds > 0
-        && (raw.gate == "aimd" || raw.gate == "min")
 }
 
 #[cfg(test)]
@@ -139,22 +201,48 @@ mod tests {
         assert_eq!(t.d_ms(), 50.0);
     }
 
+    fn table() -> PoolTable {
+        PoolTable {
+            pool_size: 1,
+            min_dispatch_delay_ms: 0,
+            max_dispatch_delay_ms: 5000,
+            backoff_multiplier: 2.0,
+            recovery_step_ms: 50,
+            max_capacity_retry_seconds: 3600,
+            gate: "aimd".into(),
+        }
+    }
+
     #[test]
     fn config_oracle_states_the_table() {
-        let ok = RawPoolConfig::default();
-        assert!(config_is_valid(&ok));
-        let bad = |edit: fn(&mut RawPoolConfig)| {
-            let mut r = ok.clone();
-            edit(&mut r);
-            !config_is_valid(&r)
+        let ok = table();
+        assert!(ok.problems().is_empty());
+        let rules = ok.rules();
+        assert_eq!((rules.budget_us, rules.step_ms), (3_600_000_000, 50.0));
+        let broken = |edit: fn(&mut PoolTable)| {
+            let mut t = ok.clone();
+            edit(&mut t);
+            t.problems()
         };
-        assert!(bad(|r| r.pool_size = 0));
-        assert!(bad(|r| {
-            r.min_dispatch_delay_ms = 10;
-            r.max_dispatch_delay_ms = 5;
-        }));
-        assert!(bad(|r| r.recovery_step_ms = 0));
-        assert!(bad(|r| r.backoff_multiplier = f64::NAN));
-        assert!(bad(|r| r.gate = "Aimd".into()));
+        assert_eq!(broken(|t| t.pool_size = 0), ["pool_size >= 1"]);
+        assert_eq!(
+            broken(|t| {
+                t.min_dispatch_delay_ms = 10;
+                t.max_dispatch_delay_ms = 5;
+            }),
+            ["max_dispatch_delay_ms >= min_dispatch_delay_ms"]
+        );
+        assert_eq!(
+            broken(|t| t.recovery_step_ms = 0),
+            ["recovery_step_ms not 0 when min_dispatch_delay_ms is 0"]
+        );
+        assert_eq!(
+            broken(|t| t.backoff_multiplier = f64::NAN),
+            ["backoff_multiplier finite and > 1"]
+        );
+        assert_eq!(
+            broken(|t| t.gate = "Aimd".into()),
+            ["gate is \"aimd\" or \"min\""]
+        );
     }
 }

@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use paceline_sim::Invariant;
-pub use paceline_sim::time::ms;
+use paceline_trace::{Invariant, ms};
 
 /// How many violations of one invariant are kept in full; the rest are only counted.
 pub const KEPT_VIOLATIONS: usize = 20;
@@ -12,9 +11,13 @@ pub const KEPT_VIOLATIONS: usize = 20;
 /// A row named in a violation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowRef {
+    /// The batch number.
     pub batch: u64,
+    /// The row's index in its batch.
     pub row: usize,
+    /// The row's id, empty if it has none.
     pub id: String,
+    /// The attempt involved, where one is.
     pub attempt: Option<u32>,
 }
 
@@ -37,9 +40,13 @@ impl fmt::Display for RowRef {
 /// One broken invariant: when, which rows, and expected against actual.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Violation {
+    /// The invariant broken.
     pub invariant: Invariant,
+    /// When, in microseconds of the trace.
     pub t_us: u64,
+    /// The rows involved.
     pub rows: Vec<RowRef>,
+    /// Expected against actual, in words.
     pub message: String,
 }
 
@@ -64,14 +71,26 @@ impl fmt::Display for Violation {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// Checked and held; the note says what was checked when the trace allowed only part.
-    Held { note: Option<String> },
+    Held {
+        /// What was checked, where the trace allowed only part.
+        note: Option<String>,
+    },
     /// Broken: the first violations in full, and how many there were.
-    Violated { first: Vec<Violation>, count: u64 },
+    Violated {
+        /// The first [`KEPT_VIOLATIONS`] violations.
+        first: Vec<Violation>,
+        /// How many there were in all.
+        count: u64,
+    },
     /// Not checked: the trace lacks what the invariant needs. Never counts as held.
-    Skipped { reason: String },
+    Skipped {
+        /// Why, in words: what the trace lacks.
+        reason: String,
+    },
 }
 
 impl Verdict {
+    /// One word for tables: `held`, `VIOLATED` or `skipped`.
     pub fn label(&self) -> &'static str {
         match self {
             Verdict::Held { .. } => "held",
@@ -89,6 +108,7 @@ pub struct Findings {
 }
 
 impl Findings {
+    /// Count a violation; keep it if fewer than [`KEPT_VIOLATIONS`] are kept.
     pub fn push(&mut self, v: Violation) {
         self.count += 1;
         if self.first.len() < KEPT_VIOLATIONS {
@@ -112,14 +132,17 @@ impl Findings {
 /// A verdict for each invariant that was looked at.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Report {
+    /// The verdict on each invariant looked at.
     pub verdicts: BTreeMap<Invariant, Verdict>,
 }
 
 impl Report {
+    /// Record the verdict on `invariant`, replacing any earlier one.
     pub fn set(&mut self, invariant: Invariant, verdict: Verdict) {
         self.verdicts.insert(invariant, verdict);
     }
 
+    /// Whether `invariant` was found broken.
     pub fn is_violated(&self, invariant: Invariant) -> bool {
         matches!(
             self.verdicts.get(&invariant),
@@ -127,6 +150,7 @@ impl Report {
         )
     }
 
+    /// Whether `invariant` was checked and held.
     pub fn is_held(&self, invariant: Invariant) -> bool {
         matches!(self.verdicts.get(&invariant), Some(Verdict::Held { .. }))
     }

@@ -1,14 +1,23 @@
 //! Each invariant check fires on a trace that breaks it, and stays quiet on one that
 //! does not. Traces are written by hand, as another implementation would record them.
 
-use paceline_core::{PoolConfig, RawPoolConfig};
-use paceline_sim::{Ending, Invariant, Stuck, TraceRow};
-use paceline_verify::{PoolRules, Report, Verdict, verify_rows};
+use paceline_trace::{Ending, EventName, Invariant, Stuck, TraceRow};
+use paceline_verify::{PoolRules, PoolTable, Report, Verdict, verify_rows};
 
-fn rules(edit: impl FnOnce(&mut RawPoolConfig)) -> PoolRules {
-    let mut raw = RawPoolConfig::default();
-    edit(&mut raw);
-    PoolRules::of(&PoolConfig::try_from(raw).expect("valid test config"))
+/// The model's defaults, edited.
+fn rules(edit: impl FnOnce(&mut PoolTable)) -> PoolRules {
+    let mut table = PoolTable {
+        pool_size: 1,
+        min_dispatch_delay_ms: 0,
+        max_dispatch_delay_ms: 5000,
+        backoff_multiplier: 2.0,
+        recovery_step_ms: 50,
+        max_capacity_retry_seconds: 3600,
+        gate: "aimd".into(),
+    };
+    edit(&mut table);
+    assert!(table.problems().is_empty(), "valid test config");
+    table.rules()
 }
 
 /// `t_ms event row attempt delay detail`, one per line; batch 0; `-` for empty.
@@ -21,7 +30,7 @@ fn trace(text: &str) -> Vec<TraceRow> {
             let opt = |i: usize| f.get(i).filter(|v| **v != "-").copied();
             TraceRow {
                 t_us: (opt(0).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) * 1000.0) as u64,
-                event: f[1].to_string(),
+                event: EventName::parse(f[1]).expect("an event name"),
                 batch: Some(0),
                 row: opt(2).and_then(|v| v.parse().ok()),
                 id: String::new(),
@@ -34,7 +43,7 @@ fn trace(text: &str) -> Vec<TraceRow> {
 }
 
 fn check(rules: PoolRules, text: &str) -> Report {
-    verify_rows(rules, &trace(text), None).expect("readable trace")
+    verify_rows(rules, &trace(text), None)
 }
 
 fn message(report: &Report, invariant: Invariant) -> String {
@@ -208,7 +217,7 @@ fn i4_fires_on_missing_and_double_results_and_on_a_deadlock() {
             waiting_for: "WaitingPermit".into(),
         }],
     };
-    let report = verify_rows(r, &trace(CLEAN), Some(&ending)).expect("readable");
+    let report = verify_rows(r, &trace(CLEAN), Some(&ending));
     let m = message(&report, Invariant::I4);
     assert!(
         m.contains("deadlock") && m.contains("A of batch 0 waits for WaitingPermit"),

@@ -2,11 +2,14 @@
 //! `max_capacity_retry_seconds`), and a timed-out row ends by its deadline, or when the
 //! attempt in flight at the deadline is answered.
 
-use paceline_sim::Invariant;
+use paceline_trace::Invariant;
 
 use super::violation;
-use crate::verdict::{Findings, Verdict, ms};
-use crate::verifier::{Kind, Step};
+use crate::verdict::{Findings, Verdict};
+use paceline_trace::EventName;
+use paceline_trace::ms;
+
+use crate::step::Step;
 
 #[derive(Debug, Default)]
 pub(crate) struct Budget {
@@ -23,12 +26,12 @@ impl Budget {
         let t = step.ev.t_us;
         let late = t > deadline.saturating_add(step.tolerance_us);
         let message = match step.ev.kind {
-            Kind::Dispatch if row.dispatches > 0 && late => Some(format!(
+            EventName::Dispatch if row.dispatches > 0 && late => Some(format!(
                 "retry dispatched {} ms after the deadline at {} ms",
                 ms(t - deadline),
                 ms(deadline)
             )),
-            Kind::RetryTimeout if late && row.last_answer_us != Some(t) => Some(format!(
+            EventName::RetryTimeout if late && row.last_answer_us != Some(t) => Some(format!(
                 "timed out {} ms after the deadline at {} ms with no attempt answered then",
                 ms(t - deadline),
                 ms(deadline)

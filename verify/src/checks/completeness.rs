@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use paceline_sim::{Ending, Invariant};
+use paceline_trace::{Ending, Invariant};
 
 use super::violation;
 use crate::verdict::{Findings, RowRef, Verdict, Violation};
-use crate::verifier::{Kind, RowTrack, Step};
+use paceline_trace::{EventName, key};
+
+use crate::step::{RowTrack, Step};
 
 #[derive(Debug, Default)]
 pub(crate) struct Completeness {
@@ -22,11 +24,11 @@ impl Completeness {
         let ev = step.ev;
         self.last_t = ev.t_us;
         match ev.kind {
-            Kind::BatchStart => {
-                let declared = ev.detail("rows").and_then(|v| v.parse().ok());
+            EventName::BatchStart => {
+                let declared = ev.detail(key::ROWS).and_then(|v| v.parse().ok());
                 self.batches.insert(ev.batch, (declared, false));
             }
-            Kind::BatchEnd => {
+            EventName::BatchEnd => {
                 self.batches.entry(ev.batch).or_insert((None, false)).1 = true;
             }
             _ => {}
@@ -37,15 +39,15 @@ impl Completeness {
         let message = if ev.kind.is_terminal() {
             Some(format!(
                 "a second result ({}) after it ended with {} at {} ms",
-                ev.kind.name(),
-                ended.name(),
-                crate::verdict::ms(at)
+                ev.kind.as_str(),
+                ended.as_str(),
+                paceline_trace::ms(at)
             ))
-        } else if !matches!(ev.kind, Kind::Release | Kind::Emit) {
+        } else if !matches!(ev.kind, EventName::Release | EventName::Emit) {
             Some(format!(
                 "{} after it ended with {}",
-                ev.kind.name(),
-                ended.name()
+                ev.kind.as_str(),
+                ended.as_str()
             ))
         } else {
             None
@@ -73,8 +75,8 @@ impl Completeness {
                 let seen = match last {
                     Some((kind, t)) => format!(
                         "last seen at {} ms ({})",
-                        crate::verdict::ms(t),
-                        kind.name()
+                        paceline_trace::ms(t),
+                        kind.as_str()
                     ),
                     None => "never seen in the trace".to_string(),
                 };

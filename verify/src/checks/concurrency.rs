@@ -2,11 +2,13 @@
 //! dispatches only on a permit it holds, releases only a permit it holds, and holds none
 //! in backoff.
 
-use paceline_sim::Invariant;
+use paceline_trace::Invariant;
 
 use super::violation;
 use crate::verdict::{Findings, Verdict};
-use crate::verifier::{Kind, Step};
+use paceline_trace::EventName;
+
+use crate::step::Step;
 
 #[derive(Debug, Default)]
 pub(crate) struct Concurrency {
@@ -19,20 +21,20 @@ impl Concurrency {
         let size = step.rules.pool_size;
         let holds = step.row.is_some_and(|r| r.holds_permit);
         let message = match step.ev.kind {
-            Kind::Permit => {
+            EventName::Permit => {
                 self.saw_permits = true;
                 (step.permits_held > size)
                     .then(|| format!("{} permits held, pool_size is {size}", step.permits_held))
             }
-            Kind::Release if !holds => Some("released a permit it did not hold".to_string()),
-            Kind::Dispatch if step.in_flight > size => Some(format!(
+            EventName::Release if !holds => Some("released a permit it did not hold".to_string()),
+            EventName::Dispatch if step.in_flight > size => Some(format!(
                 "{} attempts in flight, pool_size is {size}",
                 step.in_flight
             )),
-            Kind::Dispatch if self.saw_permits && !holds => {
+            EventName::Dispatch if self.saw_permits && !holds => {
                 Some("dispatched without holding a permit".to_string())
             }
-            Kind::Backoff if holds => Some("in backoff while holding a permit".to_string()),
+            EventName::Backoff if holds => Some("in backoff while holding a permit".to_string()),
             _ => None,
         };
         if let Some(message) = message {

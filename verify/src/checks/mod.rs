@@ -11,10 +11,10 @@ mod throttle_law;
 
 use std::collections::BTreeMap;
 
-use paceline_sim::{Ending, Invariant};
+use paceline_trace::{Ending, Invariant};
 
+use crate::step::{RowTrack, Step};
 use crate::verdict::{Report, RowRef, Violation};
-use crate::verifier::{RowTrack, Step};
 
 /// All trace checks together.
 #[derive(Debug, Default)]

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use paceline_sim::Invariant;
+use paceline_trace::Invariant;
 
 use super::violation;
 use crate::verdict::{Findings, Verdict};
-use crate::verifier::{Kind, Step};
+use paceline_trace::{EventName, ResultKind, key};
+
+use crate::step::Step;
 
 #[derive(Debug, Default)]
 pub(crate) struct Order {
@@ -21,11 +23,11 @@ impl Order {
     pub(crate) fn on(&mut self, step: &Step<'_>) {
         let ev = step.ev;
         match ev.kind {
-            Kind::BatchStart => {
-                let declared = ev.detail("rows").and_then(|v| v.parse().ok());
+            EventName::BatchStart => {
+                let declared = ev.detail(key::ROWS).and_then(|v| v.parse().ok());
                 self.batches.insert(ev.batch, (declared, 0));
             }
-            Kind::Emit => {
+            EventName::Emit => {
                 self.saw_emit = true;
                 let (declared, next) = self.batches.entry(ev.batch).or_insert((None, 0));
                 let Some(row) = ev.row else {
@@ -47,13 +49,13 @@ impl Order {
                 }
                 *next = (*next).max(row + 1);
                 let ended = step.row.and_then(|r| r.terminal).map(|(k, _)| k);
-                let claimed = ev.detail("result");
+                let claimed = ev.detail(key::RESULT);
                 if let (Some(claimed), Some(ended)) = (claimed, ended)
                     && !result_matches(claimed, ended)
                 {
                     problems.push(format!(
                         "returned result {claimed} but the row ended with {}",
-                        ended.name()
+                        ended.as_str()
                     ));
                 }
                 if step.row.is_some_and(|r| r.emitted) {
@@ -63,7 +65,7 @@ impl Order {
                     self.findings.push(violation(Invariant::I3, step, p));
                 }
             }
-            Kind::BatchEnd => {
+            EventName::BatchEnd => {
                 if let Some(&(Some(declared), next)) = self.batches.get(&ev.batch)
                     && next != declared
                 {
@@ -91,12 +93,6 @@ impl Order {
     }
 }
 
-fn result_matches(claimed: &str, ended: Kind) -> bool {
-    match ended {
-        Kind::Ok => claimed == "ok",
-        Kind::Permanent => claimed == "permanent",
-        Kind::RetryTimeout => claimed == "retry_timeout",
-        Kind::Shutdown => claimed == "shutdown",
-        _ => true,
-    }
+fn result_matches(claimed: &str, ended: EventName) -> bool {
+    ResultKind::of_event(ended).is_none_or(|kind| kind.as_str() == claimed)
 }

@@ -1,11 +1,14 @@
 //! I1 spacing: consecutive dispatches of the pool are at least the required spacing
 //! apart: the floor under `gate = "min"`, the reference `D` in force under `aimd`.
 
-use paceline_sim::Invariant;
+use paceline_trace::Invariant;
 
 use super::violation;
-use crate::verdict::{Findings, RowRef, Verdict, ms};
-use crate::verifier::{Kind, Step};
+use crate::verdict::{Findings, RowRef, Verdict};
+use paceline_trace::EventName;
+use paceline_trace::ms;
+
+use crate::step::Step;
 
 #[derive(Debug, Default)]
 pub(crate) struct Spacing {
@@ -15,7 +18,7 @@ pub(crate) struct Spacing {
 
 impl Spacing {
     pub(crate) fn on(&mut self, step: &Step<'_>) {
-        if step.ev.kind != Kind::Dispatch {
+        if step.ev.kind != EventName::Dispatch {
             return;
         }
         let t = step.ev.t_us;

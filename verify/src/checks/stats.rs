@@ -4,11 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use paceline_sim::Invariant;
+use paceline_trace::Invariant;
 
 use super::violation;
 use crate::verdict::{Findings, Verdict};
-use crate::verifier::{Kind, Step};
+use paceline_trace::{EventName, key};
+
+use crate::step::Step;
 
 #[derive(Debug, Default, Clone)]
 struct Recount {
@@ -31,7 +33,7 @@ pub(crate) struct Stats {
 impl Stats {
     pub(crate) fn on(&mut self, step: &Step<'_>) {
         let ev = step.ev;
-        if ev.kind == Kind::BatchStart {
+        if ev.kind == EventName::BatchStart {
             self.batches.insert(
                 ev.batch,
                 Recount {
@@ -49,21 +51,21 @@ impl Stats {
         };
         let row = step.row;
         match ev.kind {
-            Kind::Ok => r.successes += 1,
-            Kind::Capacity | Kind::Retryable if step.recorded => r.capacity_retries += 1,
-            Kind::Permit => {
+            EventName::Ok => r.successes += 1,
+            EventName::Capacity | EventName::Retryable if step.recorded => r.capacity_retries += 1,
+            EventName::Permit => {
                 r.max_concurrent = r.max_concurrent.max(step.permits_held);
                 if let Some((_, length)) = row.and_then(|w| w.backoff) {
                     r.throttle_us += length;
                     r.intervals += 1;
                 }
             }
-            Kind::Dispatch | Kind::Release => {
+            EventName::Dispatch | EventName::Release => {
                 if let Some(since) = row.and_then(|w| w.gate_since) {
                     add(since, r);
                 }
             }
-            Kind::RetryTimeout | Kind::Shutdown => {
+            EventName::RetryTimeout | EventName::Shutdown => {
                 if let Some(since) = row.and_then(|w| w.gate_since) {
                     add(since, r);
                 }
@@ -72,7 +74,7 @@ impl Stats {
                     r.intervals += 1;
                 }
             }
-            Kind::BatchEnd => self.compare(step),
+            EventName::BatchEnd => self.compare(step),
             _ => {}
         }
     }
@@ -85,12 +87,12 @@ impl Stats {
         let number = |key: &str| ev.detail(key).and_then(|v| v.parse::<f64>().ok());
         let slack = (step.tolerance_us * r.intervals) as f64;
         let expected: [(&str, f64, f64); 6] = [
-            ("capacity_retries", r.capacity_retries as f64, 0.0),
-            ("successes", r.successes as f64, 0.0),
-            ("peak_delay_ms", r.peak_delay_ms, 1e-9),
-            ("total_throttle_time_us", r.throttle_us as f64, slack),
-            ("max_concurrent", r.max_concurrent as f64, 0.0),
-            ("delay_at_completion_ms", step.d_ms, 1e-9),
+            (key::CAPACITY_RETRIES, r.capacity_retries as f64, 0.0),
+            (key::SUCCESSES, r.successes as f64, 0.0),
+            (key::PEAK_DELAY_MS, r.peak_delay_ms, 1e-9),
+            (key::TOTAL_THROTTLE_TIME_US, r.throttle_us as f64, slack),
+            (key::MAX_CONCURRENT, r.max_concurrent as f64, 0.0),
+            (key::DELAY_AT_COMPLETION_MS, step.d_ms, 1e-9),
         ];
         for (key, recount, slack) in expected {
             let Some(reported) = number(key) else {

@@ -1,11 +1,11 @@
 //! I6 throttle law: every `D` the trace reports equals the reference throttle's, and
 //! stays within `[min, max]`.
 
-use paceline_sim::Invariant;
+use paceline_trace::Invariant;
 
 use super::violation;
+use crate::step::Step;
 use crate::verdict::{Findings, Verdict};
-use crate::verifier::Step;
 
 #[derive(Debug, Default)]
 pub(crate) struct ThrottleLaw {
@@ -25,7 +25,7 @@ impl ThrottleLaw {
         } else if (reported - step.d_ms).abs() > 1e-9 * step.d_ms.abs().max(1.0) {
             Some(format!(
                 "D = {reported} ms after {}, but the reference throttle has {} ms",
-                step.ev.kind.name(),
+                step.ev.kind.as_str(),
                 step.d_ms
             ))
         } else {

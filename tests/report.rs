@@ -3,11 +3,12 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use paceline_core::{PoolConfig, RawPoolConfig};
-use paceline_reports::{CHARTS, ReportInput, compare, write_report};
+use paceline_harness::{check_run, replay_under_gates, table_of};
+use paceline_reports::compare::{self, MeasureSink, RunMeasures};
+use paceline_reports::{CHARTS, ReportInput, write_report};
 use paceline_sim::Scenario;
-use paceline_verify::run::check_run;
-use paceline_verify::{PoolRules, verify_rows};
+use paceline_trace::TraceReader;
+use paceline_verify::{PoolTable, verify_rows};
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("paceline-report-{}-{name}", std::process::id()));
@@ -18,7 +19,7 @@ fn dir(name: &str) -> PathBuf {
 
 fn library(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios")
+        .join("scenarios")
         .join(name);
     Scenario::load(&path).expect("library scenario")
 }
@@ -32,7 +33,7 @@ fn replay_and_report(scenario: &Scenario, out: &Path) -> Vec<PathBuf> {
     let input = ReportInput {
         title: &scenario.name,
         description: &scenario.description,
-        config: &scenario.pool,
+        pool: &table_of(&scenario.pool),
         verdicts: &run.report,
         trace: &trace,
     };
@@ -99,25 +100,26 @@ fn a_spacing_violation_is_drawn_red_and_labelled() {
         "t_us,event,batch,row,id\n0,dispatch,0,0,A\n10000,dispatch,0,1,B\n200000,dispatch,0,2,C\n",
     )
     .expect("trace written");
-    let raw = RawPoolConfig {
+    let pool = PoolTable {
         pool_size: 2,
         min_dispatch_delay_ms: 100,
+        max_dispatch_delay_ms: 5000,
+        backoff_multiplier: 2.0,
+        recovery_step_ms: 50,
+        max_capacity_retry_seconds: 3600,
         gate: "min".into(),
-        ..RawPoolConfig::default()
     };
-    let config = PoolConfig::try_from(raw).expect("valid");
     let rows: Vec<_> = {
-        let mut reader = paceline_verify::read::TraceReader::new(File::open(&trace).expect("open"))
-            .expect("header");
+        let mut reader = TraceReader::new(File::open(&trace).expect("open")).expect("header");
         std::iter::from_fn(|| reader.next_row())
             .map(|r| r.expect("row"))
             .collect()
     };
-    let verdicts = verify_rows(PoolRules::of(&config), &rows, None).expect("readable");
+    let verdicts = verify_rows(pool.rules(), &rows, None);
     let input = ReportInput {
         title: "hand-made",
         description: "two dispatches 10 ms apart under a 100 ms spacing",
-        config: &config,
+        pool: &pool,
         verdicts: &verdicts,
         trace: &trace,
     };
@@ -136,19 +138,26 @@ fn a_spacing_violation_is_drawn_red_and_labelled() {
 fn gate_policies_are_compared_side_by_side() {
     let out = dir("compare");
     let scenario = library("rate-limited-429-storm.toml");
-    let [min, aimd] = compare::measure(&scenario, 4).expect("replays");
+    let runs = replay_under_gates(&scenario, 4, MeasureSink::default).expect("replays");
+    let measured = |i: usize| -> (&str, Vec<RunMeasures>) {
+        let (gate, runs) = &runs[i];
+        (
+            gate.as_str(),
+            runs.iter().map(|(m, _)| m.measures()).collect(),
+        )
+    };
+    let (min, aimd) = (measured(0), measured(1));
     assert_eq!((min.0, aimd.0), ("min", "aimd"));
     assert_eq!(min.1.len(), 4);
     // Spacing the whole pool by D draws far fewer 429s than spacing by the floor.
-    let errors =
-        |runs: &[compare::RunMeasures]| runs.iter().map(|r| r.capacity_errors).sum::<f64>();
+    let errors = |runs: &[RunMeasures]| runs.iter().map(|r| r.capacity_errors).sum::<f64>();
     assert!(
         errors(&aimd.1) * 5.0 < errors(&min.1),
         "{} vs {}",
         errors(&aimd.1),
         errors(&min.1)
     );
-    let files = compare::write(&scenario, 4, &out).expect("written");
+    let files = compare::write(&scenario.name, &[min, aimd], &out).expect("written");
     assert_eq!(files.len(), 3);
     let svg = std::fs::read_to_string(out.join("compare.svg")).expect("svg");
     for measure in [

@@ -3,16 +3,17 @@
 
 use std::fmt;
 
-use crate::run::RunSummary;
-use crate::scenario::{ResultKind, Scenario};
-use crate::time::ms;
+use paceline_sim::{RunSummary, Scenario};
+use paceline_trace::{ResultKind, ms};
 
 /// One expectation the run did not meet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
     /// The expectation's key, as written in the file (`expect.dispatch_ms.A`).
     pub key: String,
+    /// What the file expects, in words.
     pub expected: String,
+    /// What the run did, in words.
     pub actual: String,
 }
 

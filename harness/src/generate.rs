@@ -5,10 +5,10 @@
 //! smaller numbers.
 
 use paceline_core::{Outcome, PoolConfig, RawPoolConfig};
-use paceline_sim::scenario::{
-    BatchSpec, Expect, Latency, RateLimit, RowSpec, Rows, ScriptedAttempt, ServiceModel,
+use paceline_sim::{
+    BatchSpec, Expect, Latency, RateLimit, RowSpec, Rows, Scenario, ScriptedAttempt, ServiceModel,
 };
-use paceline_sim::{Invariant, Scenario};
+use paceline_trace::Invariant;
 use proptest::prelude::*;
 
 /// An integer in `range`, or often one of the `edges` where rules change their answer.

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use toml::Value;
 
-use crate::scenario::{Latency, Rows, Scenario};
+use super::{Latency, Rows, Scenario};
+use crate::record::answer_name;
 
 fn text(s: &str) -> String {
     Value::String(s.to_string()).to_string()
@@ -86,7 +87,10 @@ impl Scenario {
                             .attempts
                             .iter()
                             .map(|a| {
-                                let mut t = format!("{{ outcome = {}", text(a.outcome.as_str()));
+                                let mut t = format!(
+                                    "{{ outcome = {}",
+                                    text(answer_name(a.outcome).as_str())
+                                );
                                 if let Some(status) = a.status {
                                     let _ = write!(t, ", status = {status}");
                                 }
@@ -112,7 +116,7 @@ impl Scenario {
             let _ = writeln!(out, "\n[[events]]\nat_ms = {}\nshutdown = true", ms(*at));
         }
         let expect = &self.expect;
-        let list = |set: &std::collections::BTreeSet<crate::Invariant>| {
+        let list = |set: &std::collections::BTreeSet<paceline_trace::Invariant>| {
             let names: Vec<String> = set.iter().map(|i| text(i.id())).collect();
             format!("[{}]", names.join(", "))
         };
@@ -142,7 +146,7 @@ impl Scenario {
             let _ = writeln!(out, "results = {{ {} }}", items.join(", "));
         }
         if let Some(n) = expect.mutant {
-            let _ = writeln!(out, "mutant = \"D{n}\"");
+            let _ = writeln!(out, "mutant = \"{n}\"");
         }
         if !expect.outcomes.is_empty() {
             let items: Vec<String> = expect

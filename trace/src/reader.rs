@@ -1,46 +1,36 @@
-//! Reading trace CSV written by paceline or by any other implementation.
+//! Reading trace CSV written by paceline or by any other implementation, one row at a
+//! time.
 //!
 //! Only `t_us`, `event` and `row` are required, in any column order; the other columns
 //! of the format are used when present. A malformed line is an error naming its line.
 
 use std::io;
 
-use paceline_sim::TraceRow;
-
-/// The event names a trace may use.
-pub const EVENTS: [&str; 15] = [
-    "batch_start",
-    "ready",
-    "permit",
-    "gate_wait",
-    "dispatch",
-    "ok",
-    "capacity",
-    "retryable",
-    "permanent",
-    "backoff",
-    "release",
-    "retry_timeout",
-    "shutdown",
-    "emit",
-    "batch_end",
-];
+use crate::event::EventName;
+use crate::record::{HEADER, TraceRow};
 
 /// A line of a trace that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
 pub struct ReadError {
+    /// 1-based line of the file.
     pub line: u64,
+    /// What is wrong, in words.
     pub message: String,
 }
 
 /// Which optional columns a trace has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Columns {
+    /// `batch`: without it, batches are counted from their `batch_start` events.
     pub batch: bool,
+    /// `id`.
     pub id: bool,
+    /// `attempt`.
     pub attempt: bool,
+    /// `delay_ms`: without it, the throttle law cannot be checked.
     pub delay_ms: bool,
+    /// `detail`: without it, statistics and budgets cannot be checked.
     pub detail: bool,
 }
 
@@ -52,11 +42,8 @@ pub struct TraceReader<R: io::Read> {
     columns: Columns,
 }
 
-const NAMES: [&str; 8] = [
-    "t_us", "event", "batch", "row", "id", "attempt", "delay_ms", "detail",
-];
-
 impl<R: io::Read> TraceReader<R> {
+    /// Read the header; the rows follow through [`TraceReader::next_row`].
     pub fn new(input: R) -> Result<Self, ReadError> {
         let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
         let header = reader.headers().map_err(|e| ReadError {
@@ -64,7 +51,7 @@ impl<R: io::Read> TraceReader<R> {
             message: format!("cannot read the header: {e}"),
         })?;
         let mut index = [None; 8];
-        for (i, name) in NAMES.iter().enumerate() {
+        for (i, name) in HEADER.iter().enumerate() {
             index[i] = header.iter().position(|h| h.trim() == *name);
         }
         for required in [0, 1, 3] {
@@ -73,7 +60,7 @@ impl<R: io::Read> TraceReader<R> {
                     line: 1,
                     message: format!(
                         "the header lacks the required column `{}` (required: t_us, event, row)",
-                        NAMES[required]
+                        HEADER[required]
                     ),
                 });
             }
@@ -93,6 +80,7 @@ impl<R: io::Read> TraceReader<R> {
         })
     }
 
+    /// Which optional columns the header has.
     pub fn columns(&self) -> Columns {
         self.columns
     }
@@ -130,10 +118,9 @@ impl<R: io::Read> TraceReader<R> {
         let t_us = t
             .parse()
             .map_err(|_| bad("t_us", t, "expected whole microseconds"))?;
-        let event = field(1).unwrap_or_default();
-        if !EVENTS.contains(&event) {
-            return Err(bad("event", event, "not an event of the trace format"));
-        }
+        let name = field(1).unwrap_or_default();
+        let event = EventName::parse(name)
+            .ok_or_else(|| bad("event", name, "not an event of the trace format"))?;
         let batch = opt(field(2))
             .map_err(|_| bad("batch", field(2).unwrap_or(""), "expected an integer"))?;
         let row =
@@ -151,7 +138,7 @@ impl<R: io::Read> TraceReader<R> {
         }
         Ok(TraceRow {
             t_us,
-            event: event.to_string(),
+            event,
             batch,
             row,
             id: field(4).unwrap_or_default().to_string(),

@@ -3,13 +3,12 @@
 //! exactly when the model's table says so. Failures shrink and are saved under
 //! `proptest-regressions/`, which is committed so they run first next time.
 
-use paceline_core::PoolConfig;
 use std::path::Path;
 
-use paceline_sim::{Ending, MemoryTrace, Scenario, simulate};
-use paceline_verify::generate;
-use paceline_verify::reference::config_is_valid;
-use paceline_verify::run::{check_run, judge};
+use paceline_core::PoolConfig;
+use paceline_harness::{check_run, generate, judge, table_of_raw};
+use paceline_sim::{Scenario, simulate};
+use paceline_trace::{Ending, MemoryTrace};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -54,7 +53,7 @@ proptest! {
     #[test]
     fn configurations_are_accepted_exactly_when_valid(raw in generate::raw_config()) {
         let accepted = PoolConfig::try_from(raw.clone());
-        prop_assert_eq!(accepted.is_ok(), config_is_valid(&raw), "{:?} -> {:?}", raw, accepted);
+        prop_assert_eq!(accepted.is_ok(), table_of_raw(&raw).problems().is_empty(), "{:?} -> {:?}", raw, accepted);
         if let Err(e) = accepted {
             // The message names every field it blames.
             for problem in &e.problems {

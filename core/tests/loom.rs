@@ -2,7 +2,7 @@
 //! variable, atomics and threads swapped for loom's through core's `sync` shim, on a
 //! `ManualClock` (loom does not model time; a sleep jumps the clock instead).
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p paceline-verify --test loom --release
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p paceline-core --test loom --release
 //! --features mutants`.
 #![cfg(loom)]
 

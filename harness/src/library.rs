@@ -1,0 +1,96 @@
+//! The library of scenarios: files found under paths, read once, with the defect each
+//! demonstrates.
+
+use std::path::{Path, PathBuf};
+
+use paceline_sim::{Scenario, declared_mutant};
+use paceline_trace::DefectId;
+
+/// Scenario files under `paths`: files as given, folders searched for `*.toml`, sorted.
+pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            collect(path, &mut files)?;
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            return Err(format!("{}: no such file or folder", path.display()));
+        }
+    }
+    files.sort();
+    files.dedup();
+    if files.is_empty() {
+        return Err("no scenario files (*.toml) under the given paths".into());
+    }
+    Ok(files)
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        if path.is_dir() {
+            collect(&path, files)?;
+        } else if path.extension().is_some_and(|x| x == "toml") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// A scenario file of the library.
+pub struct Entry {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The scenario's name, or the file's stem when the real core refuses it.
+    pub name: String,
+    /// The scenario as the real core reads it; `None` when the real core refuses its
+    /// pool, which is the clean outcome for a configuration defect (D4, D9).
+    pub real: Option<Scenario>,
+    /// The defect it demonstrates, from `expect.mutant`.
+    pub mutant: Option<DefectId>,
+}
+
+/// Read every file; refusals are errors unless a configuration defect explains them.
+pub fn load(files: &[PathBuf]) -> Result<Vec<Entry>, String> {
+    let mut entries = Vec::new();
+    let mut refused = Vec::new();
+    for path in files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                refused.push(format!("{}: cannot read the file: {e}", path.display()));
+                continue;
+            }
+        };
+        let mutant = declared_mutant(&text);
+        match Scenario::parse(path, &text) {
+            Ok(s) => entries.push(Entry {
+                path: path.clone(),
+                name: s.name.clone(),
+                real: Some(s),
+                mutant,
+            }),
+            Err(e)
+                if mutant.is_some() && e.key.as_deref().is_some_and(|k| k.starts_with("pool")) =>
+            {
+                entries.push(Entry {
+                    path: path.clone(),
+                    name: path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    real: None,
+                    mutant,
+                })
+            }
+            Err(e) => refused.push(e.to_string()),
+        }
+    }
+    if refused.is_empty() {
+        Ok(entries)
+    } else {
+        Err(refused.join("\n"))
+    }
+}

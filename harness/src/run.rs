@@ -1,0 +1,137 @@
+//! A scenario run under the verifier: the simulator's trace streams into the checks
+//! (and, if asked, into a CSV file) while a digest of its bytes is taken; a second run
+//! with the same seed must give the same digest (I8).
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::Hasher;
+use std::io::{self, Write};
+
+use paceline_sim::{RunSummary, Scenario, simulate};
+use paceline_trace::{CsvTrace, Invariant, Tee};
+use paceline_verify::{Findings, Report, Verdict, Verifier, Violation};
+
+use crate::config::{config_verdict, rules_of, table_of};
+use crate::expect::{Mismatch, check_expectations};
+
+/// Everything known about one scenario under one seed.
+#[derive(Debug, Clone)]
+pub struct CheckedRun {
+    /// What the simulator did.
+    pub summary: RunSummary,
+    /// The verdict on every invariant.
+    pub report: Report,
+    /// Exact expectations (`dispatch_ms`, `results`, `outcomes`) the run missed.
+    pub mismatches: Vec<Mismatch>,
+}
+
+/// Bytes written through it are hashed, then passed on.
+struct Digest<W> {
+    hasher: DefaultHasher,
+    bytes: u64,
+    inner: W,
+}
+
+impl<W: Write> Write for Digest<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.write(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W> Digest<W> {
+    /// The hash and length of everything written.
+    fn fingerprint(&self) -> (u64, u64) {
+        (self.hasher.finish(), self.bytes)
+    }
+}
+
+/// I8: two runs under one seed must write the same bytes.
+fn determinism_verdict(seed: u64, first: (u64, u64), second: (u64, u64)) -> Verdict {
+    let mut findings = Findings::default();
+    if first != second {
+        findings.push(Violation {
+            invariant: Invariant::I8,
+            t_us: 0,
+            rows: Vec::new(),
+            message: format!(
+                "two runs with seed {seed} wrote different traces ({} and {} bytes)",
+                first.1, second.1
+            ),
+        });
+    }
+    findings.verdict(None)
+}
+
+fn digest<W: Write>(inner: W) -> Digest<W> {
+    Digest {
+        // DefaultHasher::new() has fixed keys: equal bytes give equal digests in a process.
+        hasher: DefaultHasher::new(),
+        bytes: 0,
+        inner,
+    }
+}
+
+/// Replay `scenario` under `seed` with every check on; the trace CSV also goes to
+/// `trace` when given.
+pub fn check_run(
+    scenario: &Scenario,
+    seed: u64,
+    trace: Option<&mut dyn Write>,
+) -> io::Result<CheckedRun> {
+    let rules = rules_of(&scenario.pool);
+    let out: Box<dyn Write + '_> = match trace {
+        Some(w) => Box::new(io::BufWriter::new(w)),
+        None => Box::new(io::sink()),
+    };
+    let mut sink = Tee(Verifier::new(rules, 0), CsvTrace::new(digest(out))?);
+    let summary = simulate(scenario, seed, &mut sink)?;
+    let Tee(verifier, csv) = sink;
+    let mut first = csv.finish()?;
+    first.flush()?;
+    let mut report = verifier.finish(Some(&summary.ending));
+
+    let mut again = CsvTrace::new(digest(io::sink()))?;
+    simulate(scenario, seed, &mut again)?;
+    let second = again.finish()?;
+    report.set(
+        Invariant::I8,
+        determinism_verdict(seed, first.fingerprint(), second.fingerprint()),
+    );
+    report.set(
+        Invariant::I9,
+        config_verdict(&table_of(&scenario.pool), true),
+    );
+    let mismatches = check_expectations(scenario, &summary);
+    Ok(CheckedRun {
+        summary,
+        report,
+        mismatches,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fingerprint(bytes: &[u8]) -> (u64, u64) {
+        let mut d = digest(io::sink());
+        d.write_all(bytes).expect("sink");
+        d.fingerprint()
+    }
+
+    #[test]
+    fn i8_fires_when_two_runs_differ() {
+        let a = fingerprint(b"0,dispatch,0,0,A,1,0,\n");
+        let b = fingerprint(b"0,dispatch,0,1,B,1,0,\n");
+        assert!(matches!(determinism_verdict(3, a, a), Verdict::Held { .. }));
+        match determinism_verdict(3, a, b) {
+            Verdict::Violated { first, .. } => assert!(first[0].message.contains("seed 3")),
+            other => panic!("expected a violation, got {other:?}"),
+        }
+    }
+}

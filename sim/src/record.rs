@@ -1,0 +1,155 @@
+//! The pool's events as trace records: the one place where the core's words meet the
+//! trace's (`paceline-core` knows nothing of traces, `paceline-trace` nothing of pools).
+
+use std::time::Duration;
+
+use paceline_core::{Event, EventKind, Outcome, RowEnd};
+use paceline_trace::{DetailWriter, EventName, ResultKind, TraceRecord, key};
+
+use crate::time::{ceil_us, us};
+
+/// The pool's event as a trace record: `detail` is filled into `buf`.
+pub fn record_of<'a>(
+    event: &Event,
+    t_us: u64,
+    id: &'a str,
+    buf: &'a mut String,
+) -> TraceRecord<'a> {
+    write_detail(&mut DetailWriter::new(buf), &event.kind);
+    TraceRecord {
+        t_us,
+        event: event_name(&event.kind),
+        batch: Some(event.batch),
+        row: event.row,
+        id,
+        attempt: event.attempt,
+        delay_ms: Some(event.delay_ms),
+        detail: buf,
+    }
+}
+
+/// The event's `detail` column.
+fn write_detail(d: &mut DetailWriter<'_>, kind: &EventKind) {
+    let micros = |t: Duration| us(t);
+    match kind {
+        EventKind::BatchStart { rows } => {
+            d.int(key::ROWS, *rows);
+        }
+        EventKind::Answer {
+            status: Some(status),
+            ..
+        } => {
+            d.int(key::STATUS, *status);
+        }
+        // Rounded up: the simulator wakes the row at the next whole microsecond.
+        EventKind::Backoff { length } => {
+            d.int(key::BACKOFF_US, ceil_us(*length));
+        }
+        EventKind::RetryTimeout { elapsed, budget } => {
+            d.int(key::ELAPSED_US, micros(*elapsed))
+                .int(key::BUDGET_US, micros(*budget));
+        }
+        EventKind::Emit(meta) => {
+            d.text(key::RESULT, result_kind(meta.end).as_str())
+                .int(key::SUBMIT_INDEX, meta.submit_index)
+                .int(key::COMPLETE_INDEX, meta.complete_index)
+                .int(key::SUBMIT_US, micros(meta.submitted_at))
+                .int(key::COMPLETE_US, micros(meta.completed_at))
+                .int(key::BUFFER_WAIT_US, micros(meta.buffer_wait()));
+            let status = match meta.end {
+                RowEnd::Permanent { status } => status,
+                RowEnd::RetryTimeout { last, .. } => last.status,
+                _ => None,
+            };
+            if let Some(s) = status {
+                d.int(key::STATUS, s);
+            }
+        }
+        EventKind::BatchEnd(s) => {
+            d.int(key::CAPACITY_RETRIES, s.capacity_retries)
+                .int(key::SUCCESSES, s.successes)
+                .float(key::PEAK_DELAY_MS, s.peak_delay_ms)
+                .int(key::TOTAL_THROTTLE_TIME_US, micros(s.total_throttle_time))
+                .int(key::MAX_CONCURRENT, s.max_concurrent)
+                .float(key::DELAY_AT_COMPLETION_MS, s.delay_at_completion_ms);
+        }
+        _ => {}
+    }
+}
+
+/// The trace's name for a pool event.
+pub fn event_name(kind: &EventKind) -> EventName {
+    match kind {
+        EventKind::BatchStart { .. } => EventName::BatchStart,
+        EventKind::Ready => EventName::Ready,
+        EventKind::Permit => EventName::Permit,
+        EventKind::GateWait => EventName::GateWait,
+        EventKind::Dispatch => EventName::Dispatch,
+        EventKind::Answer { outcome, .. } => answer_name(*outcome),
+        EventKind::Release => EventName::Release,
+        EventKind::Backoff { .. } => EventName::Backoff,
+        EventKind::RetryTimeout { .. } => EventName::RetryTimeout,
+        EventKind::Shutdown => EventName::Shutdown,
+        EventKind::Emit(_) => EventName::Emit,
+        EventKind::BatchEnd(_) => EventName::BatchEnd,
+    }
+}
+
+/// The trace's name for an answer of the API.
+pub fn answer_name(outcome: Outcome) -> EventName {
+    match outcome {
+        Outcome::Ok => EventName::Ok,
+        Outcome::Capacity => EventName::Capacity,
+        Outcome::Retryable => EventName::Retryable,
+        Outcome::Permanent => EventName::Permanent,
+    }
+}
+
+/// The outcome an answer's name spells, `None` for events that are not answers.
+pub fn outcome_of(name: EventName) -> Option<Outcome> {
+    [
+        Outcome::Ok,
+        Outcome::Capacity,
+        Outcome::Retryable,
+        Outcome::Permanent,
+    ]
+    .into_iter()
+    .find(|o| answer_name(*o) == name)
+}
+
+/// The result kind of a row's end.
+pub fn result_kind(end: RowEnd) -> ResultKind {
+    match end {
+        RowEnd::Ok => ResultKind::Ok,
+        RowEnd::Permanent { .. } => ResultKind::Permanent,
+        RowEnd::RetryTimeout { .. } => ResultKind::RetryTimeout,
+        RowEnd::Shutdown => ResultKind::Shutdown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_name_their_values() {
+        let mut buf = String::new();
+        write_detail(
+            &mut DetailWriter::new(&mut buf),
+            &EventKind::RetryTimeout {
+                elapsed: Duration::from_millis(2),
+                budget: Duration::from_secs(1),
+            },
+        );
+        assert_eq!(buf, "elapsed_us=2000;budget_us=1000000");
+    }
+
+    #[test]
+    fn every_outcome_has_an_answer_name_and_back() {
+        for name in EventName::ANSWERS {
+            let outcome = outcome_of(name).expect("an answer");
+            assert_eq!(answer_name(outcome), name);
+        }
+        assert_eq!(outcome_of(EventName::Dispatch), None);
+    }
+}

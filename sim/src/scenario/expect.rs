@@ -1,0 +1,172 @@
+//! The expectation vocabulary of `[expect]`: invariants that hold or break, exact
+//! dispatch times, results and outcome counts, and the defect a scenario demonstrates.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use paceline_trace::{DefectId, Invariant, ResultKind};
+use serde::Deserialize;
+use toml::Value;
+
+use super::Expect;
+use super::file::ExpectFile;
+use super::source::{Checked, Source};
+
+/// The defect a scenario file declares in `expect.mutant`, read leniently: a file that
+/// demonstrates a configuration defect (D4, D9) is refused by the real core, and the
+/// harness must still learn which defect it is about.
+pub fn declared_mutant(text: &str) -> Option<DefectId> {
+    #[derive(Deserialize)]
+    struct Lenient {
+        expect: Option<LenientExpect>,
+    }
+    #[derive(Deserialize)]
+    struct LenientExpect {
+        mutant: Option<String>,
+    }
+    let file: Lenient = toml::from_str(text).ok()?;
+    DefectId::parse(&file.expect?.mutant?)
+}
+
+impl Source<'_> {
+    fn invariants(
+        &self,
+        names: &[String],
+        offset: usize,
+        key: &str,
+    ) -> Checked<BTreeSet<Invariant>> {
+        names
+            .iter()
+            .map(|n| {
+                Invariant::parse(n).ok_or_else(|| {
+                    self.error(offset, key, format!("{n:?}: invariants are named I1 to I9"))
+                })
+            })
+            .collect()
+    }
+
+    pub(super) fn expect(&self, file: ExpectFile, ids: &BTreeSet<String>) -> Checked<Expect> {
+        let violates = match file.violates {
+            None => BTreeSet::new(),
+            Some(v) => {
+                let offset = v.span().start;
+                self.invariants(v.get_ref(), offset, "expect.violates")?
+            }
+        };
+        let holds = match file.holds {
+            None => Invariant::ALL
+                .into_iter()
+                .filter(|i| !violates.contains(i))
+                .collect(),
+            Some(v) => {
+                let offset = v.span().start;
+                match v.get_ref() {
+                    Value::String(s) if s == "all" => Invariant::ALL.into_iter().collect(),
+                    Value::Array(items) => {
+                        let names = items
+                            .iter()
+                            .map(|i| {
+                                i.as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| i.to_string())
+                            })
+                            .collect::<Vec<_>>();
+                        self.invariants(&names, offset, "expect.holds")?
+                    }
+                    other => {
+                        return Err(self.error(
+                            offset,
+                            "expect.holds",
+                            format!("{other}: write \"all\" or a list such as [\"I1\", \"I3\"]"),
+                        ));
+                    }
+                }
+            }
+        };
+        if let Some(both) = holds.intersection(&violates).next() {
+            return Err(self.error(
+                0,
+                "expect.violates",
+                format!("{both} cannot both hold and be violated"),
+            ));
+        }
+        let known_id = |map_span: &Range<usize>, id: &String, key: &str| -> Checked<()> {
+            if ids.contains(id) {
+                Ok(())
+            } else {
+                Err(self.error(
+                    self.key_offset(map_span, id),
+                    &format!("{key}.{id}"),
+                    format!("no row has the id {id:?}"),
+                ))
+            }
+        };
+        let dispatch_ms = match file.dispatch_ms {
+            None => BTreeMap::new(),
+            Some(map) => {
+                let span = map.span();
+                for id in map.get_ref().keys() {
+                    known_id(&span, id, "expect.dispatch_ms")?;
+                }
+                map.into_inner()
+            }
+        };
+        let results = match file.results {
+            None => BTreeMap::new(),
+            Some(map) => {
+                let span = map.span();
+                let mut results = BTreeMap::new();
+                for (id, kind) in map.into_inner() {
+                    known_id(&span, &id, "expect.results")?;
+                    let parsed = ResultKind::parse(&kind).ok_or_else(|| {
+                        self.error(
+                            self.key_offset(&span, &id),
+                            &format!("expect.results.{id}"),
+                            format!(
+                                "{kind:?}: a result is ok, permanent, retry_timeout or shutdown"
+                            ),
+                        )
+                    })?;
+                    results.insert(id, parsed);
+                }
+                results
+            }
+        };
+        let outcomes = match file.outcomes {
+            None => BTreeMap::new(),
+            Some(map) => {
+                let span = map.span();
+                let mut outcomes = BTreeMap::new();
+                for (kind, count) in map.into_inner() {
+                    let parsed = ResultKind::parse(&kind).ok_or_else(|| {
+                        self.error(
+                            self.key_offset(&span, &kind),
+                            &format!("expect.outcomes.{kind}"),
+                            "unknown result: use ok, permanent, retry_timeout or shutdown",
+                        )
+                    })?;
+                    outcomes.insert(parsed, count);
+                }
+                outcomes
+            }
+        };
+        let mutant = match file.mutant {
+            None => None,
+            Some(m) => Some(DefectId::parse(m.get_ref()).ok_or_else(|| {
+                self.error(
+                    m.span().start,
+                    "expect.mutant",
+                    format!("{:?}: defects are named D1 to D15", m.get_ref()),
+                )
+            })?),
+        };
+        Ok(Expect {
+            holds,
+            violates,
+            dispatch_ms,
+            results,
+            outcomes,
+            mutant,
+        })
+    }
+}

@@ -1,0 +1,89 @@
+//! The scenario file as written, before validation: serde's view of the TOML.
+
+use std::collections::BTreeMap;
+
+use paceline_core::RawPoolConfig;
+use serde::Deserialize;
+use toml::{Spanned, Value};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct File {
+    pub(super) name: Spanned<String>,
+    #[serde(default)]
+    pub(super) description: String,
+    #[serde(default)]
+    pub(super) seed: u64,
+    pub(super) horizon_ms: Option<Spanned<u64>>,
+    pub(super) pool: Option<Spanned<RawPoolConfig>>,
+    #[serde(default)]
+    pub(super) service: ServiceFile,
+    #[serde(default)]
+    pub(super) batches: Vec<Spanned<BatchFile>>,
+    #[serde(default)]
+    pub(super) events: Vec<Spanned<EventFile>>,
+    #[serde(default)]
+    pub(super) expect: ExpectFile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ServiceFile {
+    pub(super) latency_ms: Option<Spanned<Value>>,
+    pub(super) capacity_rate: Option<Spanned<f64>>,
+    pub(super) rate_limit: Option<Spanned<RateLimitFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RateLimitFile {
+    pub(super) requests: u64,
+    pub(super) per_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BatchFile {
+    #[serde(default)]
+    pub(super) at_ms: u64,
+    pub(super) rows: Option<Vec<Spanned<RowFile>>>,
+    pub(super) generate: Option<Spanned<GenerateFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RowFile {
+    #[serde(default)]
+    pub(super) id: String,
+    #[serde(default)]
+    pub(super) ready_ms: u64,
+    #[serde(default)]
+    pub(super) attempts: Vec<Spanned<Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GenerateFile {
+    pub(super) count: u64,
+    #[serde(default)]
+    pub(super) ready_every_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EventFile {
+    pub(super) at_ms: u64,
+    #[serde(default)]
+    pub(super) shutdown: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExpectFile {
+    pub(super) holds: Option<Spanned<Value>>,
+    pub(super) violates: Option<Spanned<Vec<String>>>,
+    pub(super) dispatch_ms: Option<Spanned<BTreeMap<String, Vec<u64>>>>,
+    pub(super) results: Option<Spanned<BTreeMap<String, String>>>,
+    pub(super) outcomes: Option<Spanned<BTreeMap<String, u64>>>,
+    pub(super) mutant: Option<Spanned<String>>,
+}

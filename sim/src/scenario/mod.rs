@@ -1,0 +1,225 @@
+//! Scenario files: what users write to describe a run, read and validated in one place.
+//!
+//! A scenario is TOML (see the README for the format). Reading it either gives a
+//! [`Scenario`] in which every value has been checked and converted to virtual
+//! microseconds, or a [`ScenarioError`] naming the file, line, column and key. Nothing
+//! downstream re-validates, and nothing here panics on any input.
+//!
+//! The model is here; the file as written is in `file`, pointing into the text in
+//! `source`, the checks in `validate` (the run) and `expect` (the expectations), and the
+//! way back to TOML in `to_toml`.
+
+mod expect;
+mod file;
+mod source;
+mod to_toml;
+mod validate;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use paceline_core::{Outcome, PoolConfig, RawPoolConfig};
+use paceline_trace::{DefectId, Invariant, ResultKind};
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use expect::declared_mutant;
+pub use source::ScenarioError;
+
+use file::File;
+use source::Source;
+
+/// The largest batch a scenario may generate: beyond this a typo (an extra zero or
+/// three) would exhaust memory before any useful result.
+pub const MAX_ROWS_PER_BATCH: u64 = 10_000_000;
+
+/// The horizon when a scenario does not set one: one hour of virtual time.
+pub const DEFAULT_HORIZON_MS: u64 = 3_600_000;
+
+/// A validated scenario, times in virtual microseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub horizon_us: u64,
+    pub pool: PoolConfig,
+    pub service: ServiceModel,
+    pub batches: Vec<BatchSpec>,
+    /// Times at which the pool is shut down.
+    pub shutdowns_us: Vec<u64>,
+    pub expect: Expect,
+}
+
+/// How the simulated API answers attempts that no row script covers.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServiceModel {
+    pub latency: Latency,
+    /// Probability that an unscripted attempt gets `capacity`.
+    pub capacity_rate: f64,
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// Latency of an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Latency {
+    Fixed {
+        us: u64,
+    },
+    /// Uniform over `[min_us, max_us]`, drawn from the run's seeded generator.
+    Uniform {
+        min_us: u64,
+        max_us: u64,
+    },
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency::Fixed { us: 0 }
+    }
+}
+
+/// At most `requests` accepted attempts in any window of `per_us`; beyond it, `capacity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub requests: u64,
+    pub per_us: u64,
+}
+
+/// One `[[batches]]` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchSpec {
+    /// When `execute_batch` is called.
+    pub at_us: u64,
+    pub rows: Rows,
+}
+
+/// A batch's rows: written out, or generated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rows {
+    Listed(Vec<RowSpec>),
+    /// `count` rows with empty ids, row `i` ready `i * ready_every_us` after the start.
+    Generated {
+        count: usize,
+        ready_every_us: u64,
+    },
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        match self {
+            Rows::Listed(rows) => rows.len(),
+            Rows::Generated { count, .. } => *count,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The row's id, empty for generated rows.
+    pub fn id(&self, row: usize) -> &str {
+        match self {
+            Rows::Listed(rows) => rows.get(row).map_or("", |r| r.id.as_str()),
+            Rows::Generated { .. } => "",
+        }
+    }
+
+    /// When the row's work becomes available, after the batch starts.
+    pub fn ready_us(&self, row: usize) -> u64 {
+        match self {
+            Rows::Listed(rows) => rows.get(row).map_or(0, |r| r.ready_us),
+            Rows::Generated { ready_every_us, .. } => ready_every_us.saturating_mul(row as u64),
+        }
+    }
+
+    /// The scripted answer to the row's `attempt` (from 1), if the script reaches it.
+    pub fn script(&self, row: usize, attempt: u32) -> Option<&ScriptedAttempt> {
+        match self {
+            Rows::Listed(rows) => rows
+                .get(row)?
+                .attempts
+                .get(usize::try_from(attempt).ok()?.checked_sub(1)?),
+            Rows::Generated { .. } => None,
+        }
+    }
+}
+
+/// A row written in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowSpec {
+    pub id: String,
+    pub ready_us: u64,
+    pub attempts: Vec<ScriptedAttempt>,
+}
+
+/// A scripted answer to one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScriptedAttempt {
+    pub outcome: Outcome,
+    pub status: Option<u16>,
+    /// Overrides the service's latency for this attempt.
+    pub latency_us: Option<u64>,
+}
+
+/// What `replay` and `check` assert about a run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Expect {
+    /// Invariants that must hold on every seed; by default every invariant not in
+    /// `violates`.
+    pub holds: BTreeSet<Invariant>,
+    /// Invariants that must be reported broken on every seed.
+    pub violates: BTreeSet<Invariant>,
+    /// Dispatch times of rows by id, in milliseconds, for the scenario's own seed.
+    pub dispatch_ms: BTreeMap<String, Vec<u64>>,
+    /// Final results of rows by id, for the scenario's own seed.
+    pub results: BTreeMap<String, ResultKind>,
+    /// Exact numbers of rows per result, for the kinds listed.
+    pub outcomes: BTreeMap<ResultKind, u64>,
+    /// The defect of the bug zoo this scenario demonstrates:
+    /// the expectations above describe the real core, and with the defect switched on
+    /// the run must miss them and break every invariant in `violates`.
+    pub mutant: Option<DefectId>,
+}
+
+impl Scenario {
+    /// Read and validate a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| Source::unreadable(path, &e))?;
+        Scenario::parse(path, &text)
+    }
+
+    /// Validate scenario text; `path` is only used in error messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        let src = Source { path, text };
+        let file: File = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
+        src.scenario(file)
+    }
+
+    /// Read only the `[pool]` table of a file (a scenario, or a file holding just that
+    /// table), for checking traces recorded elsewhere.
+    pub fn load_pool(path: &Path) -> Result<PoolConfig, ScenarioError> {
+        #[derive(Deserialize)]
+        struct PoolOnly {
+            pool: Option<Spanned<RawPoolConfig>>,
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| Source::unreadable(path, &e))?;
+        let src = Source { path, text: &text };
+        let file: PoolOnly = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
+        if file.pool.is_none() {
+            return Err(ScenarioError {
+                file: path.to_path_buf(),
+                line: None,
+                column: None,
+                key: Some("pool".into()),
+                message: "the file has no [pool] table".into(),
+            });
+        }
+        src.pool(file.pool)
+    }
+
+    /// Total rows over all batches.
+    pub fn row_count(&self) -> u64 {
+        self.batches.iter().map(|b| b.rows.len() as u64).sum()
+    }
+}

@@ -1,0 +1,396 @@
+//! Validation of the run a scenario describes: name, horizon, pool, service, batches,
+//! rows and scripted attempts.
+
+use std::collections::BTreeSet;
+
+use paceline_core::{Outcome, PoolConfig, RawPoolConfig};
+use paceline_trace::EventName;
+use toml::{Spanned, Value};
+
+use crate::record::outcome_of;
+
+use super::file::{BatchFile, File, RowFile, ServiceFile};
+use super::source::{Checked, Source};
+use super::{
+    BatchSpec, DEFAULT_HORIZON_MS, Latency, MAX_ROWS_PER_BATCH, RateLimit, RowSpec, Rows, Scenario,
+    ScenarioError, ScriptedAttempt, ServiceModel,
+};
+
+/// A scripted `capacity` without a status is a 429, the status rate limits answer with.
+fn default_status(outcome: Outcome) -> Option<u16> {
+    (outcome == Outcome::Capacity).then_some(429)
+}
+
+impl Source<'_> {
+    pub(super) fn scenario(&self, file: File) -> Checked<Scenario> {
+        let name_span = file.name.span();
+        let name = file.name.into_inner();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(self.error(
+                name_span.start,
+                "name",
+                format!("{name:?}: use only letters, digits, '-' and '_' (and at least one)"),
+            ));
+        }
+        let horizon_us = match file.horizon_ms {
+            None => DEFAULT_HORIZON_MS * 1000,
+            Some(h) => {
+                let offset = h.span().start;
+                let ms = h.into_inner();
+                if ms == 0 {
+                    return Err(self.error(offset, "horizon_ms", "must be > 0"));
+                }
+                self.us(ms, offset, "horizon_ms")?
+            }
+        };
+        let pool = self.pool(file.pool)?;
+        let service = self.service(file.service)?;
+        if file.batches.is_empty() {
+            return Err(ScenarioError {
+                file: self.path.to_path_buf(),
+                line: None,
+                column: None,
+                key: Some("batches".into()),
+                message: "a scenario needs at least one [[batches]] entry".into(),
+            });
+        }
+        let mut ids = BTreeSet::new();
+        let batches = file
+            .batches
+            .into_iter()
+            .map(|b| self.batch(b, &mut ids))
+            .collect::<Checked<Vec<_>>>()?;
+        let mut shutdowns_us = Vec::new();
+        for event in file.events {
+            let offset = event.span().start;
+            let event = event.into_inner();
+            if !event.shutdown {
+                return Err(self.error(
+                    offset,
+                    "shutdown",
+                    "an event must do something: the only event is `shutdown = true`",
+                ));
+            }
+            shutdowns_us.push(self.us(event.at_ms, offset, "at_ms")?);
+        }
+        let expect = self.expect(file.expect, &ids)?;
+        Ok(Scenario {
+            name,
+            description: file.description,
+            seed: file.seed,
+            horizon_us,
+            pool,
+            service,
+            batches,
+            shutdowns_us,
+            expect,
+        })
+    }
+
+    pub(super) fn pool(&self, pool: Option<Spanned<RawPoolConfig>>) -> Checked<PoolConfig> {
+        let Some(pool) = pool else {
+            return Ok(PoolConfig::default());
+        };
+        let span = pool.span();
+        PoolConfig::try_from(pool.into_inner()).map_err(|e| {
+            let fields = e
+                .problems
+                .first()
+                .map(|p| p.fields.clone())
+                .unwrap_or_default();
+            let field = fields.last().copied().unwrap_or("pool");
+            let offset = self.key_offset(&span, field);
+            let mut err = self.error(offset, &format!("pool.{field}"), e.to_string());
+            if fields.len() > 1 {
+                err.key = Some(
+                    fields
+                        .iter()
+                        .map(|f| format!("pool.{f}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
+            }
+            err
+        })
+    }
+
+    fn service(&self, file: ServiceFile) -> Checked<ServiceModel> {
+        let latency = match file.latency_ms {
+            None => Latency::default(),
+            Some(v) => self.latency(v, "service.latency_ms")?,
+        };
+        let capacity_rate = match file.capacity_rate {
+            None => 0.0,
+            Some(rate) => {
+                let offset = rate.span().start;
+                let rate = rate.into_inner();
+                if !(0.0..=1.0).contains(&rate) {
+                    return Err(self.error(
+                        offset,
+                        "service.capacity_rate",
+                        format!("{rate}: a probability must be between 0.0 and 1.0"),
+                    ));
+                }
+                rate
+            }
+        };
+        let rate_limit = match file.rate_limit {
+            None => None,
+            Some(limit) => {
+                let offset = limit.span().start;
+                let limit = limit.into_inner();
+                if limit.requests == 0 {
+                    return Err(self.error(offset, "service.rate_limit.requests", "must be >= 1"));
+                }
+                if limit.per_ms == 0 {
+                    return Err(self.error(offset, "service.rate_limit.per_ms", "must be >= 1"));
+                }
+                Some(RateLimit {
+                    requests: limit.requests,
+                    per_us: self.us(limit.per_ms, offset, "service.rate_limit.per_ms")?,
+                })
+            }
+        };
+        Ok(ServiceModel {
+            latency,
+            capacity_rate,
+            rate_limit,
+        })
+    }
+
+    fn latency(&self, value: Spanned<Value>, key: &str) -> Checked<Latency> {
+        let offset = value.span().start;
+        let ms = |v: &Value, which: &str| -> Checked<u64> {
+            match v {
+                Value::Integer(n) => u64::try_from(*n).map_err(|_| {
+                    self.error(offset, key, format!("{which}{n}: a latency must be >= 0"))
+                }),
+                other => Err(self.error(
+                    offset,
+                    key,
+                    format!("{which}{other}: expected an integer number of milliseconds"),
+                )),
+            }
+        };
+        match value.get_ref() {
+            Value::Table(table) => {
+                if let Some(extra) = table.keys().find(|k| *k != "min" && *k != "max") {
+                    return Err(self.error(
+                        offset,
+                        &format!("{key}.{extra}"),
+                        "unknown key: a latency table has only `min` and `max`",
+                    ));
+                }
+                let get = |k: &str| {
+                    table.get(k).ok_or_else(|| {
+                        self.error(
+                            offset,
+                            &format!("{key}.{k}"),
+                            "missing: write { min = .., max = .. }",
+                        )
+                    })
+                };
+                let min = ms(get("min")?, "min = ")?;
+                let max = ms(get("max")?, "max = ")?;
+                if min > max {
+                    return Err(self.error(
+                        offset,
+                        key,
+                        format!("min = {min} is above max = {max}"),
+                    ));
+                }
+                Ok(Latency::Uniform {
+                    min_us: self.us(min, offset, key)?,
+                    max_us: self.us(max, offset, key)?,
+                })
+            }
+            other => Ok(Latency::Fixed {
+                us: self.us(ms(other, "")?, offset, key)?,
+            }),
+        }
+    }
+
+    fn batch(&self, batch: Spanned<BatchFile>, ids: &mut BTreeSet<String>) -> Checked<BatchSpec> {
+        let span = batch.span();
+        let offset = span.start;
+        let rows_at = self.key_offset(&span, "rows");
+        let batch = batch.into_inner();
+        let at_us = self.us(batch.at_ms, offset, "batches.at_ms")?;
+        let rows = match (batch.rows, batch.generate) {
+            (Some(_), Some(_)) => {
+                return Err(self.error(
+                    offset,
+                    "batches.generate",
+                    "a batch has either `rows` or `generate`, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(self.error(
+                    offset,
+                    "batches.rows",
+                    "a batch needs `rows` or `generate`",
+                ));
+            }
+            (Some(rows), None) => {
+                if rows.is_empty() {
+                    return Err(self.error(
+                        rows_at,
+                        "batches.rows",
+                        "an empty batch shows nothing: give it at least one row",
+                    ));
+                }
+                if rows.len() as u64 > MAX_ROWS_PER_BATCH {
+                    return Err(self.error(
+                        rows_at,
+                        "batches.rows",
+                        format!("at most {MAX_ROWS_PER_BATCH} rows per batch"),
+                    ));
+                }
+                Rows::Listed(
+                    rows.into_iter()
+                        .map(|r| self.row(r, ids))
+                        .collect::<Checked<Vec<_>>>()?,
+                )
+            }
+            (None, Some(generate)) => {
+                let offset = generate.span().start;
+                let generate = generate.into_inner();
+                if generate.count == 0 || generate.count > MAX_ROWS_PER_BATCH {
+                    return Err(self.error(
+                        offset,
+                        "batches.generate.count",
+                        format!(
+                            "{}: must be between 1 and {MAX_ROWS_PER_BATCH}",
+                            generate.count
+                        ),
+                    ));
+                }
+                let ready_every_us = self.us(
+                    generate.ready_every_ms,
+                    offset,
+                    "batches.generate.ready_every_ms",
+                )?;
+                // The last row's ready time must fit too.
+                if ready_every_us.checked_mul(generate.count).is_none() {
+                    return Err(self.error(
+                        offset,
+                        "batches.generate.ready_every_ms",
+                        "count x ready_every_ms overflows virtual time",
+                    ));
+                }
+                Rows::Generated {
+                    count: usize::try_from(generate.count).unwrap_or(usize::MAX),
+                    ready_every_us,
+                }
+            }
+        };
+        Ok(BatchSpec { at_us, rows })
+    }
+
+    fn row(&self, row: Spanned<RowFile>, ids: &mut BTreeSet<String>) -> Checked<RowSpec> {
+        let offset = row.span().start;
+        let row = row.into_inner();
+        if !row.id.is_empty() && !ids.insert(row.id.clone()) {
+            return Err(self.error(
+                offset,
+                "batches.rows.id",
+                format!(
+                    "{:?} is used twice: expectations name rows by id, so ids are unique",
+                    row.id
+                ),
+            ));
+        }
+        let ready_us = self.us(row.ready_ms, offset, "batches.rows.ready_ms")?;
+        let attempts = row
+            .attempts
+            .into_iter()
+            .map(|a| self.attempt(a))
+            .collect::<Checked<Vec<_>>>()?;
+        Ok(RowSpec {
+            id: row.id,
+            ready_us,
+            attempts,
+        })
+    }
+
+    fn attempt(&self, attempt: Spanned<Value>) -> Checked<ScriptedAttempt> {
+        let offset = attempt.span().start;
+        let key = "batches.rows.attempts";
+        let outcome = |v: &Value| -> Checked<Outcome> {
+            v.as_str()
+                .and_then(EventName::parse)
+                .and_then(outcome_of)
+                .ok_or_else(|| {
+                    self.error(
+                        offset,
+                        key,
+                        format!(
+                            "{v}: an outcome is \"ok\", \"capacity\", \"retryable\" or \"permanent\""
+                        ),
+                    )
+                })
+        };
+        match attempt.get_ref() {
+            Value::Table(table) => {
+                if let Some(extra) = table
+                    .keys()
+                    .find(|k| !["outcome", "status", "latency_ms"].contains(&k.as_str()))
+                {
+                    return Err(self.error(
+                        offset,
+                        &format!("{key}.{extra}"),
+                        "unknown key: an attempt has `outcome`, `status` and `latency_ms`",
+                    ));
+                }
+                let outcome =
+                    outcome(table.get("outcome").ok_or_else(|| {
+                        self.error(offset, &format!("{key}.outcome"), "missing")
+                    })?)?;
+                let status = match table.get("status") {
+                    None => default_status(outcome),
+                    Some(Value::Integer(n)) if (100..=599).contains(n) => u16::try_from(*n).ok(),
+                    Some(other) => {
+                        return Err(self.error(
+                            offset,
+                            &format!("{key}.status"),
+                            format!("{other}: an HTTP status is an integer from 100 to 599"),
+                        ));
+                    }
+                };
+                let latency_us = match table.get("latency_ms") {
+                    None => None,
+                    Some(v) => match self.latency(
+                        Spanned::new(offset..offset, v.clone()),
+                        &format!("{key}.latency_ms"),
+                    )? {
+                        Latency::Fixed { us } => Some(us),
+                        Latency::Uniform { .. } => {
+                            return Err(self.error(
+                                offset,
+                                &format!("{key}.latency_ms"),
+                                "a scripted attempt takes a fixed latency",
+                            ));
+                        }
+                    },
+                };
+                Ok(ScriptedAttempt {
+                    outcome,
+                    status,
+                    latency_us,
+                })
+            }
+            other => {
+                let outcome = outcome(other)?;
+                Ok(ScriptedAttempt {
+                    outcome,
+                    status: default_status(outcome),
+                    latency_us: None,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The `detail` column: `key=value` pairs separated by `;`, and every key's spelling.
+
+use std::fmt::Write as _;
+
+/// The keys of the `detail` column, each spelled once.
+pub mod key {
+    /// `batch_start`: rows in the batch.
+    pub const ROWS: &str = "rows";
+    /// Answers and `emit`: the HTTP status.
+    pub const STATUS: &str = "status";
+    /// `backoff`: its length, rounded up to the microsecond.
+    pub const BACKOFF_US: &str = "backoff_us";
+    /// `retry_timeout`: time since the budget started.
+    pub const ELAPSED_US: &str = "elapsed_us";
+    /// `retry_timeout`: the budget.
+    pub const BUDGET_US: &str = "budget_us";
+    /// `emit`: the row's result.
+    pub const RESULT: &str = "result";
+    /// `emit`: the row's index in its batch.
+    pub const SUBMIT_INDEX: &str = "submit_index";
+    /// `emit`: the row's place in the order of completion.
+    pub const COMPLETE_INDEX: &str = "complete_index";
+    /// `emit`: when the batch was called.
+    pub const SUBMIT_US: &str = "submit_us";
+    /// `emit`: when the row completed.
+    pub const COMPLETE_US: &str = "complete_us";
+    /// `emit`: how long the entry waited in the reorder buffer.
+    pub const BUFFER_WAIT_US: &str = "buffer_wait_us";
+    /// `batch_end`: failures the throttle recorded.
+    pub const CAPACITY_RETRIES: &str = "capacity_retries";
+    /// `batch_end`: successes.
+    pub const SUCCESSES: &str = "successes";
+    /// `batch_end`: highest `D` in force.
+    pub const PEAK_DELAY_MS: &str = "peak_delay_ms";
+    /// `batch_end`: time spent at the gate and in backoff.
+    pub const TOTAL_THROTTLE_TIME_US: &str = "total_throttle_time_us";
+    /// `batch_end`: most permits held at once.
+    pub const MAX_CONCURRENT: &str = "max_concurrent";
+    /// `batch_end`: `D` when the batch ended.
+    pub const DELAY_AT_COMPLETION_MS: &str = "delay_at_completion_ms";
+}
+
+/// The value of `key` in a `key=value;key=value` detail string.
+pub fn detail_value<'a>(detail: &'a str, key: &str) -> Option<&'a str> {
+    detail
+        .split(';')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+/// Builds a detail string into a buffer the caller reuses, so writing a trace allocates
+/// nothing per event.
+pub struct DetailWriter<'a>(&'a mut String);
+
+impl<'a> DetailWriter<'a> {
+    /// Start an empty detail in `buf`.
+    pub fn new(buf: &'a mut String) -> Self {
+        buf.clear();
+        DetailWriter(buf)
+    }
+
+    /// Append `key=value`.
+    pub fn text(&mut self, key: &str, value: &str) -> &mut Self {
+        if !self.0.is_empty() {
+            self.0.push(';');
+        }
+        self.0.push_str(key);
+        self.0.push('=');
+        self.0.push_str(value);
+        self
+    }
+
+    /// Append an integer value.
+    pub fn int<I: itoa::Integer>(&mut self, key: &str, value: I) -> &mut Self {
+        self.text(key, itoa::Buffer::new().format(value))
+    }
+
+    /// Append a number written the shortest way that reads back exactly.
+    pub fn float(&mut self, key: &str, value: f64) -> &mut Self {
+        if !self.0.is_empty() {
+            self.0.push(';');
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(self.0, "{key}={value}");
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detail_values_are_found_by_key() {
+        assert_eq!(detail_value("a=1;bb=2;c=", "bb"), Some("2"));
+        assert_eq!(detail_value("a=1;bb=2;c=", "c"), Some(""));
+        assert_eq!(detail_value("a=1", "b"), None);
+    }
+
+    #[test]
+    fn the_writer_joins_pairs() {
+        let mut buf = String::from("stale");
+        DetailWriter::new(&mut buf)
+            .int(key::ELAPSED_US, 2000u64)
+            .float(key::PEAK_DELAY_MS, 0.5)
+            .text(key::RESULT, "ok");
+        assert_eq!(buf, "elapsed_us=2000;peak_delay_ms=0.5;result=ok");
+        assert_eq!(detail_value(&buf, key::PEAK_DELAY_MS), Some("0.5"));
+    }
+}

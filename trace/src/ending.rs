@@ -1,0 +1,44 @@
+//! How a run ended, as its driver knows it: the one fact about a run that its events
+//! alone cannot tell (a trace that stops could be finished, stuck or cut off).
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Ending {
+    /// Every row of every batch ended.
+    Quiescent,
+    /// Nothing more could happen, yet rows were left.
+    Deadlock {
+        /// When the last event happened.
+        at_us: u64,
+        /// The rows left and what each waits for.
+        waiting: Vec<Stuck>,
+    },
+    /// The horizon came with rows left.
+    Stall {
+        /// The horizon of the run.
+        horizon_us: u64,
+        /// The rows left and what each waits for.
+        waiting: Vec<Stuck>,
+    },
+    /// Events kept coming without time moving (a storm of zero-delay retries, say).
+    Livelock {
+        /// The instant time stopped moving.
+        at_us: u64,
+        /// Events seen at that instant.
+        events: u64,
+    },
+}
+
+/// A row left when a run could not finish, and what it waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stuck {
+    /// The batch, in scenario order.
+    pub batch: usize,
+    /// The row's index in its batch.
+    pub row: usize,
+    /// The row's id, empty for generated rows.
+    pub id: String,
+    /// In words: "a permit", "the end of its backoff at ...".
+    pub waiting_for: String,
+}

@@ -1,0 +1,58 @@
+//! paceline-trace: the trace of a paced pool, and the words every stage of paceline
+//! shares.
+//!
+//! A trace is one record per event of the pool, in the order the pool saw them: the
+//! simulator writes it, the threaded executor can write it, any other implementation in
+//! any language can write it, and the verifier and the reports read it. This crate holds
+//! the format and nothing else of paceline's: the record ([`TraceRecord`], [`TraceRow`]),
+//! the event names ([`EventName`]), the detail keys ([`key`]), a streaming CSV writer
+//! ([`CsvTrace`]) and reader ([`TraceReader`]), the [`TraceSink`] seam between stages,
+//! and the vocabulary of verdicts ([`Invariant`], [`ResultKind`], [`DefectId`],
+//! [`Ending`]). Each word is spelled in one place.
+//!
+//! ```
+//! use paceline_trace::{CsvTrace, EventName, TraceReader, TraceRecord, TraceSink};
+//!
+//! let mut csv = CsvTrace::new(Vec::new())?;
+//! csv.record(&TraceRecord {
+//!     t_us: 0,
+//!     event: EventName::Dispatch,
+//!     batch: Some(0),
+//!     row: Some(0),
+//!     id: "A",
+//!     attempt: Some(1),
+//!     delay_ms: Some(100.0),
+//!     detail: "",
+//! })?;
+//! let bytes = csv.finish()?;
+//! let mut reader = TraceReader::new(bytes.as_slice())?;
+//! let row = reader.next_row().expect("one row")?;
+//! assert_eq!((row.event, row.id.as_str()), (EventName::Dispatch, "A"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod defect;
+mod detail;
+mod ending;
+mod event;
+mod invariant;
+mod reader;
+mod record;
+mod result;
+mod sink;
+mod time;
+mod writer;
+
+pub use defect::DefectId;
+pub use detail::{DetailWriter, detail_value, key};
+pub use ending::{Ending, Stuck};
+pub use event::EventName;
+pub use invariant::Invariant;
+pub use reader::{Columns, ReadError, TraceReader};
+pub use record::{HEADER, TraceRecord, TraceRow};
+pub use result::ResultKind;
+pub use sink::{MemoryTrace, NoTrace, Tee, TraceSink};
+pub use time::ms;
+pub use writer::CsvTrace;

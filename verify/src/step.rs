@@ -1,0 +1,129 @@
+//! What every check sees: one event ([`Ev`]), what the trace has shown of its row so far
+//! ([`RowTrack`]) and the shared state around it ([`Step`]). The verifier builds these;
+//! the checks only read them, so neither imports the other's internals.
+
+use paceline_trace::{EventName, detail_value, key};
+
+use crate::reference::PoolRules;
+use crate::verdict::RowRef;
+
+/// One event as the checks see it.
+#[derive(Debug, Clone)]
+pub(crate) struct Ev {
+    pub t_us: u64,
+    pub kind: EventName,
+    pub batch: u64,
+    pub row: Option<usize>,
+    pub id: String,
+    pub attempt: Option<u32>,
+    pub delay_ms: Option<f64>,
+    pub detail: String,
+}
+
+impl Ev {
+    pub(crate) fn detail(&self, key: &str) -> Option<&str> {
+        detail_value(&self.detail, key)
+    }
+
+    pub(crate) fn row_ref(&self) -> Option<RowRef> {
+        self.row.map(|row| RowRef {
+            batch: self.batch,
+            row,
+            id: self.id.clone(),
+            attempt: self.attempt,
+        })
+    }
+
+    pub(crate) fn awaits_resolution(&self) -> bool {
+        self.kind.is_failure() && self.row.is_some()
+    }
+}
+
+/// What the trace has shown of one row so far.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RowTrack {
+    pub id: String,
+    pub first_permit_us: Option<u64>,
+    pub first_dispatch_us: Option<u64>,
+    pub holds_permit: bool,
+    /// When the row took the permit it holds, while it has not dispatched on it.
+    pub gate_since: Option<u64>,
+    pub in_flight: bool,
+    pub dispatches: u32,
+    pub last_answer_us: Option<u64>,
+    /// Start and length of the row's latest backoff, until it takes a permit or ends.
+    pub backoff: Option<(u64, u64)>,
+    pub terminal: Option<(EventName, u64)>,
+    pub emitted: bool,
+    /// The last event seen for the row.
+    pub last: Option<(EventName, u64)>,
+}
+
+impl RowTrack {
+    /// When the retry budget started: the first permit, or the first dispatch in a trace
+    /// without permit events.
+    pub(crate) fn budget_start(&self) -> Option<u64> {
+        self.first_permit_us.or(self.first_dispatch_us)
+    }
+}
+
+/// One event with the shared state around it, as handed to every check.
+pub(crate) struct Step<'a> {
+    pub ev: &'a Ev,
+    /// The row's state before this event.
+    pub row: Option<&'a RowTrack>,
+    /// The reference `D` after this event.
+    pub d_ms: f64,
+    /// For `capacity` and `retryable`: whether the throttle recorded the failure.
+    pub recorded: bool,
+    /// Permits held and attempts in flight in the whole pool, after this event.
+    pub permits_held: u64,
+    pub in_flight: u64,
+    pub rules: &'a PoolRules,
+    pub tolerance_us: u64,
+}
+
+/// Record `ev` in its row's track.
+pub(crate) fn update(track: &mut RowTrack, ev: &Ev) {
+    let t = ev.t_us;
+    if track.id.is_empty() {
+        track.id.clone_from(&ev.id);
+    }
+    match ev.kind {
+        EventName::Permit => {
+            track.first_permit_us.get_or_insert(t);
+            track.holds_permit = true;
+            track.gate_since = Some(t);
+            track.backoff = None;
+        }
+        EventName::Dispatch => {
+            track.first_dispatch_us.get_or_insert(t);
+            track.dispatches += 1;
+            track.in_flight = true;
+            track.gate_since = None;
+        }
+        EventName::Release => {
+            track.holds_permit = false;
+            track.gate_since = None;
+        }
+        EventName::Backoff => {
+            let length = ev
+                .detail(key::BACKOFF_US)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            track.backoff = Some((t, length));
+        }
+        EventName::Emit => track.emitted = true,
+        _ => {}
+    }
+    if ev.kind.is_answer() {
+        track.in_flight = false;
+        track.last_answer_us = Some(t);
+    }
+    if ev.kind.is_terminal() && track.terminal.is_none() {
+        track.terminal = Some((ev.kind, t));
+        track.backoff = None;
+        track.gate_since = None;
+    }
+    track.last = Some((ev.kind, t));
+}
