@@ -97,6 +97,7 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
+    /// A clock at time zero.
     pub fn new() -> Self {
         ManualClock::default()
     }

@@ -38,12 +38,19 @@ impl GatePolicy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawPoolConfig {
+    /// Permits: integer >= 1.
     pub pool_size: i64,
+    /// The floor of `D`: integer >= 0.
     pub min_dispatch_delay_ms: i64,
+    /// The ceiling of `D`: integer > 0, and >= the floor.
     pub max_dispatch_delay_ms: i64,
+    /// Finite, > 1.0.
     pub backoff_multiplier: f64,
+    /// Integer >= 0; not 0 when the floor is 0.
     pub recovery_step_ms: i64,
+    /// A row's retry budget: integer > 0.
     pub max_capacity_retry_seconds: i64,
+    /// `"aimd"` or `"min"`.
     pub gate: String,
 }
 
@@ -64,13 +71,17 @@ impl Default for RawPoolConfig {
 /// One broken rule: the fields involved and a sentence naming their values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigProblem {
+    /// The fields the rule ties together.
     pub fields: Vec<&'static str>,
+    /// The rule and the values that broke it, in words.
     pub message: String,
 }
 
 /// Every rule a configuration broke, in the order of the model's table.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub struct ConfigError {
+    /// Every broken rule.
     pub problems: Vec<ConfigProblem>,
 }
 
@@ -214,7 +225,71 @@ impl TryFrom<RawPoolConfig> for PoolConfig {
     }
 }
 
+/// Builds a [`PoolConfig`] from the model's defaults, one field at a time; `build`
+/// validates, so a builder never yields an invalid configuration.
+///
+/// ```
+/// use paceline_core::{GatePolicy, PoolConfig};
+/// let config = PoolConfig::builder().pool_size(8).gate(GatePolicy::Min).build()?;
+/// assert_eq!((config.pool_size(), config.recovery_step_ms()), (8, 50));
+/// assert!(PoolConfig::builder().pool_size(0).build().is_err());
+/// # Ok::<(), paceline_core::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolConfigBuilder {
+    raw: RawPoolConfig,
+}
+
+impl PoolConfigBuilder {
+    /// Permits: most attempts in flight at once.
+    pub fn pool_size(mut self, n: usize) -> Self {
+        self.raw.pool_size = i64::try_from(n).unwrap_or(i64::MAX);
+        self
+    }
+    /// The floor of the throttle's delay `D`, and the `min` gate's spacing.
+    pub fn min_dispatch_delay_ms(mut self, ms: u64) -> Self {
+        self.raw.min_dispatch_delay_ms = i64::try_from(ms).unwrap_or(i64::MAX);
+        self
+    }
+    /// The ceiling of `D`.
+    pub fn max_dispatch_delay_ms(mut self, ms: u64) -> Self {
+        self.raw.max_dispatch_delay_ms = i64::try_from(ms).unwrap_or(i64::MAX);
+        self
+    }
+    /// How much a failure multiplies `D`.
+    pub fn backoff_multiplier(mut self, m: f64) -> Self {
+        self.raw.backoff_multiplier = m;
+        self
+    }
+    /// How much a success takes off `D`.
+    pub fn recovery_step_ms(mut self, ms: u64) -> Self {
+        self.raw.recovery_step_ms = i64::try_from(ms).unwrap_or(i64::MAX);
+        self
+    }
+    /// A row's retry budget, from its first permit.
+    pub fn max_capacity_retry_seconds(mut self, s: u64) -> Self {
+        self.raw.max_capacity_retry_seconds = i64::try_from(s).unwrap_or(i64::MAX);
+        self
+    }
+    /// How the gate spaces dispatches.
+    pub fn gate(mut self, gate: GatePolicy) -> Self {
+        self.raw.gate = gate.as_str().to_string();
+        self
+    }
+    /// Validate: the configuration, or every rule it breaks.
+    pub fn build(self) -> Result<PoolConfig, ConfigError> {
+        PoolConfig::try_from(self.raw)
+    }
+}
+
 impl PoolConfig {
+    /// A builder starting from the model's defaults.
+    pub fn builder() -> PoolConfigBuilder {
+        PoolConfigBuilder {
+            raw: RawPoolConfig::default(),
+        }
+    }
+
     /// The configuration as it would be written, for saving scenarios and reports.
     pub fn to_raw(&self) -> RawPoolConfig {
         // Every field fits: construction checked them from i64 values.
@@ -237,21 +312,27 @@ impl PoolConfig {
         self
     }
 
+    /// Permits: most attempts in flight at once.
     pub fn pool_size(&self) -> usize {
         self.pool_size
     }
+    /// The floor of `D`, and the `min` gate's spacing.
     pub fn min_dispatch_delay_ms(&self) -> u64 {
         self.min_dispatch_delay_ms
     }
+    /// The ceiling of `D`.
     pub fn max_dispatch_delay_ms(&self) -> u64 {
         self.max_dispatch_delay_ms
     }
+    /// How much a failure multiplies `D`.
     pub fn backoff_multiplier(&self) -> f64 {
         self.backoff_multiplier
     }
+    /// How much a success takes off `D`.
     pub fn recovery_step_ms(&self) -> u64 {
         self.recovery_step_ms
     }
+    /// How the gate spaces dispatches.
     pub fn gate(&self) -> GatePolicy {
         self.gate
     }

@@ -15,7 +15,9 @@ pub type BatchId = u64;
 /// One step of the pool, stamped with the time and the throttle's `D` after it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
+    /// When it happened.
     pub at: Time,
+    /// The batch it belongs to.
     pub batch: BatchId,
     /// The row's index in its batch, for row events.
     pub row: Option<usize>,
@@ -23,14 +25,22 @@ pub struct Event {
     pub attempt: Option<u32>,
     /// `D` after the event, in milliseconds.
     pub delay_ms: f64,
+    /// What happened.
     pub kind: EventKind,
 }
 
 /// What happened.
+///
+/// Deliberately not `#[non_exhaustive]`: every driver (the simulator, the executors, the
+/// trace writer) must handle every event the pool emits, and a new kind must break their
+/// build rather than fall silently into a wildcard arm.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
     /// The batch left the single-flight queue and its rows entered the pool.
-    BatchStart { rows: usize },
+    BatchStart {
+        /// Rows in the batch.
+        rows: usize,
+    },
     /// The row's work became available; it queues for a permit.
     Ready,
     /// The row took a permit and went to the gate.
@@ -41,15 +51,25 @@ pub enum EventKind {
     Dispatch,
     /// The API answered the attempt.
     Answer {
+        /// What it said.
         outcome: Outcome,
+        /// The HTTP status, where it gave one.
         status: Option<u16>,
     },
     /// The row gave its permit back.
     Release,
     /// The row cools down without a permit.
-    Backoff { length: Duration },
+    Backoff {
+        /// How long.
+        length: Duration,
+    },
     /// The row's retry budget ran out.
-    RetryTimeout { elapsed: Duration, budget: Duration },
+    RetryTimeout {
+        /// Time since the budget started.
+        elapsed: Duration,
+        /// The budget.
+        budget: Duration,
+    },
     /// The row ended because the pool shut down.
     Shutdown,
     /// The reorder buffer released the row's entry. (Boxed, like the statistics below:
@@ -57,26 +77,6 @@ pub enum EventKind {
     Emit(Box<EntryMeta>),
     /// Every entry of the batch was released.
     BatchEnd(Box<BatchStats>),
-}
-
-impl EventKind {
-    /// The trace's name for the event.
-    pub fn name(&self) -> &'static str {
-        match self {
-            EventKind::BatchStart { .. } => "batch_start",
-            EventKind::Ready => "ready",
-            EventKind::Permit => "permit",
-            EventKind::GateWait => "gate_wait",
-            EventKind::Dispatch => "dispatch",
-            EventKind::Answer { outcome, .. } => outcome.as_str(),
-            EventKind::Release => "release",
-            EventKind::Backoff { .. } => "backoff",
-            EventKind::RetryTimeout { .. } => "retry_timeout",
-            EventKind::Shutdown => "shutdown",
-            EventKind::Emit(_) => "emit",
-            EventKind::BatchEnd(_) => "batch_end",
-        }
-    }
 }
 
 /// A row's entry as the batch returns it, without the user's value.
@@ -88,8 +88,11 @@ pub struct EntryMeta {
     pub complete_index: usize,
     /// When `execute_batch` was called.
     pub submitted_at: Time,
+    /// When the row ended.
     pub completed_at: Time,
+    /// When the reorder buffer released the entry.
     pub emitted_at: Time,
+    /// How the row ended.
     pub end: RowEnd,
 }
 
@@ -105,6 +108,7 @@ impl EntryMeta {
 pub struct BatchStats {
     /// Failures recorded by the throttle.
     pub capacity_retries: u64,
+    /// Successful attempts.
     pub successes: u64,
     /// Highest `D` in force during the batch, starting from `D` at its start.
     pub peak_delay_ms: f64,
@@ -112,6 +116,7 @@ pub struct BatchStats {
     pub total_throttle_time: Duration,
     /// Most permits held at once.
     pub max_concurrent: usize,
+    /// `D` when the batch ended.
     pub delay_at_completion_ms: f64,
 }
 

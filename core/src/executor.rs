@@ -16,7 +16,7 @@ use crate::Time;
 use crate::clock::Clock;
 use crate::config::PoolConfig;
 use crate::event::{BatchId, BatchStats, EntryMeta, Event, EventKind};
-use crate::pool::Pool;
+use crate::pool::{BatchCall, Pool};
 use crate::row::{Outcome, RowEnd};
 use crate::sync::{self, Arc, Condvar, Mutex, thread};
 
@@ -52,9 +52,11 @@ impl CallError {
     pub fn outcome(&self) -> Outcome {
         self.outcome
     }
+    /// The HTTP status, where the API gave one.
     pub fn status(&self) -> Option<u16> {
         self.status
     }
+    /// What went wrong, in the API's or the caller's words.
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -62,7 +64,12 @@ impl CallError {
 
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.outcome.as_str())?;
+        f.write_str(match self.outcome {
+            Outcome::Ok => "no error",
+            Outcome::Capacity => "over capacity",
+            Outcome::Retryable => "retryable failure",
+            Outcome::Permanent => "permanent failure",
+        })?;
         if let Some(status) = self.status {
             write!(f, " ({status})")?;
         }
@@ -70,20 +77,29 @@ impl fmt::Display for CallError {
     }
 }
 
+impl std::error::Error for CallError {}
+
 /// Why a row has no value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RowError {
-    #[error("permanent failure: {0}")]
+    /// The API refused for good.
+    #[error("{0}")]
     Permanent(CallError),
+    /// The user's call panicked; the message it panicked with.
     #[error("the call panicked: {0}")]
     Panicked(String),
     /// The retry budget ran out; `last_error` carries the status of a capacity error.
     #[error("retry budget of {budget:?} exhausted after {elapsed:?}; last error: {last_error}")]
     RetryTimeout {
+        /// The last failure.
         last_error: CallError,
+        /// Time since the budget started.
         elapsed: Duration,
+        /// The budget.
         budget: Duration,
     },
+    /// The pool shut down before the row finished.
     #[error("the pool shut down before the row finished")]
     Shutdown,
 }
@@ -91,14 +107,18 @@ pub enum RowError {
 /// What a batch returns for one row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry<O> {
+    /// Ordering metadata: indexes and times.
     pub meta: EntryMeta,
+    /// The call's value, or why there is none.
     pub result: Result<O, RowError>,
 }
 
 /// A batch's entries in row order, with its statistics.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch<O> {
+    /// One entry per row, in row order.
     pub entries: Vec<Entry<O>>,
+    /// The batch's statistics.
     pub stats: BatchStats,
 }
 
@@ -199,16 +219,17 @@ where
     pub fn execute_batch(&self, rows: Vec<I>) -> Batch<O> {
         let shared = &self.shared;
         let mut state = sync::lock(&shared.state);
-        if rows.is_empty() {
-            let stats = BatchStats::starting_at(state.pool.delay_ms());
-            return Batch {
-                entries: Vec::new(),
-                stats,
-            };
-        }
         let len = rows.len();
         let now = shared.clock.now();
-        let id = state.pool.call_batch(now, vec![Duration::ZERO; len]);
+        let id = match state.pool.call_batch(now, vec![Duration::ZERO; len]) {
+            BatchCall::Queued(id) => id,
+            BatchCall::Done(stats) => {
+                return Batch {
+                    entries: Vec::new(),
+                    stats,
+                };
+            }
+        };
         state.batches.insert(
             id,
             Slot {

@@ -46,11 +46,6 @@ impl Gate {
             .map(|last| last.saturating_add(self.spacing(delay)))
     }
 
-    /// The time of the pool's last dispatch.
-    pub fn last_dispatch(&self) -> Option<Time> {
-        self.last_dispatch
-    }
-
     /// Queue a row behind the rows already waiting.
     pub fn join(&mut self, row: usize) {
         self.waiters.push_back(row);
@@ -59,16 +54,6 @@ impl Gate {
     /// Take a row out of the queue (its deadline passed, or the pool shut down).
     pub fn leave(&mut self, row: usize) {
         self.waiters.retain(|&r| r != row);
-    }
-
-    /// Whether anyone waits.
-    pub fn is_idle(&self) -> bool {
-        self.waiters.is_empty()
-    }
-
-    /// Whether `row` would have to wait if it joined now.
-    pub fn would_wait(&self, now: Time, delay: Duration) -> bool {
-        !self.waiters.is_empty() || self.opens_at(delay).is_some_and(|t| now < t)
     }
 
     /// Admit the head waiter if the spacing allows it now, recording the dispatch.
@@ -112,7 +97,6 @@ mod tests {
         g.join(0);
         g.join(1);
         assert_eq!(g.admit(Duration::ZERO, MS), Some(0));
-        assert_eq!(g.last_dispatch(), Some(Duration::ZERO));
         assert_eq!(g.admit(50 * MS, MS), None, "zero is a real dispatch time");
         assert_eq!(g.next_admission(MS), Some(100 * MS));
         assert_eq!(g.admit(100 * MS, MS), Some(1));
@@ -136,10 +120,8 @@ mod tests {
             g.join(r);
         }
         g.leave(1);
-        assert!(g.would_wait(Duration::ZERO, Duration::ZERO));
         assert_eq!(g.admit(Duration::ZERO, Duration::ZERO), Some(3));
         assert_eq!(g.admit(Duration::ZERO, Duration::ZERO), Some(2));
-        assert!(g.is_idle());
-        assert!(!g.would_wait(Duration::ZERO, Duration::ZERO));
+        assert_eq!(g.admit(Duration::ZERO, Duration::ZERO), None, "nobody left");
     }
 }

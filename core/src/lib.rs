@@ -10,7 +10,39 @@
 //! and [`reorder::ReorderBuffer`]). [`executor::PooledExecutor`] runs that state on real
 //! threads and a [`clock::Clock`]; the paceline simulator runs the same state on virtual
 //! time. Neither re-implements a rule.
+//!
+//! Running a batch on real threads, with a call that is refused once:
+//!
+//! ```
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//! use paceline_core::{CallError, GatePolicy, PoolConfig, PooledExecutor, SystemClock};
+//!
+//! let config = PoolConfig::builder()
+//!     .pool_size(4)
+//!     .min_dispatch_delay_ms(1)
+//!     .recovery_step_ms(1)
+//!     .gate(GatePolicy::Min)
+//!     .build()?;
+//! let refused = AtomicBool::new(false);
+//! let pool = PooledExecutor::new(config, SystemClock::new(), move |row: &u32| {
+//!     // The API says "slow down" to the first call of row 3; the pool retries it.
+//!     if *row == 3 && !refused.swap(true, Ordering::SeqCst) {
+//!         return Err(CallError::capacity(Some(429), "slow down"));
+//!     }
+//!     Ok(row * 10)
+//! })?;
+//! let batch = pool.execute_batch((0..8).collect());
+//! let values: Vec<u32> = batch.entries.iter().map(|e| *e.result.as_ref().unwrap()).collect();
+//! assert_eq!(values, [0, 10, 20, 30, 40, 50, 60, 70]); // in row order, whatever finished first
+//! assert_eq!(batch.stats.capacity_retries, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! To check what a pool did, record its [`Event`]s with
+//! [`PooledExecutor::with_observer`] and hand them to `paceline-verify` as a trace (the
+//! `paceline-sim` crate's `record_of` turns an event into a trace record).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 /// Whether defect `$d` of the bug zoo is switched on: always `false` without the
 /// `mutants` feature, so production builds carry no trace of the defects.
@@ -24,26 +56,29 @@ macro_rules! defect {
     }};
 }
 
-pub mod clock;
-pub mod config;
-pub mod event;
-pub mod executor;
-pub mod gate;
+mod clock;
+mod config;
+mod event;
+mod executor;
+mod gate;
 #[cfg(feature = "mutants")]
+#[doc(hidden)]
 pub mod mutant;
-pub mod pool;
-pub mod reorder;
-pub mod row;
-pub mod sync;
-pub mod throttle;
+mod pool;
+mod reorder;
+mod row;
+mod sync;
+mod throttle;
 
 /// A point in time, as the time elapsed since the driving clock's origin. Integer
 /// nanoseconds: no floating-point time anywhere in the pool.
 pub type Time = std::time::Duration;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{ConfigError, GatePolicy, PoolConfig, RawPoolConfig};
+pub use config::{
+    ConfigError, ConfigProblem, GatePolicy, PoolConfig, PoolConfigBuilder, RawPoolConfig,
+};
 pub use event::{BatchId, BatchStats, EntryMeta, Event, EventKind};
 pub use executor::{Batch, CallError, Entry, Observer, PooledExecutor, RowError};
-pub use pool::Pool;
-pub use row::{Outcome, RowEnd};
+pub use pool::{BatchCall, NotInFlight, Pool, Waiting};
+pub use row::{Failure, Outcome, RowEnd, RowState};

@@ -30,17 +30,43 @@ const READY_PER_STEP: usize = 1024;
 /// A report of an answer the pool did not ask for: a driver bug, never a user error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("batch {batch} row {row} has no attempt in flight")]
+#[non_exhaustive]
 pub struct NotInFlight {
+    /// The batch named.
     pub batch: BatchId,
+    /// The row named.
     pub row: usize,
 }
 
 /// A row that has not ended, and where it is; for deadlock and stall reports.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Waiting {
+    /// The row's batch.
     pub batch: BatchId,
+    /// The row's index in its batch.
     pub row: usize,
+    /// Where it is in its life.
     pub state: RowState,
+}
+
+/// What calling a batch did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BatchCall {
+    /// Queued behind the batches called before it (single-flight); its events follow.
+    Queued(BatchId),
+    /// An empty batch returns at once, without waiting for a running batch, with fresh
+    /// statistics at the current `D`; it has no events.
+    Done(BatchStats),
+}
+
+impl BatchCall {
+    /// The batch's id, if it was queued.
+    pub fn id(self) -> Option<BatchId> {
+        match self {
+            BatchCall::Queued(id) => Some(id),
+            BatchCall::Done(_) => None,
+        }
+    }
 }
 
 /// The paced pool, as plain state.
@@ -121,6 +147,7 @@ impl Pace {
 }
 
 impl Pool {
+    /// A pool at rest: every permit free, `D` at the floor, no batch.
     pub fn new(config: PoolConfig) -> Self {
         let throttle = Throttle::new(&config);
         let stats = BatchStats::starting_at(throttle.delay_ms());
@@ -141,6 +168,7 @@ impl Pool {
         }
     }
 
+    /// The configuration it runs by.
     pub fn config(&self) -> &PoolConfig {
         &self.pace.config
     }
@@ -152,7 +180,10 @@ impl Pool {
 
     /// Queue a batch (single-flight: it starts when every batch called before it has
     /// ended). Row `i` becomes ready `ready_after[i]` after the batch starts.
-    pub fn call_batch(&mut self, now: Time, ready_after: Vec<Duration>) -> BatchId {
+    pub fn call_batch(&mut self, now: Time, ready_after: Vec<Duration>) -> BatchCall {
+        if ready_after.is_empty() {
+            return BatchCall::Done(BatchStats::starting_at(self.delay_ms()));
+        }
         let id = self.next_batch;
         self.next_batch += 1;
         self.queued.push_back(QueuedBatch {
@@ -160,7 +191,7 @@ impl Pool {
             called_at: now,
             ready_after,
         });
-        id
+        BatchCall::Queued(id)
     }
 
     /// Permits not held by any row; `pool_size` whenever the pool is idle.
@@ -173,6 +204,7 @@ impl Pool {
         self.active.is_none() && self.queued.is_empty()
     }
 
+    /// Whether [`Pool::shutdown`] was called.
     pub fn is_shut_down(&self) -> bool {
         self.pace.shut_down
     }

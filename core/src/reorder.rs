@@ -59,11 +59,6 @@ impl<T> ReorderBuffer<T> {
         Some((index, value))
     }
 
-    /// How many entries have been released.
-    pub fn released(&self) -> usize {
-        self.next
-    }
-
     /// Whether every row has been released.
     pub fn is_drained(&self) -> bool {
         self.next == self.slots.len()
@@ -89,7 +84,6 @@ mod tests {
         b.insert(3, "d").expect("fresh slot");
         assert_eq!(b.pop_ready(), Some((3, "d")));
         assert!(b.is_drained());
-        assert_eq!(b.released(), 4);
     }
 
     #[test]

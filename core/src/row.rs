@@ -13,6 +13,7 @@ use crate::throttle::Throttle;
 /// How the remote API answered one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
+    /// Success.
     Ok,
     /// Slow down (429, 503, 529 and the like).
     Capacity,
@@ -23,16 +24,6 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The spelling used in scenario files and traces.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Capacity => "capacity",
-            Outcome::Retryable => "retryable",
-            Outcome::Permanent => "permanent",
-        }
-    }
-
     /// Whether the throttle records this answer as a failure (and the row may retry).
     pub fn is_retried(self) -> bool {
         matches!(self, Outcome::Capacity | Outcome::Retryable)
@@ -42,37 +33,34 @@ impl Outcome {
 /// The last failed attempt of a row: what it was and its status code, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failure {
+    /// `Capacity` or `Retryable`.
     pub outcome: Outcome,
+    /// The HTTP status, where the API gave one.
     pub status: Option<u16>,
 }
 
 /// How a row ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowEnd {
+    /// An attempt succeeded.
     Ok,
+    /// An answer not worth retrying.
     Permanent {
+        /// The HTTP status, where the API gave one.
         status: Option<u16>,
     },
     /// The retry budget ran out; carries the last failure so a caller can tell a capacity
     /// problem (with its status code) from flaky infrastructure.
     RetryTimeout {
+        /// The last failure.
         last: Failure,
+        /// Time since the budget started.
         elapsed: Duration,
+        /// The budget.
         budget: Duration,
     },
+    /// The pool shut down first.
     Shutdown,
-}
-
-impl RowEnd {
-    /// The spelling used in scenario expectations and traces.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            RowEnd::Ok => "ok",
-            RowEnd::Permanent { .. } => "permanent",
-            RowEnd::RetryTimeout { .. } => "retry_timeout",
-            RowEnd::Shutdown => "shutdown",
-        }
-    }
 }
 
 /// Where a row is in its life.
@@ -82,18 +70,24 @@ pub enum RowState {
     NotReady,
     /// Queued for a permit; `returning` rows come back from backoff and go first.
     WaitingPermit {
+        /// Back from backoff (first in line) rather than fresh.
         returning: bool,
     },
     /// Holding a permit, queued at the gate since `since`.
     AtGate {
+        /// When it took its permit.
         since: Time,
     },
+    /// Its attempt is with the API.
     InFlight,
     /// Cooling down without a permit, from `since` until `until`.
     Backoff {
+        /// When the backoff began.
         since: Time,
+        /// When it ends.
         until: Time,
     },
+    /// It ended, and how.
     Done(RowEnd),
 }
 
@@ -109,7 +103,7 @@ impl std::fmt::Display for RowState {
             RowState::AtGate { since } => write!(f, "the gate, since {since:?}"),
             RowState::InFlight => f.write_str("the answer to its attempt"),
             RowState::Backoff { until, .. } => write!(f, "the end of its backoff at {until:?}"),
-            RowState::Done(end) => write!(f, "nothing: it ended with {}", end.as_str()),
+            RowState::Done(end) => write!(f, "nothing: it ended ({end:?})"),
         }
     }
 }
@@ -161,7 +155,8 @@ impl RowMachine {
     }
 
     /// When the retry budget runs out (set by the first permit).
-    pub fn deadline(&self) -> Option<Time> {
+    #[cfg(test)]
+    fn deadline(&self) -> Option<Time> {
         self.deadline
     }
 

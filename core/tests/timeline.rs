@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use paceline_core::row::RowState;
+use paceline_core::RowState;
 use paceline_core::{
     Clock, EventKind, ManualClock, Outcome, Pool, PoolConfig, RawPoolConfig, RowEnd,
 };
@@ -26,7 +26,10 @@ fn run(pool: &mut Pool, ready_ms: &[u64], scripts: &[&[Outcome]], latency_ms: u6
         .iter()
         .map(|&ms| Duration::from_millis(ms))
         .collect();
-    let batch = pool.call_batch(clock.now(), ready);
+    let batch = pool
+        .call_batch(clock.now(), ready)
+        .id()
+        .expect("a batch with rows is queued");
     let mut out = Run {
         dispatches: BTreeMap::new(),
         ends: BTreeMap::new(),
@@ -196,7 +199,10 @@ fn rows_back_from_backoff_take_permits_before_fresh_rows() {
 fn shutdown_ends_every_row_exactly_once() {
     let mut p = pool(|r| r.pool_size = 2);
     let clock = ManualClock::new();
-    let batch = p.call_batch(clock.now(), vec![Duration::ZERO; 5]);
+    let batch = p
+        .call_batch(clock.now(), vec![Duration::ZERO; 5])
+        .id()
+        .expect("queued");
     let mut emitted = Vec::new();
     let mut dispatched = Vec::new();
     while let Some(e) = p.poll(clock.now()) {
@@ -261,4 +267,34 @@ fn a_stuck_row_is_reported_with_its_state() {
     assert_eq!(waiting[0].state, RowState::InFlight);
     assert_eq!(waiting[1].state, RowState::NotReady);
     assert_eq!(p.next_wake(), Some(5 * MS));
+}
+
+#[test]
+fn an_empty_batch_returns_at_once_even_while_another_runs() {
+    let mut p = pool(|r| {
+        r.min_dispatch_delay_ms = 100;
+        r.recovery_step_ms = 500;
+    });
+    let clock = ManualClock::new();
+    let running = p
+        .call_batch(clock.now(), vec![Duration::ZERO; 2])
+        .id()
+        .expect("queued");
+    // Row 0 dispatches at 0 and fails: D goes from the 100 ms floor to the 500 ms base.
+    while p.poll(clock.now()).is_some() {}
+    p.attempt_done(clock.now(), running, 0, Outcome::Capacity, Some(429))
+        .expect("row 0 is in flight");
+    while p.poll(clock.now()).is_some() {}
+    match p.call_batch(clock.now(), Vec::new()) {
+        paceline_core::BatchCall::Done(stats) => {
+            assert_eq!(stats.successes, 0);
+            assert_eq!(
+                stats.peak_delay_ms, 500.0,
+                "fresh statistics at the current D"
+            );
+        }
+        other => panic!("an empty batch must not queue: {other:?}"),
+    }
+    assert_eq!(p.poll(clock.now()), None, "and it has no events");
+    assert!(!p.is_idle(), "the running batch is untouched");
 }

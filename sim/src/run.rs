@@ -7,7 +7,7 @@
 //! every batch has been called and has ended (quiescence), when nothing is left to happen
 //! but rows remain (a deadlock), or at the horizon with rows remaining (a stall).
 
-use paceline_core::pool::Waiting;
+use paceline_core::Waiting;
 use paceline_core::{BatchId, BatchStats, EventKind, Outcome, Pool};
 use std::collections::BTreeMap;
 use std::io;
