@@ -56,6 +56,7 @@ macro_rules! defect {
     }};
 }
 
+mod batch;
 mod clock;
 mod config;
 mod event;
@@ -64,6 +65,7 @@ mod gate;
 #[cfg(feature = "mutants")]
 #[doc(hidden)]
 pub mod mutant;
+mod pace;
 mod pool;
 mod reorder;
 mod row;
