@@ -64,10 +64,6 @@ impl Defect {
         Defect::D14,
         Defect::D15,
     ];
-
-    pub fn parse(s: &str) -> Option<Defect> {
-        Defect::ALL.into_iter().find(|d| d.to_string() == s)
-    }
 }
 
 impl fmt::Display for Defect {

@@ -7,6 +7,7 @@
 //! permits and calls against `pool_size`) and writes `index.html` and `summary.md`.
 //! [`compare`] replays a scenario under both gate policies over many seeds.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod charts;
 pub mod compare;

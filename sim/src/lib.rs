@@ -8,6 +8,7 @@
 //! seed, same trace bytes: there is no wall clock, no unordered map, and every random
 //! draw comes from a seeded ChaCha generator.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod queue;
 mod record;

@@ -23,19 +23,27 @@ use crate::time::{ceil_us, time, us};
 /// What a run did, for summaries and expectations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSummary {
+    /// The scenario's name.
     pub scenario: String,
+    /// The seed the run used.
     pub seed: u64,
+    /// Rows over all batches.
     pub rows: u64,
+    /// Events of the pool.
     pub events: u64,
+    /// Attempts dispatched.
     pub dispatches: u64,
     /// Dispatches of a second or later attempt.
     pub retries: u64,
+    /// Rows per final result.
     pub outcomes: BTreeMap<ResultKind, u64>,
+    /// The throttle's `D` when the run ended.
     pub final_delay_ms: f64,
     /// Virtual time of the last event.
     pub end_us: u64,
     /// Statistics of each batch, in scenario order, for batches that ended.
     pub batch_stats: Vec<Option<BatchStats>>,
+    /// How the run ended.
     pub ending: Ending,
     /// Dispatch times of rows with an id, in microseconds.
     pub dispatch_us: BTreeMap<String, Vec<u64>>,

@@ -39,36 +39,50 @@ pub const DEFAULT_HORIZON_MS: u64 = 3_600_000;
 /// A validated scenario, times in virtual microseconds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
+    /// Letters, digits, `-` and `_`: used in file names and reports.
     pub name: String,
+    /// What the scenario shows, in a sentence.
     pub description: String,
+    /// Drives random models and the order of simultaneous events.
     pub seed: u64,
+    /// A run cut off here with rows left is unfinished.
     pub horizon_us: u64,
+    /// The pool under test.
     pub pool: PoolConfig,
+    /// How the simulated API answers.
     pub service: ServiceModel,
+    /// The batches, in the order they are called.
     pub batches: Vec<BatchSpec>,
     /// Times at which the pool is shut down.
     pub shutdowns_us: Vec<u64>,
+    /// What `replay` and `check` assert.
     pub expect: Expect,
 }
 
 /// How the simulated API answers attempts that no row script covers.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ServiceModel {
+    /// How long an answer takes.
     pub latency: Latency,
     /// Probability that an unscripted attempt gets `capacity`.
     pub capacity_rate: f64,
+    /// The legacy `rate_limit`: a sliding window over accepted attempts.
     pub rate_limit: Option<RateLimit>,
 }
 
 /// Latency of an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Latency {
+    /// The same latency for every attempt.
     Fixed {
+        /// Microseconds.
         us: u64,
     },
     /// Uniform over `[min_us, max_us]`, drawn from the run's seeded generator.
     Uniform {
+        /// The least latency, microseconds.
         min_us: u64,
+        /// The most latency, microseconds.
         max_us: u64,
     },
 }
@@ -82,7 +96,9 @@ impl Default for Latency {
 /// At most `requests` accepted attempts in any window of `per_us`; beyond it, `capacity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
+    /// Accepted attempts allowed per window.
     pub requests: u64,
+    /// The window, microseconds.
     pub per_us: u64,
 }
 
@@ -91,21 +107,26 @@ pub struct RateLimit {
 pub struct BatchSpec {
     /// When `execute_batch` is called.
     pub at_us: u64,
+    /// Its rows.
     pub rows: Rows,
 }
 
 /// A batch's rows: written out, or generated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rows {
+    /// Written out in the file.
     Listed(Vec<RowSpec>),
     /// `count` rows with empty ids, row `i` ready `i * ready_every_us` after the start.
     Generated {
+        /// How many rows.
         count: usize,
+        /// Row `i` is ready `i` times this after the batch starts.
         ready_every_us: u64,
     },
 }
 
 impl Rows {
+    /// How many rows.
     pub fn len(&self) -> usize {
         match self {
             Rows::Listed(rows) => rows.len(),
@@ -113,6 +134,7 @@ impl Rows {
         }
     }
 
+    /// Whether there are none (a scenario never has an empty batch).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -148,15 +170,20 @@ impl Rows {
 /// A row written in the file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowSpec {
+    /// Names the row in expectations and traces; may be empty.
     pub id: String,
+    /// When the row's work becomes available, after the batch starts.
     pub ready_us: u64,
+    /// Scripted answers, in attempt order; later attempts go to the service model.
     pub attempts: Vec<ScriptedAttempt>,
 }
 
 /// A scripted answer to one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScriptedAttempt {
+    /// What the API answers.
     pub outcome: Outcome,
+    /// The HTTP status of the answer.
     pub status: Option<u16>,
     /// Overrides the service's latency for this attempt.
     pub latency_us: Option<u64>,
