@@ -20,7 +20,7 @@ pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, mutant: Option<
     match DefectId::parse(text).map(|d| with_defect(d, || replay(path, seed, out, Some(d)))) {
         Some(Ok(outcome)) => outcome,
         Some(Err(e)) => Outcome::Refused(e),
-        None => Outcome::Refused(format!("--mutant {text:?}: defects are named D1 to D15")),
+        None => Outcome::Refused(format!("--mutant {text:?}: defects are named D1 to D19")),
     }
 }
 

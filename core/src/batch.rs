@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::Time;
 use crate::event::{BatchId, BatchStats, EntryMeta, EventKind};
+use crate::gate::Head;
 use crate::pace::Pace;
 use crate::reorder::ReorderBuffer;
 use crate::row::{RowEnd, RowMachine, RowState};
@@ -21,6 +22,7 @@ pub(crate) struct QueuedBatch {
     pub(crate) id: BatchId,
     pub(crate) called_at: Time,
     pub(crate) ready_after: Vec<Duration>,
+    pub(crate) tokens: Option<Vec<u64>>,
 }
 
 #[derive(Debug)]
@@ -37,6 +39,8 @@ pub(crate) struct ActiveBatch {
     pub(crate) timers: BinaryHeap<Reverse<(Time, usize)>>,
     pub(crate) buffer: ReorderBuffer<Completion>,
     pub(crate) completed: usize,
+    /// Each row's input tokens, where the batch counts tokens.
+    pub(crate) tokens: Option<Vec<u64>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +80,7 @@ impl ActiveBatch {
             timers: BinaryHeap::new(),
             buffer: ReorderBuffer::new(len),
             completed: 0,
+            tokens: batch.tokens,
         };
         if pace.shut_down {
             active.shut_down(pace, now);
@@ -115,8 +120,15 @@ impl ActiveBatch {
             }
             self.not_ready.pop_front();
             self.rows[row].ready();
-            self.fresh.push_back(row);
             pace.push(now, self.id, Some(row), None, EventKind::Ready);
+            let tokens = self.row_tokens(row).unwrap_or(0);
+            if !pace.gate.fits_token_budget(tokens) {
+                // It could never be sent: no permit, no deadline, a permanent end now.
+                let end = self.rows[row].too_large(tokens);
+                self.finish(pace, now, row, end);
+                continue;
+            }
+            self.fresh.push_back(row);
         }
     }
 
@@ -181,7 +193,14 @@ impl ActiveBatch {
             if defect!(D1) && machine.attempts() > 0 {
                 // "It already slept in backoff": the retry goes out without the gate.
                 machine.dispatch();
-                pace.push(now, self.id, Some(row), attempt, EventKind::Dispatch);
+                let tokens = self.row_tokens(row);
+                pace.push(
+                    now,
+                    self.id,
+                    Some(row),
+                    attempt,
+                    EventKind::Dispatch { tokens },
+                );
                 continue;
             }
             pace.gate.join(row);
@@ -204,15 +223,36 @@ impl ActiveBatch {
         None
     }
 
+    /// A row's input tokens, where the batch counts tokens.
+    pub(crate) fn row_tokens(&self, row: usize) -> Option<u64> {
+        self.tokens.as_ref().and_then(|t| t.get(row)).copied()
+    }
+
+    /// What the gate needs to know of a row waiting at it.
+    pub(crate) fn head(&self, row: usize) -> Head {
+        Head {
+            tokens: self.row_tokens(row).unwrap_or(0),
+            retry: self.rows.get(row).is_some_and(|r| r.attempts() > 0),
+        }
+    }
+
     pub(crate) fn admit(&mut self, pace: &mut Pace, now: Time) {
-        while let Some(row) = pace.gate.admit(now, pace.throttle.delay()) {
+        let delay = pace.throttle.delay();
+        while let Some(row) = pace.gate.admit(now, delay, |r| self.head(r)) {
             let machine = &mut self.rows[row];
             if let RowState::AtGate { since } = machine.state() {
                 pace.stats.total_throttle_time += now - since;
             }
             machine.dispatch();
             let attempt = Some(machine.attempts());
-            pace.push(now, self.id, Some(row), attempt, EventKind::Dispatch);
+            let tokens = self.row_tokens(row);
+            pace.push(
+                now,
+                self.id,
+                Some(row),
+                attempt,
+                EventKind::Dispatch { tokens },
+            );
         }
     }
 
@@ -231,6 +271,13 @@ impl ActiveBatch {
                 EventKind::RetryTimeout { elapsed, budget },
             ),
             RowEnd::Shutdown => pace.push(now, self.id, Some(row), attempt, EventKind::Shutdown),
+            RowEnd::TooLarge { tokens } => pace.push(
+                now,
+                self.id,
+                Some(row),
+                attempt,
+                EventKind::TooLarge { tokens },
+            ),
             RowEnd::Ok | RowEnd::Permanent { .. } => {}
         }
         let completion = Completion {

@@ -71,6 +71,7 @@ mod reorder;
 mod row;
 mod sync;
 mod throttle;
+mod window;
 
 /// A point in time, as the time elapsed since the driving clock's origin. Integer
 /// nanoseconds: no floating-point time anywhere in the pool.
@@ -80,7 +81,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ConfigError, ConfigProblem, GatePolicy, PoolConfig, PoolConfigBuilder, RawPoolConfig,
 };
-pub use event::{BatchId, BatchStats, EntryMeta, Event, EventKind};
+pub use event::{ApiAnswer, BatchId, BatchStats, EntryMeta, Event, EventKind};
 pub use executor::{Batch, CallError, Entry, Observer, PooledExecutor, RowError};
 pub use pool::{BatchCall, NotInFlight, Pool, Waiting};
 pub use row::{Failure, Outcome, RowEnd, RowState};
+pub use window::SlidingWindow;

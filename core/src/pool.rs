@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::Time;
 use crate::batch::{ActiveBatch, QueuedBatch};
 use crate::config::PoolConfig;
-use crate::event::{BatchId, BatchStats, Event, EventKind};
+use crate::event::{ApiAnswer, BatchId, BatchStats, Event, EventKind};
 use crate::gate::Gate;
 use crate::pace::Pace;
 use crate::row::{AfterAttempt, Outcome, RowEnd, RowState};
@@ -110,6 +110,18 @@ impl Pool {
     /// Queue a batch (single-flight: it starts when every batch called before it has
     /// ended). Row `i` becomes ready `ready_after[i]` after the batch starts.
     pub fn call_batch(&mut self, now: Time, ready_after: Vec<Duration>) -> BatchCall {
+        self.call_batch_with_tokens(now, ready_after, None)
+    }
+
+    /// Like [`Pool::call_batch`], for rows that carry token counts (`tokens[i]` for row
+    /// `i`): the token budget counts them, and a row whose tokens exceed the budget per
+    /// minute ends at its ready time, never dispatched.
+    pub fn call_batch_with_tokens(
+        &mut self,
+        now: Time,
+        ready_after: Vec<Duration>,
+        tokens: Option<Vec<u64>>,
+    ) -> BatchCall {
         if ready_after.is_empty() {
             return BatchCall::Done(BatchStats::starting_at(self.delay_ms()));
         }
@@ -119,6 +131,7 @@ impl Pool {
             id,
             called_at: now,
             ready_after,
+            tokens,
         });
         BatchCall::Queued(id)
     }
@@ -139,14 +152,23 @@ impl Pool {
     }
 
     /// The API answered the attempt in flight for `row` of `batch`.
+    ///
+    /// A capacity answer carrying a wait pauses the whole pool (under
+    /// `honour_retry_after`): no dispatch of any row before `now + min(wait,
+    /// max_retry_after)`, even when the failing row itself then ends. The limit belongs
+    /// to the API key, not the row.
     pub fn attempt_done(
         &mut self,
         now: Time,
         batch: BatchId,
         row: usize,
-        outcome: Outcome,
-        status: Option<u16>,
+        answer: ApiAnswer,
     ) -> Result<(), NotInFlight> {
+        let ApiAnswer {
+            outcome,
+            status,
+            retry_after,
+        } = answer;
         let not_in_flight = NotInFlight { batch, row };
         let active = self.active.as_mut().ok_or(not_in_flight.clone())?;
         let machine = active.rows.get_mut(row).ok_or(not_in_flight.clone())?;
@@ -155,12 +177,35 @@ impl Pool {
         }
         let pace = &mut self.pace;
         let attempt = Some(machine.attempts());
+        if defect!(D18) {
+            // The token budget is charged only now that the attempt completed.
+            if let Some(tokens) = active.tokens.as_ref().and_then(|t| t.get(row)) {
+                pace.gate.charge_tokens(now, *tokens);
+            }
+        }
+        let wait = (outcome == Outcome::Capacity && pace.config.honour_retry_after())
+            .then_some(retry_after)
+            .flatten()
+            .map(|r| r.min(pace.config.max_retry_after()))
+            .filter(|_| !defect!(D16));
+        if let Some(wait) = wait
+            && !defect!(D17)
+        {
+            pace.gate.pause(now.saturating_add(wait));
+        }
         let after = if pace.shut_down && outcome.is_retried() {
-            // No retry after shutdown, and no throttle update for an attempt never retried.
-            machine.shut_down();
-            AfterAttempt::Done(RowEnd::Shutdown)
+            if machine.deadline_passed(now) {
+                // The budget ran out before shutdown mattered: the same answer a run
+                // without shutdown gives (the throttle untouched).
+                AfterAttempt::Done(machine.time_out(now, outcome, status))
+            } else {
+                // No retry after shutdown, and no throttle update for an attempt never
+                // retried.
+                machine.shut_down();
+                AfterAttempt::Done(RowEnd::Shutdown)
+            }
         } else {
-            machine.finish_attempt(now, outcome, status, &mut pace.throttle)
+            machine.finish_attempt(now, outcome, status, wait, &mut pace.throttle)
         };
         let stats = &mut pace.stats;
         match (outcome, after) {
@@ -174,7 +219,11 @@ impl Pool {
             batch,
             Some(row),
             attempt,
-            EventKind::Answer { outcome, status },
+            EventKind::Answer {
+                outcome,
+                status,
+                retry_after,
+            },
         );
         let backoff = matches!(after, AfterAttempt::Backoff { .. });
         // Under D13 the row keeps its permit through the backoff (released at its end).
@@ -222,10 +271,15 @@ impl Pool {
         self.pace.events.pop_front()
     }
 
-    /// The earliest time at which waiting alone changes something, if any.
-    pub fn next_wake(&self) -> Option<Time> {
+    /// The earliest time at which waiting alone changes something, if any; `now` is the
+    /// current time (a budget's wait is counted from it).
+    pub fn next_wake(&mut self, now: Time) -> Option<Time> {
         let active = self.active.as_ref()?;
-        let gate = self.pace.gate.next_admission(self.pace.throttle.delay());
+        let delay = self.pace.throttle.delay();
+        let gate = self
+            .pace
+            .gate
+            .next_admission(now, delay, |row| active.head(row));
         let ready = active.not_ready.front().map(|&(t, _)| t);
         let timer = active.timers.peek().map(|&Reverse((t, _))| t);
         [gate, ready, timer].into_iter().flatten().min()

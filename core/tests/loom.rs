@@ -32,7 +32,7 @@ fn the_gate_spaces_every_dispatch_and_keeps_every_update() {
         let dispatches = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&dispatches);
         let observer: paceline_core::Observer = Box::new(move |event: &paceline_core::Event| {
-            if event.kind == paceline_core::EventKind::Dispatch {
+            if matches!(event.kind, paceline_core::EventKind::Dispatch { .. }) {
                 seen.lock().expect("not poisoned").push(event.at);
             }
         });

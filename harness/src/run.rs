@@ -88,7 +88,8 @@ pub fn check_run(
         Some(w) => Box::new(io::BufWriter::new(w)),
         None => Box::new(io::sink()),
     };
-    let mut sink = Tee(Verifier::new(rules, 0), CsvTrace::new(digest(out))?);
+    let verifier = Verifier::new(rules, 0).with_complete_details();
+    let mut sink = Tee(verifier, CsvTrace::new(digest(out))?);
     let summary = simulate(scenario, seed, &mut sink)?;
     let Tee(verifier, csv) = sink;
     let mut first = csv.finish()?;

@@ -8,16 +8,19 @@
 //! but rows remain (a deadlock), or at the horizon with rows remaining (a stall).
 
 use paceline_core::Waiting;
-use paceline_core::{BatchId, BatchStats, EventKind, Outcome, Pool};
+use paceline_core::{ApiAnswer, BatchId, BatchStats, EventKind, Pool};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::io;
+use std::time::Duration;
 
 use paceline_trace::{Ending, ResultKind, Stuck, TraceSink};
 
 use crate::queue::EventQueue;
 use crate::record::{record_of, result_kind};
 use crate::scenario::Scenario;
-use crate::service::Service;
+use crate::service::{Answer, RowLoad, Service, draw};
 use crate::time::{ceil_us, time, us};
 
 /// What a run did, for summaries and expectations.
@@ -57,8 +60,7 @@ enum SimEvent {
     Answer {
         batch: BatchId,
         row: usize,
-        outcome: Outcome,
-        status: Option<u16>,
+        answer: Answer,
     },
     Shutdown,
     Wake,
@@ -86,6 +88,10 @@ struct Simulation<'s> {
     livelock_at: u64,
     summary: RunSummary,
     detail: String,
+    /// What refused the answer just handed to the pool: (batch, row, limit name).
+    refused: Option<(BatchId, usize, &'static str)>,
+    /// Draws generated rows' tokens.
+    tokens_rng: ChaCha8Rng,
 }
 
 impl<'s> Simulation<'s> {
@@ -127,6 +133,30 @@ impl<'s> Simulation<'s> {
                 .saturating_mul(16)
                 .saturating_add(10_000),
             detail: String::new(),
+            refused: None,
+            tokens_rng: {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                // Apart from the service's and the queue's draws under the same seed.
+                rng.set_stream(2);
+                rng
+            },
+        }
+    }
+
+    /// A row's tokens: as written, or drawn from the run's seed on the row's own stream,
+    /// so every attempt of a row (and the pool's budget) sees the same numbers.
+    fn row_load(&self, batch: usize, row: usize) -> RowLoad {
+        let Some(spec) = self.scenario.batches.get(batch) else {
+            return RowLoad::default();
+        };
+        let (tokens, output_tokens) = spec.rows.tokens(row, &mut |d, stream| {
+            let mut rng = self.tokens_rng.clone();
+            rng.set_stream(((batch as u64) << 44) ^ stream ^ (1 << 63));
+            draw(d, &mut rng)
+        });
+        RowLoad {
+            tokens,
+            output_tokens,
         }
     }
 
@@ -158,17 +188,21 @@ impl<'s> Simulation<'s> {
                 SimEvent::CallBatch(i) => {
                     let rows = &self.scenario.batches[i].rows;
                     let ready = (0..rows.len()).map(|r| time(rows.ready_us(r))).collect();
-                    self.pool.call_batch(now, ready);
+                    let tokens = rows.counts_tokens().then(|| {
+                        (0..rows.len())
+                            .map(|r| self.row_load(i, r).tokens)
+                            .collect()
+                    });
+                    self.pool.call_batch_with_tokens(now, ready, tokens);
                     self.batch_of.push(i);
                 }
-                SimEvent::Answer {
-                    batch,
-                    row,
-                    outcome,
-                    status,
-                } => {
+                SimEvent::Answer { batch, row, answer } => {
+                    self.refused = answer.refused_by.map(|by| (batch, row, by));
+                    let reply = ApiAnswer::new(answer.outcome)
+                        .with_status(answer.status)
+                        .with_retry_after(answer.retry_after_ms.map(Duration::from_millis));
                     // The pool dispatched this attempt and nothing else answers it.
-                    let _ = self.pool.attempt_done(now, batch, row, outcome, status);
+                    let _ = self.pool.attempt_done(now, batch, row, reply);
                 }
                 SimEvent::Shutdown => self.pool.shutdown(now),
                 SimEvent::Wake => {
@@ -185,7 +219,7 @@ impl<'s> Simulation<'s> {
                 };
                 break;
             }
-            if let Some(wake) = self.pool.next_wake().map(ceil_us)
+            if let Some(wake) = self.pool.next_wake(now).map(ceil_us)
                 && wake > at
                 && self.wake_at.is_none_or(|w| wake < w)
             {
@@ -216,9 +250,25 @@ impl<'s> Simulation<'s> {
                 .unwrap_or(0);
             let rows = &self.scenario.batches[index].rows;
             let id = event.row.map_or("", |r| rows.id(r));
-            sink.record(&record_of(&event, us(event.at), id, &mut self.detail))?;
+            // What refused an answer, for the answer's own record only.
+            let refused_by = match (&event.kind, self.refused) {
+                (EventKind::Answer { .. }, Some((b, r, by)))
+                    if b == event.batch && Some(r) == event.row =>
+                {
+                    self.refused = None;
+                    Some(by)
+                }
+                _ => None,
+            };
+            sink.record(&record_of(
+                &event,
+                us(event.at),
+                id,
+                refused_by,
+                &mut self.detail,
+            ))?;
             match &event.kind {
-                EventKind::Dispatch => {
+                EventKind::Dispatch { .. } => {
                     let (Some(row), Some(attempt)) = (event.row, event.attempt) else {
                         continue;
                     };
@@ -233,14 +283,14 @@ impl<'s> Simulation<'s> {
                             .or_default()
                             .push(at_us);
                     }
-                    let answer = self.service.answer(at_us, rows.script(row, attempt));
+                    let load = self.row_load(index, row);
+                    let answer = self.service.answer(at_us, rows.script(row, attempt), load);
                     self.queue.push(
                         at_us.saturating_add(answer.latency_us),
                         SimEvent::Answer {
                             batch: event.batch,
                             row,
-                            outcome: answer.outcome,
-                            status: answer.status,
+                            answer,
                         },
                     );
                 }

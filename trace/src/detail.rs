@@ -6,6 +6,14 @@ use std::fmt::Write as _;
 pub mod key {
     /// `batch_start`: rows in the batch.
     pub const ROWS: &str = "rows";
+    /// `dispatch`: the row's input tokens, where the row has a token count.
+    pub const TOKENS: &str = "tokens";
+    /// `capacity`: the wait the answer asked for, in milliseconds, where it gave one.
+    pub const RETRY_AFTER_MS: &str = "retry_after_ms";
+    /// `capacity`: the simulated limit that refused (`requests`, `tokens`, `outage`).
+    pub const LIMIT: &str = "limit";
+    /// `permanent`: why the row ended without an answer (`too_large`).
+    pub const REASON: &str = "reason";
     /// Answers and `emit`: the HTTP status.
     pub const STATUS: &str = "status";
     /// `backoff`: its length, rounded up to the microsecond.

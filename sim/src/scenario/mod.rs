@@ -11,9 +11,11 @@
 
 mod expect;
 mod file;
+mod service_model;
 mod source;
 mod to_toml;
 mod validate;
+mod validate_service;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -24,6 +26,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use expect::declared_mutant;
+pub use service_model::{Distribution, Outage, Phase, RateLimit, ServiceModel};
 pub use source::ScenarioError;
 
 use file::File;
@@ -59,49 +62,6 @@ pub struct Scenario {
     pub expect: Expect,
 }
 
-/// How the simulated API answers attempts that no row script covers.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ServiceModel {
-    /// How long an answer takes.
-    pub latency: Latency,
-    /// Probability that an unscripted attempt gets `capacity`.
-    pub capacity_rate: f64,
-    /// The legacy `rate_limit`: a sliding window over accepted attempts.
-    pub rate_limit: Option<RateLimit>,
-}
-
-/// Latency of an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Latency {
-    /// The same latency for every attempt.
-    Fixed {
-        /// Microseconds.
-        us: u64,
-    },
-    /// Uniform over `[min_us, max_us]`, drawn from the run's seeded generator.
-    Uniform {
-        /// The least latency, microseconds.
-        min_us: u64,
-        /// The most latency, microseconds.
-        max_us: u64,
-    },
-}
-
-impl Default for Latency {
-    fn default() -> Self {
-        Latency::Fixed { us: 0 }
-    }
-}
-
-/// At most `requests` accepted attempts in any window of `per_us`; beyond it, `capacity`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Accepted attempts allowed per window.
-    pub requests: u64,
-    /// The window, microseconds.
-    pub per_us: u64,
-}
-
 /// One `[[batches]]` entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchSpec {
@@ -122,6 +82,10 @@ pub enum Rows {
         count: usize,
         /// Row `i` is ready `i` times this after the batch starts.
         ready_every_us: u64,
+        /// Each row's input tokens, drawn per row from the run's seed, if counted.
+        tokens: Option<Distribution>,
+        /// Each row's output tokens, drawn per row, if counted.
+        output_tokens: Option<Distribution>,
     },
 }
 
@@ -155,6 +119,42 @@ impl Rows {
         }
     }
 
+    /// Whether the batch counts tokens: some row declares them.
+    pub fn counts_tokens(&self) -> bool {
+        match self {
+            Rows::Listed(rows) => rows.iter().any(|r| r.tokens.is_some()),
+            Rows::Generated { tokens, .. } => tokens.is_some(),
+        }
+    }
+
+    /// The row's input and output tokens (0 where not given). Generated rows draw them
+    /// from `draws`, a generator of the run's seed set to this row's own stream, so a row
+    /// has the same tokens whatever order rows are dispatched in.
+    pub fn tokens(
+        &self,
+        row: usize,
+        draws: &mut impl FnMut(&Distribution, u64) -> u64,
+    ) -> (u64, u64) {
+        match self {
+            Rows::Listed(rows) => rows.get(row).map_or((0, 0), |r| {
+                (r.tokens.unwrap_or(0), r.output_tokens.unwrap_or(0))
+            }),
+            Rows::Generated {
+                tokens,
+                output_tokens,
+                ..
+            } => {
+                let row = row as u64;
+                (
+                    tokens.as_ref().map_or(0, |d| draws(d, row << 1)),
+                    output_tokens
+                        .as_ref()
+                        .map_or(0, |d| draws(d, (row << 1) | 1)),
+                )
+            }
+        }
+    }
+
     /// The scripted answer to the row's `attempt` (from 1), if the script reaches it.
     pub fn script(&self, row: usize, attempt: u32) -> Option<&ScriptedAttempt> {
         match self {
@@ -176,6 +176,10 @@ pub struct RowSpec {
     pub ready_us: u64,
     /// Scripted answers, in attempt order; later attempts go to the service model.
     pub attempts: Vec<ScriptedAttempt>,
+    /// Input tokens (what token limits and budgets count), if given.
+    pub tokens: Option<u64>,
+    /// Output tokens (they lengthen a successful answer), if given.
+    pub output_tokens: Option<u64>,
 }
 
 /// A scripted answer to one attempt.
@@ -187,6 +191,8 @@ pub struct ScriptedAttempt {
     pub status: Option<u16>,
     /// Overrides the service's latency for this attempt.
     pub latency_us: Option<u64>,
+    /// The wait the answer asks for (`retry-after-ms`), in milliseconds.
+    pub retry_after_ms: Option<u64>,
 }
 
 /// What `replay` and `check` assert about a run.
