@@ -56,14 +56,19 @@ criterion_group!(extra, million_no_trace);
 /// the ratio of the two is the cost of the limits.
 fn provider_limits(c: &mut Criterion) {
     let load = |name: &str| {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches").join(name);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("benches")
+            .join(name);
         Scenario::load(&path).expect("valid benchmark scenario")
     };
     let mut group = c.benchmark_group("provider");
     group.sample_size(10);
     for (label, scenario) in [
         ("million_rows_plain", load("million.toml")),
-        ("million_rows_two_limits_and_a_phase", load("million-provider.toml")),
+        (
+            "million_rows_two_limits_and_a_phase",
+            load("million-provider.toml"),
+        ),
     ] {
         group.bench_function(label, |b| {
             b.iter(|| simulate(&scenario, 0, &mut paceline_trace::NoTrace))
