@@ -29,6 +29,8 @@ pub(crate) struct QueuedBatch {
 pub(crate) struct ActiveBatch {
     pub(crate) id: BatchId,
     pub(crate) called_at: Time,
+    /// When it left the single-flight queue: its rows' readiness counts from here.
+    pub(crate) started_at: Time,
     pub(crate) rows: Vec<RowMachine>,
     /// Rows whose work is not available yet, by (time, index).
     pub(crate) not_ready: VecDeque<(Time, usize)>,
@@ -73,6 +75,7 @@ impl ActiveBatch {
         let mut active = ActiveBatch {
             id: batch.id,
             called_at: batch.called_at,
+            started_at: now,
             rows: vec![RowMachine::new(); len],
             not_ready: not_ready.into(),
             returning: VecDeque::new(),

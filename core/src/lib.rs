@@ -83,6 +83,6 @@ pub use config::{
 };
 pub use event::{ApiAnswer, BatchId, BatchStats, EntryMeta, Event, EventKind};
 pub use executor::{Batch, CallError, Entry, Observer, PooledExecutor, RowError};
-pub use pool::{BatchCall, NotInFlight, Pool, Waiting};
+pub use pool::{BatchCall, Cause, NotInFlight, Pool, Waiting, Wake};
 pub use row::{Failure, Outcome, RowEnd, RowState};
 pub use window::SlidingWindow;

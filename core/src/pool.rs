@@ -46,6 +46,28 @@ pub struct Waiting {
     pub state: RowState,
 }
 
+/// A time at which waiting alone changes something, and what caused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Wake {
+    /// When.
+    pub at: Time,
+    /// Why.
+    pub cause: Cause,
+}
+
+/// What caused a wake-up, ordered as a seed-0 run orders simultaneous happenings: the
+/// gate's alarm first, then rows becoming ready (caused when their batch started), then
+/// timers (caused when armed), each by when it was caused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Cause {
+    /// The gate may admit its head waiter.
+    Gate,
+    /// Rows become ready; their batch started at this time.
+    Ready(Time),
+    /// A backoff ends or a deadline passes; armed at this time.
+    Timer(Time),
+}
+
 /// What calling a batch did.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum BatchCall {
@@ -274,14 +296,41 @@ impl Pool {
     /// The earliest time at which waiting alone changes something, if any; `now` is the
     /// current time (a budget's wait is counted from it).
     pub fn next_wake(&mut self, now: Time) -> Option<Time> {
+        self.next_wake_caused(now).map(|w| w.at)
+    }
+
+    /// Like [`Pool::next_wake`], with when that wake-up was caused, for a driver that
+    /// orders simultaneous happenings by cause (the simulator's seed 0): a row's
+    /// readiness counts as caused when its batch started, a backoff's end when the
+    /// failure came, a deadline when the budget started; the gate's alarm counts as
+    /// caused before anything else at its instant (the gate admits every waiter that may
+    /// pass before any answer arriving at that instant is handled).
+    pub fn next_wake_caused(&mut self, now: Time) -> Option<Wake> {
         let active = self.active.as_ref()?;
         let delay = self.pace.throttle.delay();
         let gate = self
             .pace
             .gate
-            .next_admission(now, delay, |row| active.head(row));
-        let ready = active.not_ready.front().map(|&(t, _)| t);
-        let timer = active.timers.peek().map(|&Reverse((t, _))| t);
+            .next_admission(now, delay, |row| active.head(row))
+            .map(|at| Wake {
+                at,
+                cause: Cause::Gate,
+            });
+        let ready = active.not_ready.front().map(|&(at, _)| Wake {
+            at,
+            cause: Cause::Ready(active.started_at),
+        });
+        let budget = self.pace.config.retry_budget();
+        let timer = active.timers.peek().map(|&Reverse((at, row))| {
+            let armed = match active.rows.get(row).map(|r| r.state()) {
+                Some(RowState::Backoff { since, .. }) => since,
+                _ => at.saturating_sub(budget),
+            };
+            Wake {
+                at,
+                cause: Cause::Timer(armed),
+            }
+        });
         [gate, ready, timer].into_iter().flatten().min()
     }
 

@@ -8,7 +8,7 @@
 //! but rows remain (a deadlock), or at the horizon with rows remaining (a stall).
 
 use paceline_core::Waiting;
-use paceline_core::{ApiAnswer, BatchId, BatchStats, EventKind, Pool};
+use paceline_core::{ApiAnswer, BatchId, BatchStats, Cause, EventKind, Pool};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -82,7 +82,8 @@ struct Simulation<'s> {
     service: Service<'s>,
     /// Scenario batch index of each pool batch id, in call order.
     batch_of: Vec<usize>,
-    wake_at: Option<u64>,
+    /// The earliest wake-up scheduled: (time, cause).
+    wake_at: Option<(u64, u64)>,
     /// Pool events at the current instant, and how many make a livelock.
     same_instant: (u64, u64),
     livelock_at: u64,
@@ -98,10 +99,10 @@ impl<'s> Simulation<'s> {
     fn new(scenario: &'s Scenario, seed: u64) -> Self {
         let mut queue = EventQueue::new(seed);
         for (i, batch) in scenario.batches.iter().enumerate() {
-            queue.push(batch.at_us, SimEvent::CallBatch(i));
+            queue.push(batch.at_us, 0, SimEvent::CallBatch(i));
         }
         for &at in &scenario.shutdowns_us {
-            queue.push(at, SimEvent::Shutdown);
+            queue.push(at, 0, SimEvent::Shutdown);
         }
         let pool = Pool::new(scenario.pool.clone());
         Simulation {
@@ -206,7 +207,7 @@ impl<'s> Simulation<'s> {
                 }
                 SimEvent::Shutdown => self.pool.shutdown(now),
                 SimEvent::Wake => {
-                    if self.wake_at == Some(at) {
+                    if self.wake_at.is_some_and(|(w, _)| w == at) {
                         self.wake_at = None;
                     }
                 }
@@ -219,12 +220,15 @@ impl<'s> Simulation<'s> {
                 };
                 break;
             }
-            if let Some(wake) = self.pool.next_wake(now).map(ceil_us)
+            if let Some((wake, cause)) = self
+                .pool
+                .next_wake_caused(now)
+                .map(|w| (ceil_us(w.at), cause_key(w.cause)))
                 && wake > at
-                && self.wake_at.is_none_or(|w| wake < w)
+                && self.wake_at.is_none_or(|w| (wake, cause) < w)
             {
-                self.queue.push(wake, SimEvent::Wake);
-                self.wake_at = Some(wake);
+                self.queue.push(wake, cause, SimEvent::Wake);
+                self.wake_at = Some((wake, cause));
             }
         }
         self.summary.final_delay_ms = self.pool.delay_ms();
@@ -287,6 +291,7 @@ impl<'s> Simulation<'s> {
                     let answer = self.service.answer(at_us, rows.script(row, attempt), load);
                     self.queue.push(
                         at_us.saturating_add(answer.latency_us),
+                        answer_cause(at_us),
                         SimEvent::Answer {
                             batch: event.batch,
                             row,
@@ -341,4 +346,22 @@ impl<'s> Simulation<'s> {
         }
         stuck
     }
+}
+
+/// Under seed 0, simultaneous events happen in the order they were caused. A key per
+/// cause, four to a microsecond so that within the instant of causing the gate's alarm
+/// comes first, then a row's readiness (caused when its batch started), then a timer
+/// (caused when armed), then an answer (caused by its dispatch): a dispatch at `t`
+/// follows the batch start and the failures handled at `t`.
+fn cause_key(cause: Cause) -> u64 {
+    match cause {
+        Cause::Gate => 0,
+        Cause::Ready(at) => us(at).saturating_mul(4).saturating_add(1),
+        Cause::Timer(at) => us(at).saturating_mul(4).saturating_add(2),
+    }
+}
+
+/// The cause key of an answer to an attempt dispatched at `dispatched_us`.
+fn answer_cause(dispatched_us: u64) -> u64 {
+    dispatched_us.saturating_mul(4).saturating_add(3)
 }
