@@ -93,7 +93,8 @@ pub fn pool_config() -> impl Strategy<Value = PoolConfig> {
         )
 }
 
-fn outcome() -> impl Strategy<Value = Outcome> {
+/// An API's answer to one attempt, capacity twice as likely as each other outcome.
+pub fn outcome() -> impl Strategy<Value = Outcome> {
     prop::sample::select(vec![
         Outcome::Ok,
         Outcome::Capacity,
