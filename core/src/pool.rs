@@ -226,8 +226,11 @@ impl Pool {
         }
         let pace = &mut self.pace;
         let attempt = Some(machine.attempts());
-        let after = if pace.shut_down && outcome.is_retried() {
-            // No retry after shutdown, and no throttle update for an attempt never retried.
+        // A failure after shutdown is not retried: it ends the row with `shutdown`, or with
+        // `retry_timeout` once the deadline has passed (`finish_attempt` then leaves the
+        // throttle alone, as a timed-out row says nothing about the pool's pace).
+        let after = if pace.shut_down && outcome.is_retried() && !machine.out_of_budget(now) {
+            // No throttle update for an attempt never retried.
             machine.shut_down();
             AfterAttempt::Done(RowEnd::Shutdown)
         } else {
