@@ -18,7 +18,9 @@ use paceline_trace::DefectId;
 use rayon::prelude::*;
 
 use crate::junit::junit_xml;
+use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
+use crate::pipe::{out, outln};
 use crate::print;
 
 /// `N` (seeds 0..N) or `A..B` (seeds A to B-1).
@@ -139,8 +141,10 @@ pub fn run(
     seeds: Option<&str>,
     shard: Option<&str>,
     junit: Option<&Path>,
+    limits: &LimitArgs,
 ) -> Outcome {
-    let entries = match scenario_files(paths).and_then(|files| load(&files)) {
+    let limits = limits.scenario();
+    let entries = match scenario_files(paths).and_then(|files| load(&files, &limits)) {
         Ok(e) => e,
         Err(e) => return Outcome::Refused(e),
     };
@@ -191,7 +195,8 @@ pub fn run(
         if matches!(group.first().map(|c| c.leg), Some(Leg::Mutant(_))) {
             for case in group {
                 under_defect.entry(case.entry).or_insert_with(|| {
-                    Scenario::load(&entries[case.entry].path).map_err(|e| e.to_string())
+                    Scenario::load_within(&entries[case.entry].path, &limits)
+                        .map_err(|e| e.to_string())
                 });
             }
         }
@@ -251,21 +256,21 @@ pub fn run(
             .mutant
             .map_or(String::new(), |d| format!(", real core and {d}"));
         if result.failures.is_empty() {
-            println!("ok   {} ({} runs{leg})", entry.name, result.runs);
+            outln!("ok   {} ({} runs{leg})", entry.name, result.runs);
         } else {
             failed += 1;
-            println!(
+            outln!(
                 "FAIL {} ({} of {} runs failed{leg})",
                 entry.name,
                 result.failures.len(),
                 result.runs
             );
             for f in result.failures.iter().take(3) {
-                print!("{f}");
+                out!("{f}");
             }
         }
     }
-    println!(
+    outln!(
         "{} passed, {} failed ({} runs in {:.1} s, shard {k}/{n})",
         results.len() - failed,
         failed,

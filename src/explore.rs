@@ -6,13 +6,14 @@ use std::path::Path;
 use paceline_harness::{Found, search};
 
 use crate::outcome::Outcome;
+use crate::pipe::{out, outln};
 use crate::print;
 
 pub fn run(cases: u32, seed: u64, save: &Path) -> Outcome {
     match search(cases, seed, true) {
         Err(why) => Outcome::Refused(format!("explore stopped: {why}")),
         Ok(None) => {
-            println!("explored {cases} random scenarios (seed {seed}): no invariant broken");
+            outln!("explored {cases} random scenarios (seed {seed}): no invariant broken");
             Outcome::Passed
         }
         Ok(Some(Found {
@@ -29,11 +30,11 @@ pub fn run(cases: u32, seed: u64, save: &Path) -> Outcome {
                 return Outcome::Refused(format!("cannot save {}: {e}", path.display()));
             }
             let rows = scenario.row_count();
-            print!(
+            out!(
                 "{}",
                 print::failures(&path, &scenario.name, scenario.seed, None, &failures)
             );
-            println!(
+            outln!(
                 "found after {after_cases} cases, shrunk to {} batch(es) and {rows} row(s), saved as {}\n  reproduce: {}",
                 scenario.batches.len(),
                 path.display(),

@@ -26,6 +26,9 @@ pub fn run_summary(run: &RunSummary) -> String {
         Ending::Livelock { at_us, events } => {
             format!("LIVELOCK: {events} events at {} ms", ms(*at_us))
         }
+        Ending::EventBudget { at_us, events } => {
+            format!("CUT at its budget of {events} events at {} ms", ms(*at_us))
+        }
         other => format!("{other:?}"),
     };
     let mut out = format!(
@@ -117,4 +120,14 @@ pub fn violations(report: &Report) -> String {
         verdict_details(*invariant, verdict, &mut out);
     }
     out
+}
+
+/// The invariants a report found violated, by id.
+pub fn violated(report: &Report) -> Vec<String> {
+    report
+        .verdicts
+        .iter()
+        .filter(|(_, v)| matches!(v, Verdict::Violated { .. }))
+        .map(|(i, _)| i.to_string())
+        .collect()
 }

@@ -6,7 +6,8 @@
 
 use paceline_core::{Outcome, PoolConfig, RawPoolConfig};
 use paceline_sim::{
-    BatchSpec, Expect, Latency, RateLimit, RowSpec, Rows, Scenario, ScriptedAttempt, ServiceModel,
+    BatchSpec, DEFAULT_MAX_EVENTS, Expect, Latency, RateLimit, RowSpec, Rows, Scenario,
+    ScriptedAttempt, ServiceModel,
 };
 use paceline_trace::Invariant;
 use proptest::prelude::*;
@@ -179,5 +180,6 @@ pub fn scenario() -> impl Strategy<Value = Scenario> {
                 holds: Invariant::ALL.into_iter().collect(),
                 ..Expect::default()
             },
+            max_events: DEFAULT_MAX_EVENTS,
         })
 }

@@ -17,8 +17,9 @@ mod service;
 mod time;
 
 pub use record::{answer_name, outcome_of, record_of, result_kind};
-pub use run::{RunSummary, simulate};
+pub use run::{DISPATCH_TIMES_KEPT, RunSummary, simulate};
 pub use scenario::{
-    BatchSpec, DEFAULT_HORIZON_MS, Expect, Latency, MAX_ROWS_PER_BATCH, RateLimit, RowSpec, Rows,
-    Scenario, ScenarioError, ScriptedAttempt, ServiceModel, declared_mutant,
+    BatchSpec, DEFAULT_HORIZON_MS, DEFAULT_MAX_EVENTS, Expect, Latency, MAX_ROWS_PER_BATCH,
+    RateLimit, RowSpec, Rows, Scenario, ScenarioError, ScenarioLimits, ScriptedAttempt,
+    ServiceModel, declared_mutant, read_text,
 };

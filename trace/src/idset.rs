@@ -63,6 +63,14 @@ impl IdSet {
         self.members == 0
     }
 
+    /// How many members are below `bound`.
+    pub fn count_below(&self, bound: u64) -> u64 {
+        self.ranges
+            .range(..bound)
+            .map(|(&first, &last)| last.min(bound - 1) - first + 1)
+            .sum()
+    }
+
     /// How many ranges the members form: what the set costs in memory.
     pub fn ranges(&self) -> usize {
         self.ranges.len()
@@ -102,6 +110,10 @@ mod tests {
         }
         assert_eq!(set.ranges(), 3);
         assert_eq!(set.next_missing(0), Some(1));
+        assert_eq!(
+            (set.count_below(0), set.count_below(3), set.count_below(99)),
+            (0, 2, 3)
+        );
         set.insert(1);
         set.insert(3);
         assert_eq!((set.len(), set.ranges()), (5, 1));

@@ -8,9 +8,11 @@ use paceline_trace::{DefectId, Invariant, ResultKind};
 use serde::Deserialize;
 use toml::Value;
 
+use paceline_trace::shown;
+
 use super::Expect;
 use super::file::ExpectFile;
-use super::source::{Checked, Source};
+use super::source::{Checked, Source, key_text, value_text};
 
 /// The defect a scenario file declares in `expect.mutant`, read leniently: a file that
 /// demonstrates a configuration defect (D4, D9) is refused by the real core, and the
@@ -39,7 +41,11 @@ impl Source<'_> {
             .iter()
             .map(|n| {
                 Invariant::parse(n).ok_or_else(|| {
-                    self.error(offset, key, format!("{n:?}: invariants are named I1 to I9"))
+                    self.error(
+                        offset,
+                        key,
+                        format!("{}: invariants are named I1 to I9", shown(n)),
+                    )
                 })
             })
             .collect()
@@ -77,7 +83,10 @@ impl Source<'_> {
                         return Err(self.error(
                             offset,
                             "expect.holds",
-                            format!("{other}: write \"all\" or a list such as [\"I1\", \"I3\"]"),
+                            format!(
+                                "{}: write \"all\" or a list such as [\"I1\", \"I3\"]",
+                                value_text(other)
+                            ),
                         ));
                     }
                 }
@@ -96,8 +105,8 @@ impl Source<'_> {
             } else {
                 Err(self.error(
                     self.key_offset(map_span, id),
-                    &format!("{key}.{id}"),
-                    format!("no row has the id {id:?}"),
+                    &format!("{key}.{}", key_text(id)),
+                    format!("no row has the id {}", shown(id)),
                 ))
             }
         };
@@ -121,9 +130,10 @@ impl Source<'_> {
                     let parsed = ResultKind::parse(&kind).ok_or_else(|| {
                         self.error(
                             self.key_offset(&span, &id),
-                            &format!("expect.results.{id}"),
+                            &format!("expect.results.{}", key_text(&id)),
                             format!(
-                                "{kind:?}: a result is ok, permanent, retry_timeout or shutdown"
+                                "{}: a result is ok, permanent, retry_timeout or shutdown",
+                                shown(&kind)
                             ),
                         )
                     })?;
@@ -141,7 +151,7 @@ impl Source<'_> {
                     let parsed = ResultKind::parse(&kind).ok_or_else(|| {
                         self.error(
                             self.key_offset(&span, &kind),
-                            &format!("expect.outcomes.{kind}"),
+                            &format!("expect.outcomes.{}", key_text(&kind)),
                             "unknown result: use ok, permanent, retry_timeout or shutdown",
                         )
                     })?;
@@ -156,7 +166,7 @@ impl Source<'_> {
                 self.error(
                     m.span().start,
                     "expect.mutant",
-                    format!("{:?}: defects are named D1 to D15", m.get_ref()),
+                    format!("{}: defects are named D1 to D15", shown(m.get_ref())),
                 )
             })?),
         };

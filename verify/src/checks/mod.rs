@@ -9,12 +9,11 @@ mod spacing;
 mod stats;
 mod throttle_law;
 
-use std::collections::BTreeMap;
-
 use paceline_trace::{Ending, Invariant};
 
-use crate::step::{RowTrack, Step};
+use crate::step::Step;
 use crate::verdict::{Report, RowRef, Violation};
+use crate::verifier::Tracks;
 
 /// All trace checks together.
 #[derive(Debug, Default)]
@@ -39,16 +38,11 @@ impl Checks {
         self.stats.on(step);
     }
 
-    pub(crate) fn finish(
-        self,
-        rows: &BTreeMap<u64, Vec<RowTrack>>,
-        ending: Option<&Ending>,
-        report: &mut Report,
-    ) {
+    pub(crate) fn finish(self, tracks: &Tracks, ending: Option<&Ending>, report: &mut Report) {
         report.set(Invariant::I1, self.spacing.finish());
         report.set(Invariant::I2, self.concurrency.finish());
         report.set(Invariant::I3, self.order.finish());
-        report.set(Invariant::I4, self.completeness.finish(rows, ending));
+        report.set(Invariant::I4, self.completeness.finish(tracks, ending));
         report.set(Invariant::I5, self.budget.finish());
         report.set(Invariant::I6, self.throttle_law.finish());
         report.set(Invariant::I7, self.stats.finish());
