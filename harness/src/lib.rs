@@ -7,7 +7,8 @@
 //! the model allows), and [`judge`] holds the run to its scenario's `[expect]`. Around
 //! that: the library of scenario files ([`scenario_files`], [`load`]), random scenarios
 //! and their shrinking ([`generate`], [`search`]), the bug zoo's switches
-//! ([`with_defect`]), and gate comparisons ([`replay_under_gates`]).
+//! ([`with_defect`]), gate comparisons ([`replay_under_gates`]), and the fuzz targets
+//! every reader is held to ([`fuzz`]).
 //!
 //! ```
 //! use std::path::Path;
@@ -38,6 +39,7 @@ mod config;
 mod defects;
 mod expect;
 mod explore;
+pub mod fuzz;
 pub mod generate;
 mod judge;
 mod library;

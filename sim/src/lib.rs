@@ -21,5 +21,5 @@ pub use run::{DISPATCH_TIMES_KEPT, RunSummary, simulate};
 pub use scenario::{
     BatchSpec, DEFAULT_HORIZON_MS, DEFAULT_MAX_EVENTS, Expect, Latency, MAX_ROWS_PER_BATCH,
     RateLimit, RowSpec, Rows, Scenario, ScenarioError, ScenarioLimits, ScriptedAttempt,
-    ServiceModel, declared_mutant, read_text,
+    ServiceModel, declared_mutant, decode, read_text,
 };

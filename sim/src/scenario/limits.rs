@@ -74,6 +74,12 @@ pub fn read_text(path: &Path, limits: &ScenarioLimits) -> Result<String, Scenari
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(too_large(""));
     }
+    decode(path, bytes)
+}
+
+/// Scenario bytes as text; bytes that are not UTF-8 are refused with the line, column
+/// and offset of the first (`path` is only named in the error).
+pub fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, ScenarioError> {
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let before = e.as_bytes().get(..offset).unwrap_or_default();

@@ -27,7 +27,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use expect::declared_mutant;
-pub use limits::{DEFAULT_MAX_EVENTS, ScenarioLimits, read_text};
+pub use limits::{DEFAULT_MAX_EVENTS, ScenarioLimits, decode, read_text};
 pub use source::ScenarioError;
 
 use file::File;

@@ -128,7 +128,9 @@ impl Source<'_> {
         // just before it.
         let key = match message.strip_prefix("unknown field `") {
             Some(rest) => rest.split('`').next().map(|k| cut(k, 80)),
-            None => span.and_then(|s| self.key_before(s.start)),
+            None => span
+                .and_then(|s| self.key_before(s.start))
+                .map(|k| cut(&k, 80)),
         };
         let (line, column) = self.line_col(offset);
         ScenarioError {
