@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use paceline_harness::{Failure, outcome_line};
+use paceline_harness::{Failure, ms_list, outcome_line};
 use paceline_sim::RunSummary;
 use paceline_trace::{DefectId, Ending, Invariant, ms};
 use paceline_verify::{Report, Verdict};
@@ -45,10 +45,7 @@ pub fn run_summary(run: &RunSummary) -> String {
         let rows: Vec<String> = run
             .dispatch_us
             .iter()
-            .map(|(id, ts)| {
-                let ts: Vec<String> = ts.iter().map(|&t| ms(t)).collect();
-                format!("{id} [{}]", ts.join(", "))
-            })
+            .map(|(id, ts)| format!("{id} {}", ms_list(ts)))
             .collect();
         let _ = writeln!(out, "  dispatch ms: {}", rows.join(" | "));
     }

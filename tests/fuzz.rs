@@ -269,13 +269,13 @@ fn campaign(cases_per_batch: u32, budget: Option<Duration>) {
             break;
         }
     }
-    println!(
+    eprintln!(
         "fuzz: {total} cases in {:.1} s, peak memory {} MB, no panic, no hang",
         started.elapsed().as_secs_f64(),
         peak_bytes() >> 20
     );
     for ((target, kind), n) in &tally {
-        println!("  {target:?} {kind}: {n}");
+        eprintln!("  {target:?} {kind}: {n}");
     }
 }
 
