@@ -23,6 +23,9 @@ use crate::outcome::Outcome;
 use crate::pipe::{out, outln};
 use crate::print;
 
+/// The most seeds one command sweeps: beyond it a run would not end in a working day.
+pub const MAX_SEEDS: u64 = 1_000_000;
+
 /// `N` (seeds 0..N) or `A..B` (seeds A to B-1).
 pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
     let bad = || format!("--seeds {text:?}: write a count such as 100, or a range such as 0..100");
@@ -36,9 +39,9 @@ pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
     if from >= to {
         return Err(format!("--seeds {text:?}: the range is empty"));
     }
-    if to - from > 1_000_000 {
+    if to - from > MAX_SEEDS {
         return Err(format!(
-            "--seeds {text:?}: at most 1000000 seeds in one run"
+            "--seeds {text:?}: at most {MAX_SEEDS} seeds in one run"
         ));
     }
     Ok((from..to).collect())

@@ -5,11 +5,15 @@ use std::path::Path;
 
 use paceline_harness::{Found, search};
 
+use crate::check::MAX_SEEDS;
 use crate::outcome::Outcome;
 use crate::pipe::{out, outln};
 use crate::print;
 
 pub fn run(cases: u32, seed: u64, save: &Path) -> Outcome {
+    if u64::from(cases) > MAX_SEEDS {
+        return Outcome::Refused(format!("--cases {cases}: at most {MAX_SEEDS} in one run"));
+    }
     match search(cases, seed, true) {
         Err(why) => Outcome::Refused(format!("explore stopped: {why}")),
         Ok(None) => {

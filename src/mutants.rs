@@ -16,6 +16,7 @@ use paceline_sim::Scenario;
 use paceline_trace::DefectId;
 use rayon::prelude::*;
 
+use crate::check::MAX_SEEDS;
 use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
 use crate::pipe::outln;
@@ -170,6 +171,11 @@ fn all_checks(
 }
 
 pub fn run(dir: &Path, seeds: u64, cases: u32, limits: &LimitArgs) -> Outcome {
+    if seeds > MAX_SEEDS || u64::from(cases) > MAX_SEEDS {
+        return Outcome::Refused(format!(
+            "--seeds {seeds} --cases {cases}: at most {MAX_SEEDS} of each"
+        ));
+    }
     let limits = limits.scenario();
     let entries = match scenario_files(&[PathBuf::from(dir)]).and_then(|f| load(&f, &limits)) {
         Ok(e) => e,

@@ -18,8 +18,9 @@ use crate::pipe::{out, outln};
 use crate::print;
 use crate::replay::{replay_into, report};
 
-/// The most seeds per gate `--compare-gates` replays: a chart of that many runs per gate
-/// is already a dense cloud, and each run's measures are kept until it is drawn.
+/// The most seeds per gate `--compare-gates` replays (fewer than `check`'s
+/// [`MAX_SEEDS`](crate::check::MAX_SEEDS)): a chart of that many runs per gate is
+/// already a dense cloud, and each run's summary is kept until it is drawn.
 pub const MAX_COMPARE_SEEDS: u64 = 10_000;
 
 /// How `report` was asked to work.

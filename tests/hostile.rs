@@ -531,3 +531,20 @@ fn scenario_messages_name_indexed_paths_in_words() {
     );
     assert!(!run.stderr.contains("u64"), "{}", run.stderr);
 }
+
+#[test]
+fn every_sweep_is_capped() {
+    for args in [
+        vec!["mutants", "--seeds", "99999999"],
+        vec!["explore", "--cases", "4000000000"],
+        vec!["check", "scenarios", "--seeds", "0..99999999"],
+    ] {
+        let run = quick(&args);
+        assert_eq!(run.code, Some(2), "{args:?}");
+        assert!(
+            run.stderr.contains("at most 1000000"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}

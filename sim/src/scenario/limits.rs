@@ -34,9 +34,10 @@ impl Default for ScenarioLimits {
     }
 }
 
-/// The run budget when none is given: room for the largest batch allowed (about six
-/// events per row and attempt) several times over, and about a minute of simulation.
-pub const DEFAULT_MAX_EVENTS: u64 = 300_000_000;
+/// The run budget when none is given: room for the largest batch allowed (10 million
+/// rows make about 63 million events), and a few minutes of simulation under the
+/// verifier at worst (a retry storm).
+pub const DEFAULT_MAX_EVENTS: u64 = 100_000_000;
 
 fn refused(path: &Path, message: String) -> ScenarioError {
     ScenarioError {
