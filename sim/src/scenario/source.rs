@@ -185,9 +185,9 @@ fn cut(text: &str, chars: usize) -> String {
     }
 }
 
-/// A TOML reader's message in a user's words: no Rust type names, and no value or key
-/// of the input longer than 80 characters.
-fn plain_words(message: &str) -> String {
+/// A message from a reader below (TOML, the pool's configuration) in a user's words: no
+/// Rust type names, and no value or key of the input longer than 80 characters.
+pub(super) fn plain_words(message: &str) -> String {
     const WORDS: [(&str, &str); 16] = [
         (" as i128", ""),
         (" as u128", ""),

@@ -12,7 +12,7 @@ use paceline_trace::shown;
 use crate::record::outcome_of;
 
 use super::file::{BatchFile, File, RowFile, ServiceFile};
-use super::source::{Checked, Source, key_text, value_text};
+use super::source::{Checked, Source, key_text, plain_words, value_text};
 use super::{
     BatchSpec, DEFAULT_HORIZON_MS, Latency, RateLimit, RowSpec, Rows, Scenario, ScenarioError,
     ScriptedAttempt, ServiceModel,
@@ -126,7 +126,11 @@ impl Source<'_> {
                 .unwrap_or_default();
             let field = fields.last().copied().unwrap_or("pool");
             let offset = self.key_offset(&span, field);
-            let mut err = self.error(offset, &format!("pool.{field}"), e.to_string());
+            let mut err = self.error(
+                offset,
+                &format!("pool.{field}"),
+                plain_words(&e.to_string()),
+            );
             if fields.len() > 1 {
                 err.key = Some(
                     fields
