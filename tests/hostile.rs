@@ -199,6 +199,23 @@ fn many_tiny_batches_stay_in_flat_memory() {
         "{}",
         run.stderr
     );
+    // The report shows the first hundred batches' statistics and counts the rest.
+    let dir = temp_dir("tiny-batches-report");
+    let trace = write(&dir, "trace.csv", body.as_bytes());
+    let pool = pool(&dir);
+    let out = dir.join("out");
+    let run = quick(&[
+        "report",
+        &trace,
+        "--pool",
+        &pool,
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let md = std::fs::read_to_string(out.join("summary.md")).expect("written");
+    assert!(md.contains("99900 more batches ended; the first 100 are shown"));
+    assert!(run.peak_mb < 200, "{} MB", run.peak_mb);
 }
 
 #[test]

@@ -51,6 +51,15 @@ fn md_line(text: &str) -> String {
     text.replace(['\n', '\r'], " ")
 }
 
+/// The line that counts the batches whose statistics are not shown.
+fn more_batches(data: &TraceData) -> String {
+    format!(
+        "{} more batches ended; the first {} are shown (every batch_end is checked under I7).",
+        data.batch_stats_more,
+        data.batch_stats.len()
+    )
+}
+
 /// Rows of (name, value) for the configuration table.
 fn config_rows(input: &ReportInput<'_>) -> Vec<(&'static str, String)> {
     let t = input.pool;
@@ -145,6 +154,9 @@ img{{max-width:100%;border:1px solid #ddd}}figure{{margin:1em 0 2em}}\
         }
         out.push_str("</table>\n");
     }
+    if data.batch_stats_more > 0 {
+        let _ = writeln!(out, "<p>{}</p>", more_batches(data));
+    }
     out.push_str("<h2>Charts</h2>\n");
     for (stem, caption) in CHARTS {
         let _ = writeln!(
@@ -202,6 +214,9 @@ pub fn summary_md(input: &ReportInput<'_>, data: &TraceData, trace_link: &str) -
         for (k, v) in pairs(detail) {
             let _ = writeln!(out, "| {} | {} |", md_cell(k), md_cell(v));
         }
+    }
+    if data.batch_stats_more > 0 {
+        let _ = writeln!(out, "\n{}", more_batches(data));
     }
     out.push_str("\n## Charts\n\n");
     for (stem, caption) in CHARTS {
