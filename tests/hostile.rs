@@ -93,6 +93,23 @@ fn check_trace(name: &str, body: &[u8], extra: &[&str]) -> Run {
     quick(&args)
 }
 
+/// `report` of a trace `body` into a fresh folder: the run and the folder.
+fn report(name: &str, body: &[u8]) -> (Run, PathBuf) {
+    let dir = temp_dir(name);
+    let trace = write(&dir, "trace.csv", body);
+    let pool = pool(&dir);
+    let out = dir.join("out");
+    let run = quick(&[
+        "report",
+        &trace,
+        "--pool",
+        &pool,
+        "--out",
+        &out.display().to_string(),
+    ]);
+    (run, out)
+}
+
 const HEADER: &str = "t_us,event,batch,row,id,attempt,delay_ms,detail\n";
 
 #[test]
@@ -200,18 +217,7 @@ fn many_tiny_batches_stay_in_flat_memory() {
         run.stderr
     );
     // The report shows the first hundred batches' statistics and counts the rest.
-    let dir = temp_dir("tiny-batches-report");
-    let trace = write(&dir, "trace.csv", body.as_bytes());
-    let pool = pool(&dir);
-    let out = dir.join("out");
-    let run = quick(&[
-        "report",
-        &trace,
-        "--pool",
-        &pool,
-        "--out",
-        &out.display().to_string(),
-    ]);
+    let (run, out) = report("tiny-batches-report", body.as_bytes());
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let md = std::fs::read_to_string(out.join("summary.md")).expect("written");
     assert!(md.contains("99900 more batches ended; the first 100 are shown"));
@@ -478,25 +484,10 @@ fn a_symlink_loop_is_walked_once() {
 
 #[test]
 fn report_exits_1_after_writing_pages_that_escape_ids() {
-    let dir = temp_dir("escape");
-    let trace = write(
-        &dir,
-        "trace.csv",
-        format!(
-            "{HEADER}0,batch_start,0,,,,,rows=2\n0,dispatch,0,0,\"a|b\nc\",1,,\n10000,dispatch,0,1,<i>B</i>,1,,\n"
-        )
-        .as_bytes(),
+    let body = format!(
+        "{HEADER}0,batch_start,0,,,,,rows=2\n0,dispatch,0,0,\"a|b\nc\",1,,\n10000,dispatch,0,1,<i>B</i>,1,,\n"
     );
-    let pool = pool(&dir);
-    let out = dir.join("out");
-    let run = quick(&[
-        "report",
-        &trace,
-        "--pool",
-        &pool,
-        "--out",
-        &out.display().to_string(),
-    ]);
+    let (run, out) = report("escape", body.as_bytes());
     // The pages are written, then the exit code says the trace broke I1 (and I4).
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(
