@@ -181,7 +181,14 @@ fn peak_bytes() -> u64 {
 }
 
 /// Run one case on its own thread: a panic or a hang is reported with its input saved.
-fn judge(target: Target, input: Vec<u8>, seed: u64) -> Result<Case, TestCaseError> {
+/// A campaign also keeps each case's input in `last-case.bin` while it runs, so that an
+/// abort (a stack overflow ends the process) leaves the input behind.
+fn judge(target: Target, input: Vec<u8>, seed: u64, keep: bool) -> Result<Case, TestCaseError> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-failures");
+    if keep {
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(format!("last-case-{target:?}.bin")), &input);
+    }
     let (tx, rx) = mpsc::channel();
     let bytes = input.clone();
     std::thread::spawn(move || {
@@ -202,7 +209,6 @@ fn judge(target: Target, input: Vec<u8>, seed: u64) -> Result<Case, TestCaseErro
         Ok(Err(panic)) => format!("panicked: {panic}"),
         Err(_) => format!("no answer within {CASE_TIMEOUT:?}: a hang"),
     };
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-failures");
     let _ = std::fs::create_dir_all(&dir);
     let saved = dir.join(format!("{target:?}-{seed}.bin").to_lowercase());
     let _ = std::fs::write(&saved, &input);
@@ -245,7 +251,7 @@ fn campaign(cases_per_batch: u32, budget: Option<Duration>) {
         let result = runner.run(&strategy, |(target, pick, mutations)| {
             let seeds = &inputs[&target];
             let input = apply(&seeds[pick.index(seeds.len())], &mutations);
-            let case = judge(target, input, seed)?;
+            let case = judge(target, input, seed, budget.is_some())?;
             let kind = match case {
                 Case::Accepted => "accepted".to_string(),
                 Case::Refused(kind) => format!("refused: {kind}"),
@@ -264,6 +270,12 @@ fn campaign(cases_per_batch: u32, budget: Option<Duration>) {
         total += batch.len() as u64;
         for k in batch {
             *tally.entry(k).or_default() += 1;
+        }
+        if budget.is_some() {
+            eprintln!(
+                "batch {seed}: {total} cases, {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
         }
         let peak = peak_bytes();
         assert!(

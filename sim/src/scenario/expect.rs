@@ -4,11 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
-use paceline_trace::{DefectId, Invariant, ResultKind};
+use paceline_trace::{DefectId, Invariant, ResultKind, shown};
 use serde::Deserialize;
 use toml::Value;
-
-use paceline_trace::shown;
 
 use super::Expect;
 use super::file::ExpectFile;

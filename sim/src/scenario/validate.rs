@@ -4,10 +4,8 @@
 use std::collections::BTreeSet;
 
 use paceline_core::{Outcome, PoolConfig, RawPoolConfig};
-use paceline_trace::EventName;
+use paceline_trace::{EventName, shown};
 use toml::{Spanned, Value};
-
-use paceline_trace::shown;
 
 use crate::record::outcome_of;
 
