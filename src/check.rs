@@ -18,8 +18,13 @@ use paceline_trace::DefectId;
 use rayon::prelude::*;
 
 use crate::junit::{ScenarioResult, junit_xml};
+use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
+use crate::pipe::{out, outln};
 use crate::print;
+
+/// The most seeds one command sweeps: beyond it a run would not end in a working day.
+pub const MAX_SEEDS: u64 = 1_000_000;
 
 /// `N` (seeds 0..N) or `A..B` (seeds A to B-1).
 pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
@@ -34,9 +39,9 @@ pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
     if from >= to {
         return Err(format!("--seeds {text:?}: the range is empty"));
     }
-    if to - from > 1_000_000 {
+    if to - from > MAX_SEEDS {
         return Err(format!(
-            "--seeds {text:?}: at most 1000000 seeds in one run"
+            "--seeds {text:?}: at most {MAX_SEEDS} seeds in one run"
         ));
     }
     Ok((from..to).collect())
@@ -128,8 +133,10 @@ pub fn run(
     seeds: Option<&str>,
     shard: Option<&str>,
     junit: Option<&Path>,
+    limits: &LimitArgs,
 ) -> Outcome {
-    let entries = match scenario_files(paths).and_then(|files| load(&files)) {
+    let limits = limits.scenario();
+    let entries = match scenario_files(paths).and_then(|files| load(&files, &limits)) {
         Ok(e) => e,
         Err(e) => return Outcome::Refused(e),
     };
@@ -180,7 +187,8 @@ pub fn run(
         if matches!(group.first().map(|c| c.leg), Some(Leg::Mutant(_))) {
             for case in group {
                 under_defect.entry(case.entry).or_insert_with(|| {
-                    Scenario::load(&entries[case.entry].path).map_err(|e| e.to_string())
+                    Scenario::load_within(&entries[case.entry].path, &limits)
+                        .map_err(|e| e.to_string())
                 });
             }
         }
@@ -240,21 +248,21 @@ pub fn run(
             .mutant
             .map_or(String::new(), |d| format!(", real core and {d}"));
         if result.failures.is_empty() {
-            println!("ok   {} ({} runs{leg})", entry.name, result.runs);
+            outln!("ok   {} ({} runs{leg})", entry.name, result.runs);
         } else {
             failed += 1;
-            println!(
+            outln!(
                 "FAIL {} ({} of {} runs failed{leg})",
                 entry.name,
                 result.failures.len(),
                 result.runs
             );
             for f in result.failures.iter().take(3) {
-                print!("{f}");
+                out!("{f}");
             }
         }
     }
-    println!(
+    outln!(
         "{} passed, {} failed ({} runs in {:.1} s, shard {k}/{n})",
         results.len() - failed,
         failed,

@@ -6,30 +6,39 @@ use std::path::Path;
 
 use paceline_harness::table_of;
 use paceline_sim::Scenario;
-use paceline_trace::{Invariant, TraceReader};
-use paceline_verify::{PoolTable, Report, Verdict, Verifier};
+use paceline_trace::{Invariant, TraceLimits};
+use paceline_verify::{PoolTable, Report, Verdict, verify_trace};
 
+use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
+use crate::pipe::{out, outln};
 use crate::print;
 
 /// Every verdict on the trace at `trace` for a pool configured as `pool`, and how many
-/// events it has; errors name the file and line.
+/// events it has; errors name the file and line. The file's size is checked before it is
+/// read, and the reader holds it to `limits` as it streams.
 pub fn verify_file(
     trace: &Path,
     pool: &PoolTable,
     tolerance_us: u64,
+    limits: &TraceLimits,
 ) -> Result<(Report, u64), String> {
     let file = File::open(trace).map_err(|e| format!("{}: {e}", trace.display()))?;
-    let mut reader =
-        TraceReader::new(BufReader::new(file)).map_err(|e| format!("{}: {e}", trace.display()))?;
-    let mut verifier = Verifier::new(pool.rules(), tolerance_us);
-    let mut events = 0u64;
-    while let Some(row) = reader.next_row() {
-        let row = row.map_err(|e| format!("{}: {e}", trace.display()))?;
-        verifier.observe(&row.as_record());
-        events += 1;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > limits.max_file_bytes {
+        return Err(format!(
+            "{}: {size} bytes, larger than the limit of {} bytes for a trace (raise it with --max-trace-bytes)",
+            trace.display(),
+            limits.max_file_bytes
+        ));
     }
-    let mut report = verifier.finish(None);
+    let (mut report, events) = verify_trace(
+        BufReader::with_capacity(1 << 16, file),
+        pool.rules(),
+        tolerance_us,
+        limits,
+    )
+    .map_err(|e| format!("{}: {e}", trace.display()))?;
     report.set(
         Invariant::I8,
         Verdict::Skipped {
@@ -47,29 +56,25 @@ pub fn verify_file(
     Ok((report, events))
 }
 
-pub fn run(trace: &Path, pool: &Path, tolerance_us: u64) -> Outcome {
-    let config = match Scenario::load_pool(pool) {
+pub fn run(trace: &Path, pool: &Path, tolerance_us: u64, limits: &LimitArgs) -> Outcome {
+    let config = match Scenario::load_pool_within(pool, &limits.scenario()) {
         Ok(c) => c,
         Err(e) => return Outcome::Refused(e.to_string()),
     };
-    let (report, events) = match verify_file(trace, &table_of(&config), tolerance_us) {
-        Ok(r) => r,
-        Err(e) => return Outcome::Refused(e),
-    };
-    println!("{} ({events} events)", trace.display());
-    println!("  invariants: {}", print::verdict_line(&report));
-    print!("{}", print::violations(&report));
-    let violated: Vec<String> = report
-        .verdicts
-        .iter()
-        .filter(|(_, v)| matches!(v, Verdict::Violated { .. }))
-        .map(|(i, _)| i.to_string())
-        .collect();
+    let (report, events) =
+        match verify_file(trace, &table_of(&config), tolerance_us, &limits.trace()) {
+            Ok(r) => r,
+            Err(e) => return Outcome::Refused(e),
+        };
+    outln!("{} ({events} events)", trace.display());
+    outln!("  invariants: {}", print::verdict_line(&report));
+    out!("{}", print::violations(&report));
+    let violated = print::violated(&report);
     if violated.is_empty() {
-        println!("PASS: no invariant violated");
+        outln!("PASS: no invariant violated");
         Outcome::Passed
     } else {
-        println!("FAIL: {} violated", violated.join(", "));
+        outln!("FAIL: {} violated", violated.join(", "));
         Outcome::Failed
     }
 }

@@ -1,14 +1,17 @@
 //! `paceline`: the command line over the paceline crates.
 //!
 //! Exit codes: 0 everything held; 1 an invariant or expectation failed; 2 the input was
-//! refused (usage, file, scenario or configuration errors).
+//! refused (usage, file, scenario or configuration errors, or a resource limit reached);
+//! 141 standard output was closed early (a broken pipe: `paceline ... | head`).
 
 mod check;
 mod check_trace;
 mod explore;
 mod junit;
+mod limits;
 mod mutants;
 mod outcome;
+mod pipe;
 mod print;
 mod replay;
 mod report;
@@ -18,6 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
 
 /// Deterministic simulation and verification of paced worker pools.
@@ -26,6 +30,8 @@ use crate::outcome::Outcome;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(Subcommand)]
@@ -98,7 +104,7 @@ enum Command {
         /// For a scenario: also replay it under gate = "min" and "aimd" and compare.
         #[arg(long)]
         compare_gates: bool,
-        /// Seeds per gate for --compare-gates.
+        /// Seeds per gate for --compare-gates (at most 10000).
         #[arg(long, default_value_t = 20)]
         seeds: u64,
     },
@@ -123,25 +129,32 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let limits = cli.limits;
     let outcome = match cli.command {
         Command::Replay {
             scenario,
             seed,
             out,
             mutant,
-        } => replay::run(&scenario, seed, out, mutant.as_deref()),
+        } => replay::run(&scenario, seed, out, mutant.as_deref(), &limits),
         Command::Check {
             paths,
             seeds,
             shard,
             junit,
-        } => check::run(&paths, seeds.as_deref(), shard.as_deref(), junit.as_deref()),
+        } => check::run(
+            &paths,
+            seeds.as_deref(),
+            shard.as_deref(),
+            junit.as_deref(),
+            &limits,
+        ),
         Command::Explore { cases, seed, save } => explore::run(cases, seed, &save),
         Command::Mutants {
             scenarios,
             seeds,
             cases,
-        } => mutants::run(&scenarios, seeds, cases),
+        } => mutants::run(&scenarios, seeds, cases, &limits),
         Command::Report {
             input,
             out,
@@ -157,13 +170,14 @@ fn main() -> ExitCode {
                 tolerance_us,
                 compare_gates,
                 seeds,
+                limits: &limits,
             },
         ),
         Command::CheckTrace {
             trace,
             pool,
             tolerance_us,
-        } => check_trace::run(&trace, &pool, tolerance_us),
+        } => check_trace::run(&trace, &pool, tolerance_us, &limits),
     };
     match outcome {
         Outcome::Passed => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use paceline_harness::{Failure, outcome_line};
+use paceline_harness::{Failure, ms_list, outcome_line};
 use paceline_sim::RunSummary;
 use paceline_trace::{DefectId, Ending, Invariant, ms};
 use paceline_verify::{Report, Verdict};
@@ -26,6 +26,9 @@ pub fn run_summary(run: &RunSummary) -> String {
         Ending::Livelock { at_us, events } => {
             format!("LIVELOCK: {events} events at {} ms", ms(*at_us))
         }
+        Ending::EventBudget { at_us, events } => {
+            format!("CUT at its budget of {events} events at {} ms", ms(*at_us))
+        }
         other => format!("{other:?}"),
     };
     let mut out = format!(
@@ -42,10 +45,7 @@ pub fn run_summary(run: &RunSummary) -> String {
         let rows: Vec<String> = run
             .dispatch_us
             .iter()
-            .map(|(id, ts)| {
-                let ts: Vec<String> = ts.iter().map(|&t| ms(t)).collect();
-                format!("{id} [{}]", ts.join(", "))
-            })
+            .map(|(id, ts)| format!("{id} {}", ms_list(ts)))
             .collect();
         let _ = writeln!(out, "  dispatch ms: {}", rows.join(" | "));
     }
@@ -117,4 +117,14 @@ pub fn violations(report: &Report) -> String {
         verdict_details(*invariant, verdict, &mut out);
     }
     out
+}
+
+/// The invariants a report found violated, by id.
+pub fn violated(report: &Report) -> Vec<String> {
+    report
+        .verdicts
+        .iter()
+        .filter(|(_, v)| matches!(v, Verdict::Violated { .. }))
+        .map(|(i, _)| i.to_string())
+        .collect()
 }

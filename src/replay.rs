@@ -6,18 +6,27 @@ use std::path::{Path, PathBuf};
 use paceline_harness::{
     CheckedRun, caught_by, check_run, judge_clean, judge_mutant, table_of, with_defect,
 };
-use paceline_reports::{ReportInput, write_report};
+use paceline_reports::{ReportInput, write_report_within};
 use paceline_sim::Scenario;
-use paceline_trace::DefectId;
+use paceline_trace::{DefectId, TraceLimits};
 
+use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
+use crate::pipe::{out, outln};
 use crate::print;
 
-pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, mutant: Option<&str>) -> Outcome {
+pub fn run(
+    path: &Path,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    mutant: Option<&str>,
+    limits: &LimitArgs,
+) -> Outcome {
     let Some(text) = mutant else {
-        return replay(path, seed, out, None);
+        return replay(path, seed, out, None, limits);
     };
-    match DefectId::parse(text).map(|d| with_defect(d, || replay(path, seed, out, Some(d)))) {
+    match DefectId::parse(text).map(|d| with_defect(d, || replay(path, seed, out, Some(d), limits)))
+    {
         Some(Ok(outcome)) => outcome,
         Some(Err(e)) => Outcome::Refused(e),
         None => Outcome::Refused(format!("--mutant {text:?}: defects are named D1 to D19")),
@@ -30,8 +39,9 @@ fn replay(
     seed: Option<u64>,
     out: Option<PathBuf>,
     mutant: Option<DefectId>,
+    limits: &LimitArgs,
 ) -> Outcome {
-    let scenario = match Scenario::load(path) {
+    let scenario = match Scenario::load_within(path, &limits.scenario()) {
         Ok(s) => s,
         Err(e) => return Outcome::Refused(e.to_string()),
     };
@@ -41,25 +51,25 @@ fn replay(
         Ok(r) => r,
         Err(e) => return Outcome::Refused(e),
     };
-    println!("{} (seed {seed})", scenario.name);
+    outln!("{} (seed {seed})", scenario.name);
     if !scenario.description.is_empty() {
-        println!("  {}", scenario.description);
+        outln!("  {}", scenario.description);
     }
-    print!("{}", print::run_summary(&run.summary));
-    println!("  invariants: {}", print::verdict_line(&run.report));
-    println!("  trace: {}", trace_path.display());
-    match report(&scenario, &run, &trace_path, &dir) {
-        Ok(page) => println!("  report: {}", page.display()),
+    out!("{}", print::run_summary(&run.summary));
+    outln!("  invariants: {}", print::verdict_line(&run.report));
+    outln!("  trace: {}", trace_path.display());
+    match report(&scenario, &run, &trace_path, &dir, &limits.trace()) {
+        Ok(page) => outln!("  report: {}", page.display()),
         Err(e) => return Outcome::Refused(e),
     }
     if mutant.is_some() {
         let escaped = judge_mutant(&scenario, &run);
         if escaped.is_empty() {
-            println!("CAUGHT: {}", caught_by(&scenario, &run).join(", "));
-            print!("{}", print::violations(&run.report));
+            outln!("CAUGHT: {}", caught_by(&scenario, &run).join(", "));
+            out!("{}", print::violations(&run.report));
             return Outcome::Passed;
         }
-        print!(
+        out!(
             "{}",
             print::failures(path, &scenario.name, seed, mutant, &escaped)
         );
@@ -69,13 +79,13 @@ fn replay(
     if failures.is_empty() {
         let expected = &scenario.expect;
         let exact = expected.dispatch_ms.len() + expected.results.len() + expected.outcomes.len();
-        println!(
+        outln!(
             "PASS: {} invariants as expected, {exact} exact expectations met",
             expected.holds.len() + expected.violates.len()
         );
         Outcome::Passed
     } else {
-        print!(
+        out!(
             "{}",
             print::failures(path, &scenario.name, seed, None, &failures)
         );
@@ -104,6 +114,7 @@ pub fn report(
     run: &CheckedRun,
     trace: &Path,
     dir: &Path,
+    limits: &TraceLimits,
 ) -> Result<PathBuf, String> {
     let input = ReportInput {
         title: &scenario.name,
@@ -112,6 +123,6 @@ pub fn report(
         verdicts: &run.report,
         trace,
     };
-    write_report(&input, dir).map_err(|e| e.to_string())?;
+    write_report_within(&input, dir, limits).map_err(|e| e.to_string())?;
     Ok(dir.join("index.html"))
 }

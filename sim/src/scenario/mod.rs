@@ -7,10 +7,13 @@
 //!
 //! The model is here; the file as written is in `file`, pointing into the text in
 //! `source`, the checks in `validate` (the run) and `expect` (the expectations), and the
-//! way back to TOML in `to_toml`.
+//! way back to TOML in `to_toml`. What a file may ask for is bounded in `limits`.
+// Scenario files come from anywhere: no panic on any input.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod expect;
 mod file;
+mod limits;
 mod service_model;
 mod source;
 mod to_toml;
@@ -26,6 +29,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use expect::declared_mutant;
+pub use limits::{DEFAULT_MAX_EVENTS, ScenarioLimits, decode, read_text};
 pub use service_model::{Distribution, Outage, Phase, RateLimit, ServiceModel};
 pub use source::ScenarioError;
 
@@ -60,6 +64,9 @@ pub struct Scenario {
     pub shutdowns_us: Vec<u64>,
     /// What `replay` and `check` assert.
     pub expect: Expect,
+    /// The run budget: a run that reaches this many events is cut there
+    /// (`Ending::EventBudget`). Not part of the file: `ScenarioLimits::max_events`.
+    pub max_events: u64,
 }
 
 /// One `[[batches]]` entry.
@@ -216,15 +223,31 @@ pub struct Expect {
 }
 
 impl Scenario {
-    /// Read and validate a scenario file.
+    /// Read and validate a scenario file under the default [`ScenarioLimits`].
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| Source::unreadable(path, &e))?;
-        Scenario::parse(path, &text)
+        Scenario::load_within(path, &ScenarioLimits::default())
     }
 
-    /// Validate scenario text; `path` is only used in error messages.
+    /// Read and validate a scenario file held to `limits` (its size is checked before it
+    /// is read).
+    pub fn load_within(path: &Path, limits: &ScenarioLimits) -> Result<Scenario, ScenarioError> {
+        let text = read_text(path, limits)?;
+        Scenario::parse_within(path, &text, limits)
+    }
+
+    /// Validate scenario text under the default [`ScenarioLimits`]; `path` is only used
+    /// in error messages.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-        let src = Source { path, text };
+        Scenario::parse_within(path, text, &ScenarioLimits::default())
+    }
+
+    /// Validate scenario text held to `limits`; `path` is only used in error messages.
+    pub fn parse_within(
+        path: &Path,
+        text: &str,
+        limits: &ScenarioLimits,
+    ) -> Result<Scenario, ScenarioError> {
+        let src = Source { path, text, limits };
         let file: File = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
         src.scenario(file)
     }
@@ -232,12 +255,24 @@ impl Scenario {
     /// Read only the `[pool]` table of a file (a scenario, or a file holding just that
     /// table), for checking traces recorded elsewhere.
     pub fn load_pool(path: &Path) -> Result<PoolConfig, ScenarioError> {
+        Scenario::load_pool_within(path, &ScenarioLimits::default())
+    }
+
+    /// [`Scenario::load_pool`], the file held to `limits`.
+    pub fn load_pool_within(
+        path: &Path,
+        limits: &ScenarioLimits,
+    ) -> Result<PoolConfig, ScenarioError> {
         #[derive(Deserialize)]
         struct PoolOnly {
             pool: Option<Spanned<RawPoolConfig>>,
         }
-        let text = std::fs::read_to_string(path).map_err(|e| Source::unreadable(path, &e))?;
-        let src = Source { path, text: &text };
+        let text = read_text(path, limits)?;
+        let src = Source {
+            path,
+            text: &text,
+            limits,
+        };
         let file: PoolOnly = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
         if file.pool.is_none() {
             return Err(ScenarioError {
