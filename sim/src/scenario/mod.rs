@@ -14,6 +14,7 @@
 mod expect;
 mod file;
 mod limits;
+mod nesting;
 mod service_model;
 mod source;
 mod to_toml;
@@ -247,6 +248,7 @@ impl Scenario {
         text: &str,
         limits: &ScenarioLimits,
     ) -> Result<Scenario, ScenarioError> {
+        nesting::check(path, text)?;
         let src = Source { path, text, limits };
         let file: File = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
         src.scenario(file)
@@ -268,6 +270,7 @@ impl Scenario {
             pool: Option<Spanned<RawPoolConfig>>,
         }
         let text = read_text(path, limits)?;
+        nesting::check(path, &text)?;
         let src = Source {
             path,
             text: &text,
