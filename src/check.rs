@@ -4,7 +4,7 @@
 //! real core, where everything must hold, and with its defect switched on, where it must
 //! be caught. Defects are switched process-wide, so those runs go one defect at a time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -77,8 +77,15 @@ struct Case {
 /// One run's conclusion: failure reports (empty when it passed), and its time.
 struct CaseOutcome {
     entry: usize,
-    result: Result<Vec<String>, String>,
+    result: Result<Judged, String>,
     seconds: f64,
+}
+
+/// What one case concluded: its failure reports (empty when it passed) and, for a run of
+/// the real core, the digest of its trace.
+struct Judged {
+    failures: Vec<String>,
+    digest: Option<(u64, u64)>,
 }
 
 /// Run one case; `under_defect` is the entry's scenario as read with the case's defect
@@ -87,7 +94,7 @@ fn run_case(
     entry: &Entry,
     under_defect: Option<&Scenario>,
     case: &Case,
-) -> Result<Vec<String>, String> {
+) -> Result<Judged, String> {
     let mutant = match case.leg {
         Leg::Real => None,
         Leg::Mutant(n) => Some(n),
@@ -101,28 +108,37 @@ fn run_case(
         Leg::Real => {
             // A configuration defect's scenario is refused by the real core: as it must be.
             let Some(scenario) = &entry.real else {
-                return Ok(Vec::new());
+                return Ok(Judged {
+                    failures: Vec::new(),
+                    digest: None,
+                });
             };
             let run = check_run(scenario, case.seed, None).map_err(|e| e.to_string())?;
             let failures = judge_clean(scenario, &run);
-            Ok(if failures.is_empty() {
-                Vec::new()
-            } else {
-                vec![report(scenario, &failures, "")]
+            Ok(Judged {
+                failures: if failures.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![report(scenario, &failures, "")]
+                },
+                digest: Some(run.trace_digest),
             })
         }
         Leg::Mutant(n) => {
             let scenario = under_defect.ok_or("the scenario was not read with its defect on")?;
             let run = check_run(scenario, case.seed, None).map_err(|e| e.to_string())?;
             let escaped = judge_mutant(scenario, &run);
-            Ok(if escaped.is_empty() {
-                Vec::new()
-            } else {
-                vec![report(
-                    scenario,
-                    &escaped,
-                    &format!("[{n} switched on, not caught] "),
-                )]
+            Ok(Judged {
+                failures: if escaped.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![report(
+                        scenario,
+                        &escaped,
+                        &format!("[{n} switched on, not caught] "),
+                    )]
+                },
+                digest: None,
             })
         }
     }
@@ -169,6 +185,11 @@ pub fn run(
         .map(|(_, c)| c)
         .collect();
     cases.sort_by_key(|c| c.leg);
+    // Runs of the real core per scenario in this shard: the coverage figure's denominator.
+    let mut cases_of: BTreeMap<usize, usize> = BTreeMap::new();
+    for case in cases.iter().filter(|c| c.leg == Leg::Real) {
+        *cases_of.entry(case.entry).or_default() += 1;
+    }
 
     let progress = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(cases.len() as u64);
@@ -223,6 +244,8 @@ pub fn run(
     progress.finish_and_clear();
 
     let mut results: BTreeMap<usize, ScenarioResult> = BTreeMap::new();
+    // Coverage: the distinct traces the real core wrote per scenario, by digest.
+    let mut traces: BTreeMap<usize, BTreeSet<(u64, u64)>> = BTreeMap::new();
     let mut errors = Vec::new();
     for CaseOutcome {
         entry,
@@ -234,7 +257,12 @@ pub fn run(
         r.runs += 1;
         r.seconds += seconds;
         match result {
-            Ok(f) => r.failures.extend(f),
+            Ok(judged) => {
+                r.failures.extend(judged.failures);
+                if let Some(d) = judged.digest {
+                    traces.entry(entry).or_default().insert(d);
+                }
+            }
             Err(e) => errors.push(format!("{}: {e}", entries[entry].path.display())),
         }
     }
@@ -247,6 +275,9 @@ pub fn run(
         let leg = entry
             .mutant
             .map_or(String::new(), |d| format!(", real core and {d}"));
+        let distinct = traces.get(&index).map_or(0, BTreeSet::len);
+        let seeds_run = cases_of.get(&index).copied().unwrap_or(0);
+        let leg = format!("{leg}; {distinct} distinct traces of {seeds_run} seeds");
         if result.failures.is_empty() {
             outln!("ok   {} ({} runs{leg})", entry.name, result.runs);
         } else {

@@ -22,6 +22,10 @@ pub struct CheckedRun {
     pub report: Report,
     /// Exact expectations (`dispatch_ms`, `results`, `outcomes`) the run missed.
     pub mismatches: Vec<Mismatch>,
+    /// A digest of the trace's bytes and their count, taken as they streamed by (the
+    /// trace is never stored): equal traces give equal digests within a process, so a
+    /// sweep counts the distinct timelines its seeds produced.
+    pub trace_digest: (u64, u64),
 }
 
 /// Bytes written through it are hashed, then passed on.
@@ -128,6 +132,7 @@ pub fn check_run(
         summary,
         report,
         mismatches,
+        trace_digest: first.fingerprint(),
     })
 }
 
