@@ -90,11 +90,7 @@ struct Judged {
 
 /// Run one case; `under_defect` is the entry's scenario as read with the case's defect
 /// on (a configuration defect reads differently), for defect legs.
-fn run_case(
-    entry: &Entry,
-    under_defect: Option<&Scenario>,
-    case: &Case,
-) -> Result<Judged, String> {
+fn run_case(entry: &Entry, under_defect: Option<&Scenario>, case: &Case) -> Result<Judged, String> {
     let mutant = match case.leg {
         Leg::Real => None,
         Leg::Mutant(n) => Some(n),
