@@ -145,13 +145,17 @@ pub fn run(
     seeds: Option<&str>,
     shard: Option<&str>,
     junit: Option<&Path>,
+    slack: Option<u64>,
     limits: &LimitArgs,
 ) -> Outcome {
     let limits = limits.scenario();
-    let entries = match scenario_files(paths).and_then(|files| load(&files, &limits)) {
+    let mut entries = match scenario_files(paths).and_then(|files| load(&files, &limits)) {
         Ok(e) => e,
         Err(e) => return Outcome::Refused(e),
     };
+    for scenario in entries.iter_mut().filter_map(|e| e.real.as_mut()) {
+        crate::slack::apply(scenario, slack);
+    }
     let extra = match seeds.map(parse_seeds).transpose() {
         Ok(s) => s.unwrap_or_default(),
         Err(e) => return Outcome::Refused(e),
@@ -204,8 +208,10 @@ pub fn run(
         if matches!(group.first().map(|c| c.leg), Some(Leg::Mutant(_))) {
             for case in group {
                 under_defect.entry(case.entry).or_insert_with(|| {
-                    Scenario::load_within(&entries[case.entry].path, &limits)
-                        .map_err(|e| e.to_string())
+                    let mut scenario = Scenario::load_within(&entries[case.entry].path, &limits)
+                        .map_err(|e| e.to_string())?;
+                    crate::slack::apply(&mut scenario, slack);
+                    Ok(scenario)
                 });
             }
         }

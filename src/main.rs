@@ -15,6 +15,7 @@ mod pipe;
 mod print;
 mod replay;
 mod report;
+mod slack;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,10 @@ enum Command {
         /// Switch on a defect of the bug zoo (D1 to D19) for this run.
         #[arg(long)]
         mutant: Option<String>,
+        /// Every timer of the pool fires late by a seeded amount up to this many
+        /// microseconds (default: the scenario's `timer_slack_us`).
+        #[arg(long)]
+        timer_slack_us: Option<u64>,
     },
     /// Check every scenario under the paths over seeds: the CI entry point.
     Check {
@@ -62,6 +67,10 @@ enum Command {
         /// Write JUnit XML here, one test case per scenario.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Every timer of the pool fires late by a seeded amount up to this many
+        /// microseconds (default: each scenario's `timer_slack_us`).
+        #[arg(long)]
+        timer_slack_us: Option<u64>,
     },
     /// Random scenarios until one breaks an invariant; save it shrunk.
     Explore {
@@ -136,19 +145,28 @@ fn main() -> ExitCode {
             seed,
             out,
             mutant,
-        } => replay::run(&scenario, seed, out, mutant.as_deref(), &limits),
+            timer_slack_us,
+        } => match slack::checked(timer_slack_us) {
+            Ok(slack) => replay::run(&scenario, seed, out, mutant.as_deref(), slack, &limits),
+            Err(e) => Outcome::Refused(e),
+        },
         Command::Check {
             paths,
             seeds,
             shard,
             junit,
-        } => check::run(
-            &paths,
-            seeds.as_deref(),
-            shard.as_deref(),
-            junit.as_deref(),
-            &limits,
-        ),
+            timer_slack_us,
+        } => match slack::checked(timer_slack_us) {
+            Ok(slack) => check::run(
+                &paths,
+                seeds.as_deref(),
+                shard.as_deref(),
+                junit.as_deref(),
+                slack,
+                &limits,
+            ),
+            Err(e) => Outcome::Refused(e),
+        },
         Command::Explore { cases, seed, save } => explore::run(cases, seed, &save),
         Command::Mutants {
             scenarios,

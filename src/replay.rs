@@ -20,12 +20,14 @@ pub fn run(
     seed: Option<u64>,
     out: Option<PathBuf>,
     mutant: Option<&str>,
+    slack: Option<u64>,
     limits: &LimitArgs,
 ) -> Outcome {
     let Some(text) = mutant else {
-        return replay(path, seed, out, None, limits);
+        return replay(path, seed, out, None, slack, limits);
     };
-    match DefectId::parse(text).map(|d| with_defect(d, || replay(path, seed, out, Some(d), limits)))
+    match DefectId::parse(text)
+        .map(|d| with_defect(d, || replay(path, seed, out, Some(d), slack, limits)))
     {
         Some(Ok(outcome)) => outcome,
         Some(Err(e)) => Outcome::Refused(e),
@@ -39,12 +41,14 @@ fn replay(
     seed: Option<u64>,
     out: Option<PathBuf>,
     mutant: Option<DefectId>,
+    slack: Option<u64>,
     limits: &LimitArgs,
 ) -> Outcome {
-    let scenario = match Scenario::load_within(path, &limits.scenario()) {
+    let mut scenario = match Scenario::load_within(path, &limits.scenario()) {
         Ok(s) => s,
         Err(e) => return Outcome::Refused(e.to_string()),
     };
+    crate::slack::apply(&mut scenario, slack);
     let seed = seed.unwrap_or(scenario.seed);
     let dir = out.unwrap_or_else(|| Path::new("out").join(&scenario.name));
     let (run, trace_path) = match replay_into(&scenario, seed, &dir) {

@@ -72,6 +72,8 @@ impl ActiveBatch {
             .map(|(row, &after)| (now.saturating_add(after), row))
             .collect();
         not_ready.sort_unstable();
+        // Rows ready at one instant arrive in row order, or in any order a race allows.
+        pace.races.shuffle_runs(&mut not_ready, |&(at, _)| at);
         let mut active = ActiveBatch {
             id: batch.id,
             called_at: batch.called_at,
@@ -136,6 +138,7 @@ impl ActiveBatch {
     }
 
     pub(crate) fn fire_timers(&mut self, pace: &mut Pace, now: Time) {
+        let returned_before = self.returning.len();
         while let Some(&Reverse((at, row))) = self.timers.peek() {
             if at > now {
                 break;
@@ -145,7 +148,8 @@ impl ActiveBatch {
             let attempt = Some(machine.attempts());
             match machine.state() {
                 RowState::Backoff { since, until } if until <= now => {
-                    pace.stats.total_throttle_time += now - since;
+                    // The backoff the pool asked for; a timer's overshoot is the clock's.
+                    pace.stats.total_throttle_time += until - since;
                     if defect!(D13) {
                         // The permit kept through the backoff goes back only now.
                         pace.free_permits += 1;
@@ -178,6 +182,22 @@ impl ActiveBatch {
                 _ => {}
             }
         }
+        // Rows whose backoffs ended at this instant queue in any order a race allows.
+        let returned = self.returning.make_contiguous();
+        pace.races.shuffle(&mut returned[returned_before..]);
+    }
+
+    /// Whether a fresh row could take a permit before the rows whose backoff ends at
+    /// `now`: a permit is free, fresh rows wait, no row back from backoff waits already,
+    /// and a timer is due.
+    pub(crate) fn fresh_may_go_first(&self, pace: &Pace, now: Time) -> bool {
+        pace.free_permits > 0
+            && !self.fresh.is_empty()
+            && self.returning.is_empty()
+            && self
+                .timers
+                .peek()
+                .is_some_and(|&Reverse((at, _))| at <= now)
     }
 
     /// Hand free permits to waiting rows; the rows that went to the gate are noted in
@@ -206,7 +226,8 @@ impl ActiveBatch {
                 );
                 continue;
             }
-            pace.gate.join(row);
+            let late = pace.races.slack();
+            pace.gate.join_late(row, late);
             pace.joined.push(row);
         }
     }

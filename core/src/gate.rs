@@ -66,13 +66,39 @@ pub struct Head {
     pub retry: bool,
 }
 
+/// A row in the gate's line, and how late its alarm fires should it have to sleep.
+#[derive(Debug, Clone, Copy)]
+struct Waiter {
+    row: usize,
+    late: Duration,
+    /// The opening it last went to sleep until, if the gate held it.
+    asleep_until: Option<Time>,
+}
+
+impl Waiter {
+    /// When it may pass, the gate opening for it at `opens` (never before `now`). Held,
+    /// it sleeps until the opening and its alarm fires `late` after it; woken before
+    /// that opening (the gate opened sooner: a success lowered `D`), it passes at once.
+    /// Without lateness this is the opening itself.
+    fn passes_at(&mut self, opens: Time, now: Time) -> Time {
+        if opens > now {
+            self.asleep_until = Some(opens);
+            return opens.saturating_add(self.late);
+        }
+        match self.asleep_until {
+            Some(until) if now >= until => until.saturating_add(self.late).max(opens),
+            _ => opens,
+        }
+    }
+}
+
 /// The pacer, with its first-come-first-served queue of row indices.
 #[derive(Debug, Clone)]
 pub struct Gate {
     policy: GatePolicy,
     min_spacing: Duration,
     last_dispatch: Option<Time>,
-    waiters: VecDeque<usize>,
+    waiters: VecDeque<Waiter>,
     /// No dispatch before this (a server's `Retry-After`).
     pause_until: Option<Time>,
     requests: Option<Budget>,
@@ -147,14 +173,26 @@ impl Gate {
         at
     }
 
-    /// Queue a row behind the rows already waiting.
+    /// Queue a row behind the rows already waiting; its alarm fires on time.
+    #[cfg(test)]
     pub fn join(&mut self, row: usize) {
-        self.waiters.push_back(row);
+        self.join_late(row, Duration::ZERO);
+    }
+
+    /// Queue a row behind the rows already waiting: should the gate hold it, its alarm
+    /// fires `late` after the gate opens for it (a sleep's overshoot; a gate open when
+    /// it comes to the head lets it pass at once).
+    pub fn join_late(&mut self, row: usize, late: Duration) {
+        self.waiters.push_back(Waiter {
+            row,
+            late,
+            asleep_until: None,
+        });
     }
 
     /// Take a row out of the queue (its deadline passed, or the pool shut down).
     pub fn leave(&mut self, row: usize) {
-        self.waiters.retain(|&r| r != row);
+        self.waiters.retain(|w| w.row != row);
     }
 
     /// Admit the head waiter if spacing, pause and budgets allow it now, recording the
@@ -165,9 +203,10 @@ impl Gate {
         delay: Duration,
         head: impl Fn(usize) -> Head,
     ) -> Option<usize> {
-        let &row = self.waiters.front()?;
+        let row = self.waiters.front()?.row;
         let h = head(row);
-        if self.head_opens_at(now, delay, h) > now {
+        let opens = self.head_opens_at(now, delay, h);
+        if self.waiters.front_mut()?.passes_at(opens, now) > now {
             return None;
         }
         self.waiters.pop_front();
@@ -192,8 +231,9 @@ impl Gate {
         delay: Duration,
         head: impl Fn(usize) -> Head,
     ) -> Option<Time> {
-        let &row = self.waiters.front()?;
-        Some(self.head_opens_at(now, delay, head(row)))
+        let row = self.waiters.front()?.row;
+        let opens = self.head_opens_at(now, delay, head(row));
+        Some(self.waiters.front_mut()?.passes_at(opens, now))
     }
 }
 

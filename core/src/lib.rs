@@ -67,6 +67,7 @@ mod gate;
 pub mod mutant;
 mod pace;
 mod pool;
+mod races;
 mod reorder;
 mod row;
 mod sync;
@@ -84,5 +85,6 @@ pub use config::{
 pub use event::{ApiAnswer, BatchId, BatchStats, EntryMeta, Event, EventKind};
 pub use executor::{Batch, CallError, Entry, Observer, PooledExecutor, RowError};
 pub use pool::{BatchCall, Cause, NotInFlight, Pool, Waiting, Wake};
+pub use races::Races;
 pub use row::{Failure, Outcome, RowEnd, RowState};
 pub use window::SlidingWindow;

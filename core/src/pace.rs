@@ -7,6 +7,7 @@ use crate::Time;
 use crate::config::PoolConfig;
 use crate::event::{BatchId, BatchStats, Event, EventKind};
 use crate::gate::Gate;
+use crate::races::Choices;
 use crate::throttle::Throttle;
 
 /// What every batch shares: the throttle, the gate, the permits, and the event outbox.
@@ -21,6 +22,8 @@ pub(crate) struct Pace {
     pub(crate) events: VecDeque<Event>,
     /// Rows that went to the gate during the current step (kept to reuse its memory).
     pub(crate) joined: Vec<usize>,
+    /// Answers to the choice points a real pool leaves to chance (none: causal order).
+    pub(crate) races: Choices,
 }
 
 impl Pace {

@@ -21,6 +21,7 @@ use crate::config::PoolConfig;
 use crate::event::{ApiAnswer, BatchId, BatchStats, Event, EventKind};
 use crate::gate::Gate;
 use crate::pace::Pace;
+use crate::races::{Choices, Races};
 use crate::row::{AfterAttempt, Outcome, RowEnd, RowState};
 use crate::throttle::Throttle;
 
@@ -111,12 +112,22 @@ impl Pool {
                 shut_down: false,
                 events: VecDeque::new(),
                 joined: Vec::new(),
+                races: Choices::default(),
                 config,
             },
             queued: VecDeque::new(),
             active: None,
             next_batch: 0,
         }
+    }
+
+    /// The same pool asking `races` at every choice point a real pool leaves to its
+    /// threads and timers (see [`Races`]): the order of simultaneous contenders, and how
+    /// late each timer fires. Without it, simultaneous contenders go in causal order and
+    /// timers fire on time.
+    pub fn with_races(mut self, races: Box<dyn Races>) -> Self {
+        self.pace.races = Choices::new(Some(races));
+        self
     }
 
     /// The configuration it runs by.
@@ -213,7 +224,9 @@ impl Pool {
         if let Some(wait) = wait
             && !defect!(D17)
         {
-            pace.gate.pause(now.saturating_add(wait));
+            let late = pace.races.slack();
+            pace.gate
+                .pause(now.saturating_add(wait).saturating_add(late));
         }
         let after = if pace.shut_down && outcome.is_retried() {
             if machine.deadline_passed(now) {
@@ -266,9 +279,13 @@ impl Pool {
                     attempt,
                     EventKind::Backoff { length },
                 );
-                active
-                    .timers
-                    .push(Reverse((now.saturating_add(length), row)));
+                // The row sleeps: its wake-up may overshoot, but never past its deadline.
+                let until = now.saturating_add(length);
+                let late = until.saturating_add(pace.races.slack());
+                let wake = machine
+                    .retry_deadline()
+                    .map_or(late, |d| late.min(d.max(until)));
+                active.timers.push(Reverse((wake, row)));
             }
             AfterAttempt::Done(end) => active.finish(pace, now, row, end),
         }
@@ -378,6 +395,10 @@ impl Pool {
         };
         let pace = &mut self.pace;
         active.make_ready(pace, now);
+        if active.fresh_may_go_first(pace, now) && pace.races.second_first() {
+            // A fresh row reached the permit queue before the rows whose backoff ends now.
+            active.grant_permits(pace, now);
+        }
         active.fire_timers(pace, now);
         active.grant_permits(pace, now);
         active.admit(pace, now);

@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use paceline_core::RowState;
 use paceline_core::{
     ApiAnswer, Clock, EventKind, ManualClock, Outcome, Pool, PoolConfig, RawPoolConfig, RowEnd,
 };
+use paceline_core::{Races, RowState};
+use std::collections::VecDeque;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -21,6 +22,16 @@ struct Run {
 /// Drive `pool` until it is idle: row `i` becomes ready after `ready_ms[i]` and answers
 /// its attempts from `scripts[i]` (then `ok`), with `latency_ms` per attempt.
 fn run(pool: &mut Pool, ready_ms: &[u64], scripts: &[&[Outcome]], latency_ms: u64) -> Run {
+    run_timed(pool, ready_ms, scripts, |_| latency_ms)
+}
+
+/// Like [`run`], each row's attempts taking `latency_ms(row)`.
+fn run_timed(
+    pool: &mut Pool,
+    ready_ms: &[u64],
+    scripts: &[&[Outcome]],
+    latency_ms: impl Fn(usize) -> u64,
+) -> Run {
     let clock = ManualClock::new();
     let ready = ready_ms
         .iter()
@@ -62,6 +73,7 @@ fn run(pool: &mut Pool, ready_ms: &[u64], scripts: &[&[Outcome]], latency_ms: u6
                         .entry(row)
                         .or_default()
                         .push(now.as_millis() as u64);
+                    let latency_ms = latency_ms(row);
                     in_flight.push((now + Duration::from_millis(latency_ms), row, outcome));
                     if latency_ms == 0 {
                         // Answer at once, as an instantaneous API would.
@@ -400,4 +412,157 @@ fn an_empty_batch_returns_at_once_even_while_another_runs() {
     }
     assert_eq!(p.poll(clock.now()), None, "and it has no events");
     assert!(!p.is_idle(), "the running batch is untouched");
+}
+
+/// Races answered from a script: picks in order (then the last contender, which
+/// Fisher-Yates leaves in place), and every timer late by `late`.
+#[derive(Debug)]
+struct Scripted {
+    picks: VecDeque<usize>,
+    late: Duration,
+}
+
+impl Races for Scripted {
+    fn pick(&mut self, n: usize) -> usize {
+        self.picks.pop_front().unwrap_or(n - 1).min(n - 1)
+    }
+    fn slack(&mut self) -> Duration {
+        self.late
+    }
+}
+
+/// The pool answering its choice points from `picks` with timers `late_ms` late; in
+/// causal order (no races at all) when both are empty.
+fn raced(pool: Pool, picks: &[usize], late_ms: u64) -> Pool {
+    if picks.is_empty() && late_ms == 0 {
+        return pool;
+    }
+    pool.with_races(Box::new(Scripted {
+        picks: picks.iter().copied().collect(),
+        late: Duration::from_millis(late_ms),
+    }))
+}
+
+/// One permit, `gate = "min"` spacing 100 ms: three rows ready at 0 pass 100 ms apart in
+/// the order they arrived.
+fn three_at_once() -> Pool {
+    pool(|r| {
+        r.pool_size = 1;
+        r.min_dispatch_delay_ms = 100;
+        r.gate = "min".into();
+    })
+}
+
+#[test]
+fn rows_ready_at_one_instant_arrive_in_row_order_or_as_the_race_picks() {
+    let r = run(&mut three_at_once(), &[0, 0, 0], &[], 0);
+    assert_eq!(
+        [&r.dispatches[&0], &r.dispatches[&1], &r.dispatches[&2]],
+        [&[0], &[100], &[200]]
+    );
+    // Fisher-Yates over rows [0, 1, 2]: pick 1 of 3 swaps 2 and 1 -> [0, 2, 1]; pick 0 of
+    // 2 swaps 1 and 0 -> [2, 0, 1]: C first, then A, then B.
+    let r = run(&mut raced(three_at_once(), &[1, 0], 0), &[0, 0, 0], &[], 0);
+    assert_eq!(
+        [&r.dispatches[&2], &r.dispatches[&0], &r.dispatches[&1]],
+        [&[0], &[100], &[200]]
+    );
+}
+
+/// Two permits, `gate = "min"` spacing 10 ms, `D` capped at 100 ms: A (20 ms attempts)
+/// dispatches at 0, B (10 ms) at 10; both fail at 20 and back off 100 ms (A bootstraps
+/// `D` to 100, B doubles it to 200, capped at 100), so both come back at 120.
+fn two_backoffs_ending_together(picks: &[usize]) -> Run {
+    let p = pool(|r| {
+        r.pool_size = 2;
+        r.min_dispatch_delay_ms = 10;
+        r.max_dispatch_delay_ms = 100;
+        r.recovery_step_ms = 100;
+        r.gate = "min".into();
+    });
+    let fail = [Outcome::Capacity];
+    run_timed(&mut raced(p, picks, 0), &[0, 0], &[&fail, &fail], |row| {
+        if row == 0 { 20 } else { 10 }
+    })
+}
+
+#[test]
+fn backoffs_ending_at_one_instant_queue_in_row_order_or_as_the_race_picks() {
+    // Causal: A queues first and passes the gate at 120, B 10 ms later.
+    let r = two_backoffs_ending_together(&[]);
+    assert_eq!(r.dispatches[&0], [0, 120]);
+    assert_eq!(r.dispatches[&1], [10, 130]);
+    // Pick 1 keeps the arrival order at 0; pick 0 puts B ahead of A at 120.
+    let r = two_backoffs_ending_together(&[1, 0]);
+    assert_eq!(r.dispatches[&0], [0, 130]);
+    assert_eq!(r.dispatches[&1], [10, 120]);
+}
+
+/// One permit, no spacing, 50 ms attempts, `D` capped at 100 ms: A dispatches at 0, fails
+/// at 50 and backs off until 150, the instant B becomes ready.
+fn fresh_against_returning(picks: &[usize]) -> Run {
+    let p = pool(|r| {
+        r.pool_size = 1;
+        r.min_dispatch_delay_ms = 0;
+        r.max_dispatch_delay_ms = 100;
+        r.recovery_step_ms = 100;
+        r.gate = "min".into();
+    });
+    run(
+        &mut raced(p, picks, 0),
+        &[0, 150],
+        &[&[Outcome::Capacity]],
+        50,
+    )
+}
+
+#[test]
+fn a_fresh_row_and_a_returning_row_at_one_instant_go_either_way() {
+    // Causal: the row back from backoff takes the free permit first.
+    let r = fresh_against_returning(&[]);
+    assert_eq!(r.dispatches[&0], [0, 150]);
+    assert_eq!(r.dispatches[&1], [200]);
+    // The race lets B reach the permit queue first: it takes the permit at 150.
+    let r = fresh_against_returning(&[1]);
+    assert_eq!(r.dispatches[&0], [0, 200]);
+    assert_eq!(r.dispatches[&1], [150]);
+}
+
+#[test]
+fn a_row_held_at_the_gate_passes_late_by_its_slack() {
+    // B waits for the 100 ms spacing; its alarm fires 7 ms late. A, at an open gate,
+    // passes at once.
+    let p = pool(|r| {
+        r.pool_size = 2;
+        r.min_dispatch_delay_ms = 100;
+        r.gate = "min".into();
+    });
+    let r = run(&mut raced(p, &[1], 7), &[0, 0], &[], 0);
+    assert_eq!(r.dispatches[&0], [0]);
+    assert_eq!(r.dispatches[&1], [107]);
+}
+
+#[test]
+fn a_backoff_ends_late_by_its_slack_but_never_past_the_deadline() {
+    // No spacing, budget 1 s, every attempt refused, timers 50 ms late: backoffs of
+    // 100, 200 and 400 ms end at 150, 400 and 850; the next, min(800, 1000 - 850) = 150,
+    // ends at the deadline, 1000, not at 1050: the row times out exactly then.
+    let mut p = raced(
+        pool(|r| {
+            r.pool_size = 1;
+            r.min_dispatch_delay_ms = 0;
+            r.recovery_step_ms = 100;
+            r.max_capacity_retry_seconds = 1;
+            r.gate = "min".into();
+        }),
+        &[],
+        50,
+    );
+    let refused = [Outcome::Capacity; 10];
+    let r = run(&mut p, &[0], &[&refused], 0);
+    assert_eq!(r.dispatches[&0], [0, 150, 400, 850]);
+    match r.ends[&0] {
+        RowEnd::RetryTimeout { elapsed, .. } => assert_eq!(elapsed, 1000 * MS),
+        other => panic!("expected a retry_timeout, got {other:?}"),
+    }
 }

@@ -203,6 +203,7 @@ pub fn scenario() -> impl Strategy<Value = Scenario> {
             description: "found by paceline explore".to_string(),
             seed,
             horizon_us: 3_600_000_000,
+            timer_slack_us: 0,
             pool,
             service,
             batches,

@@ -21,6 +21,7 @@ use std::time::Duration;
 use paceline_trace::{Ending, ResultKind, Stuck, TraceSink};
 
 use crate::queue::EventQueue;
+use crate::races::SeededRaces;
 use crate::record::{record_of, result_kind};
 use crate::scenario::Scenario;
 use crate::service::{Answer, RowLoad, Service, draw};
@@ -112,7 +113,10 @@ impl<'s> Simulation<'s> {
         for &at in &scenario.shutdowns_us {
             queue.push(at, 0, SimEvent::Shutdown);
         }
-        let pool = Pool::new(scenario.pool.clone());
+        let mut pool = Pool::new(scenario.pool.clone());
+        if let Some(races) = SeededRaces::new(seed, scenario.timer_slack_us) {
+            pool = pool.with_races(Box::new(races));
+        }
         Simulation {
             summary: RunSummary {
                 scenario: scenario.name.clone(),

@@ -15,6 +15,7 @@ pub(super) struct File {
     #[serde(default)]
     pub(super) seed: u64,
     pub(super) horizon_ms: Option<Spanned<u64>>,
+    pub(super) timer_slack_us: Option<Spanned<i64>>,
     pub(super) pool: Option<Spanned<RawPoolConfig>>,
     #[serde(default)]
     pub(super) service: ServiceFile,

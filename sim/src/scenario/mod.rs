@@ -41,6 +41,10 @@ use source::Source;
 /// three) would exhaust memory before any useful result.
 pub const MAX_ROWS_PER_BATCH: u64 = 10_000_000;
 
+/// The most timer slack a scenario may ask for: ten seconds, in microseconds (real
+/// sleeps overshoot by milliseconds; more is a typo).
+pub const MAX_TIMER_SLACK_US: u64 = 10_000_000;
+
 /// The horizon when a scenario does not set one: one hour of virtual time.
 pub const DEFAULT_HORIZON_MS: u64 = 3_600_000;
 
@@ -55,6 +59,9 @@ pub struct Scenario {
     pub seed: u64,
     /// A run cut off here with rows left is unfinished.
     pub horizon_us: u64,
+    /// Every timer the pool sets (backoff, gate wait, pause) fires late by a seeded
+    /// amount in `[0, timer_slack_us]` microseconds; 0: on time.
+    pub timer_slack_us: u64,
     /// The pool under test.
     pub pool: PoolConfig,
     /// How the simulated API answers.

@@ -102,6 +102,9 @@ impl Scenario {
         let _ = writeln!(out, "description = {}", text(&self.description));
         let _ = writeln!(out, "seed = {}", self.seed);
         let _ = writeln!(out, "horizon_ms = {}", ms(self.horizon_us));
+        if self.timer_slack_us > 0 {
+            let _ = writeln!(out, "timer_slack_us = {}", self.timer_slack_us);
+        }
         let raw = self.pool.to_raw();
         let _ = writeln!(out, "\n[pool]");
         let _ = writeln!(out, "pool_size = {}", raw.pool_size);

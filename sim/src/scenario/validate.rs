@@ -7,6 +7,7 @@ use paceline_core::{Outcome, PoolConfig, RawPoolConfig};
 use paceline_trace::{EventName, shown};
 use toml::{Spanned, Value};
 
+use crate::MAX_TIMER_SLACK_US;
 use crate::record::outcome_of;
 
 use super::file::{BatchFile, File, RowFile};
@@ -48,6 +49,25 @@ impl Source<'_> {
                     return Err(self.error(offset, "horizon_ms", "must be > 0"));
                 }
                 self.us(ms, offset, "horizon_ms")?
+            }
+        };
+        let timer_slack_us = match file.timer_slack_us {
+            None => 0,
+            Some(s) => {
+                let offset = s.span().start;
+                let value = s.into_inner();
+                u64::try_from(value)
+                    .ok()
+                    .filter(|v| *v <= MAX_TIMER_SLACK_US)
+                    .ok_or_else(|| {
+                        self.error(
+                            offset,
+                            "timer_slack_us",
+                            format!(
+                                "{value}: must be from 0 to {MAX_TIMER_SLACK_US} (microseconds)"
+                            ),
+                        )
+                    })?
             }
         };
         let pool = self.pool(file.pool)?;
@@ -102,6 +122,7 @@ impl Source<'_> {
             description: file.description,
             seed: file.seed,
             horizon_us,
+            timer_slack_us,
             pool,
             service,
             batches,
