@@ -11,10 +11,10 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use paceline_harness::{
-    Entry, Failure, check_run, judge_clean, judge_mutant, load, scenario_files, with_defect,
+    Entry, Failure, check_run, judge_clean, judge_mutant, load_with, scenario_files, with_defect,
 };
-use paceline_sim::Scenario;
-use paceline_trace::DefectId;
+use paceline_sim::{Override, Scenario};
+use paceline_trace::{DefectId, counted};
 use rayon::prelude::*;
 
 use crate::junit::junit_xml;
@@ -139,8 +139,9 @@ pub fn run(
     seeds: Option<&str>,
     shard: Option<&str>,
     junit: Option<&Path>,
+    overrides: &[Override],
 ) -> Outcome {
-    let entries = match scenario_files(paths).and_then(|files| load(&files)) {
+    let entries = match scenario_files(paths).and_then(|files| load_with(&files, overrides)) {
         Ok(e) => e,
         Err(e) => return Outcome::Refused(e),
     };
@@ -191,7 +192,8 @@ pub fn run(
         if matches!(group.first().map(|c| c.leg), Some(Leg::Mutant(_))) {
             for case in group {
                 under_defect.entry(case.entry).or_insert_with(|| {
-                    Scenario::load(&entries[case.entry].path).map_err(|e| e.to_string())
+                    Scenario::load_with(&entries[case.entry].path, overrides)
+                        .map_err(|e| e.to_string())
                 });
             }
         }
@@ -251,14 +253,14 @@ pub fn run(
             .mutant
             .map_or(String::new(), |d| format!(", real core and {d}"));
         if result.failures.is_empty() {
-            println!("ok   {} ({} runs{leg})", entry.name, result.runs);
+            println!("ok   {} ({}{leg})", entry.name, counted(result.runs, "run"));
         } else {
             failed += 1;
             println!(
-                "FAIL {} ({} of {} runs failed{leg})",
+                "FAIL {} ({} of {} failed{leg})",
                 entry.name,
                 result.failures.len(),
-                result.runs
+                counted(result.runs, "run")
             );
             for f in result.failures.iter().take(3) {
                 print!("{f}");
@@ -266,10 +268,10 @@ pub fn run(
         }
     }
     println!(
-        "{} passed, {} failed ({} runs in {:.1} s, shard {k}/{n})",
+        "{} passed, {} failed ({} in {:.1} s, shard {k}/{n})",
         results.len() - failed,
         failed,
-        cases.len(),
+        counted(cases.len() as u64, "run"),
         started.elapsed().as_secs_f64()
     );
     if let Some(path) = junit {

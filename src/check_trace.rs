@@ -5,7 +5,7 @@ use std::io::BufReader;
 use std::path::Path;
 
 use paceline_harness::table_of;
-use paceline_sim::Scenario;
+use paceline_sim::{Override, Scenario};
 use paceline_trace::{Invariant, TraceReader};
 use paceline_verify::{PoolTable, Report, Verdict, Verifier};
 
@@ -47,8 +47,8 @@ pub fn verify_file(
     Ok((report, events))
 }
 
-pub fn run(trace: &Path, pool: &Path, tolerance_us: u64) -> Outcome {
-    let config = match Scenario::load_pool(pool) {
+pub fn run(trace: &Path, pool: &Path, tolerance_us: u64, overrides: &[Override]) -> Outcome {
+    let config = match Scenario::load_pool_with(pool, overrides) {
         Ok(c) => c,
         Err(e) => return Outcome::Refused(e.to_string()),
     };

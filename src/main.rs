@@ -12,6 +12,7 @@ mod outcome;
 mod print;
 mod replay;
 mod report;
+mod settings;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,10 @@ enum Command {
         /// Switch on a defect of the bug zoo (D1 to D15) for this run.
         #[arg(long)]
         mutant: Option<String>,
+        /// Edit the scenario: a dotted key and a TOML value, such as pool.pool_size=8
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Check every scenario under the paths over seeds: the CI entry point.
     Check {
@@ -56,6 +61,10 @@ enum Command {
         /// Write JUnit XML here, one test case per scenario.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Edit every scenario: a dotted key and a TOML value, such as pool.pool_size=8
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Random scenarios until one breaks an invariant; save it shrunk.
     Explore {
@@ -101,6 +110,10 @@ enum Command {
         /// Seeds per gate for --compare-gates.
         #[arg(long, default_value_t = 20)]
         seeds: u64,
+        /// Edit the scenario (or, for a trace, the --pool file's [pool]): a dotted key and a TOML value, such as pool.pool_size=8
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Check a trace recorded elsewhere against the invariants.
     CheckTrace {
@@ -111,6 +124,10 @@ enum Command {
         /// Clock jitter to absorb in time comparisons, in microseconds.
         #[arg(long, default_value_t = 0)]
         tolerance_us: u64,
+        /// Edit the --pool file's [pool]: a pool.* key and a TOML value, such as pool.pool_size=8
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
 }
 
@@ -123,19 +140,49 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let outcome = match cli.command {
+    let outcome = match run(cli.command) {
+        Ok(outcome) => outcome,
+        Err(message) => Outcome::Refused(message),
+    };
+    match outcome {
+        Outcome::Passed => ExitCode::SUCCESS,
+        Outcome::Failed => ExitCode::from(1),
+        Outcome::Refused(message) => {
+            eprintln!("paceline: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Run one command; `Err` is a refusal of its arguments.
+fn run(command: Command) -> Result<Outcome, String> {
+    Ok(match command {
         Command::Replay {
             scenario,
             seed,
             out,
             mutant,
-        } => replay::run(&scenario, seed, out, mutant.as_deref()),
+            set,
+        } => replay::run(
+            &scenario,
+            seed,
+            out,
+            mutant.as_deref(),
+            &settings::parse(&set)?,
+        ),
         Command::Check {
             paths,
             seeds,
             shard,
             junit,
-        } => check::run(&paths, seeds.as_deref(), shard.as_deref(), junit.as_deref()),
+            set,
+        } => check::run(
+            &paths,
+            seeds.as_deref(),
+            shard.as_deref(),
+            junit.as_deref(),
+            &settings::parse(&set)?,
+        ),
         Command::Explore { cases, seed, save } => explore::run(cases, seed, &save),
         Command::Mutants {
             scenarios,
@@ -149,6 +196,7 @@ fn main() -> ExitCode {
             tolerance_us,
             compare_gates,
             seeds,
+            set,
         } => report::run(
             &input,
             &report::Options {
@@ -157,20 +205,14 @@ fn main() -> ExitCode {
                 tolerance_us,
                 compare_gates,
                 seeds,
+                overrides: &settings::parse(&set)?,
             },
         ),
         Command::CheckTrace {
             trace,
             pool,
             tolerance_us,
-        } => check_trace::run(&trace, &pool, tolerance_us),
-    };
-    match outcome {
-        Outcome::Passed => ExitCode::SUCCESS,
-        Outcome::Failed => ExitCode::from(1),
-        Outcome::Refused(message) => {
-            eprintln!("paceline: {message}");
-            ExitCode::from(2)
-        }
-    }
+            set,
+        } => check_trace::run(&trace, &pool, tolerance_us, &settings::parse(&set)?),
+    })
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use paceline_harness::{Failure, outcome_line};
 use paceline_sim::RunSummary;
-use paceline_trace::{DefectId, Ending, Invariant, ms};
+use paceline_trace::{DefectId, Ending, Invariant, counted, ms};
 use paceline_verify::{Report, Verdict};
 
 /// How many violations of one invariant are printed.
@@ -22,7 +22,14 @@ pub fn run_summary(run: &RunSummary) -> String {
     let ending = match &run.ending {
         Ending::Quiescent => "quiescent".to_string(),
         Ending::Deadlock { at_us, .. } => format!("DEADLOCK at {} ms", ms(*at_us)),
-        Ending::Stall { horizon_us, .. } => format!("STALL at the {} ms horizon", ms(*horizon_us)),
+        Ending::Unfinished {
+            horizon_us,
+            waiting,
+        } => format!(
+            "UNFINISHED: {} left at the {} ms horizon",
+            counted(waiting.len() as u64, "row"),
+            ms(*horizon_us)
+        ),
         Ending::Livelock { at_us, events } => {
             format!("LIVELOCK: {events} events at {} ms", ms(*at_us))
         }
@@ -87,9 +94,23 @@ pub fn failures(
     mutant: Option<DefectId>,
     failures: &[Failure],
 ) -> String {
-    let mut out = format!("FAIL {name} (seed {seed}):\n");
+    let headline = if failures
+        .iter()
+        .any(|f| matches!(f, Failure::Unfinished { .. }))
+    {
+        "UNFINISHED"
+    } else {
+        "FAIL"
+    };
+    let mut out = format!("{headline} {name} (seed {seed}):\n");
     for failure in failures {
         match failure {
+            Failure::Unfinished {
+                rows_left,
+                horizon_us,
+            } => {
+                let _ = writeln!(out, "  {}", unfinished(*rows_left, *horizon_us));
+            }
             Failure::Broken { invariant, verdict } => {
                 let _ = writeln!(out, "  {invariant} {} must hold:", invariant.name());
                 verdict_details(*invariant, verdict, &mut out);
@@ -108,6 +129,15 @@ pub fn failures(
     }
     let _ = writeln!(out, "  reproduce: {}", reproduce(path, seed, mutant));
     out
+}
+
+/// The verdict on a run cut off by its horizon, and what to do about it.
+pub fn unfinished(rows_left: usize, horizon_us: u64) -> String {
+    format!(
+        "unfinished: {} left at horizon_ms = {}; raise horizon_ms",
+        counted(rows_left as u64, "row"),
+        ms(horizon_us)
+    )
 }
 
 /// The violations in a report, for commands without expectations.

@@ -7,17 +7,25 @@ use paceline_harness::{
     CheckedRun, caught_by, check_run, judge_clean, judge_mutant, table_of, with_defect,
 };
 use paceline_reports::{ReportInput, write_report};
-use paceline_sim::Scenario;
-use paceline_trace::DefectId;
+use paceline_sim::{Override, Scenario};
+use paceline_trace::{DefectId, counted};
 
 use crate::outcome::Outcome;
 use crate::print;
 
-pub fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, mutant: Option<&str>) -> Outcome {
+pub fn run(
+    path: &Path,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    mutant: Option<&str>,
+    overrides: &[Override],
+) -> Outcome {
     let Some(text) = mutant else {
-        return replay(path, seed, out, None);
+        return replay(path, seed, out, None, overrides);
     };
-    match DefectId::parse(text).map(|d| with_defect(d, || replay(path, seed, out, Some(d)))) {
+    match DefectId::parse(text)
+        .map(|d| with_defect(d, || replay(path, seed, out, Some(d), overrides)))
+    {
         Some(Ok(outcome)) => outcome,
         Some(Err(e)) => Outcome::Refused(e),
         None => Outcome::Refused(format!("--mutant {text:?}: defects are named D1 to D15")),
@@ -30,8 +38,9 @@ fn replay(
     seed: Option<u64>,
     out: Option<PathBuf>,
     mutant: Option<DefectId>,
+    overrides: &[Override],
 ) -> Outcome {
-    let scenario = match Scenario::load(path) {
+    let scenario = match Scenario::load_with(path, overrides) {
         Ok(s) => s,
         Err(e) => return Outcome::Refused(e.to_string()),
     };
@@ -69,9 +78,17 @@ fn replay(
     if failures.is_empty() {
         let expected = &scenario.expect;
         let exact = expected.dispatch_ms.len() + expected.results.len() + expected.outcomes.len();
+        let exact = if exact == 0 {
+            "no exact expectations".to_string()
+        } else {
+            format!("{} met", counted(exact as u64, "exact expectation"))
+        };
         println!(
-            "PASS: {} invariants as expected, {exact} exact expectations met",
-            expected.holds.len() + expected.violates.len()
+            "PASS: {} as expected, {exact}",
+            counted(
+                (expected.holds.len() + expected.violates.len()) as u64,
+                "invariant"
+            )
         );
         Outcome::Passed
     } else {

@@ -6,7 +6,7 @@ use std::path::Path;
 use paceline_harness::{replay_under_gates, table_of};
 use paceline_reports::compare::{self, MeasureSink};
 use paceline_reports::{ReportInput, write_report};
-use paceline_sim::Scenario;
+use paceline_sim::{Override, Scenario};
 
 use crate::check_trace::verify_file;
 use crate::outcome::Outcome;
@@ -19,6 +19,8 @@ pub struct Options<'a> {
     pub tolerance_us: u64,
     pub compare_gates: bool,
     pub seeds: u64,
+    /// `--set` edits of the scenario, or of the `--pool` file's `[pool]`.
+    pub overrides: &'a [Override],
 }
 
 pub fn run(input: &Path, o: &Options<'_>) -> Outcome {
@@ -39,7 +41,7 @@ pub fn run(input: &Path, o: &Options<'_>) -> Outcome {
 }
 
 fn from_scenario(path: &Path, o: &Options<'_>) -> Result<Vec<String>, String> {
-    let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
+    let scenario = Scenario::load_with(path, o.overrides).map_err(|e| e.to_string())?;
     let mut written = Vec::new();
     if o.compare_gates {
         std::fs::create_dir_all(o.out)
@@ -71,7 +73,7 @@ fn from_trace(trace: &Path, o: &Options<'_>) -> Result<Vec<String>, String> {
     let pool = o
         .pool
         .ok_or("a trace needs --pool FILE (a file with a [pool] table; a scenario works)")?;
-    let config = Scenario::load_pool(pool).map_err(|e| e.to_string())?;
+    let config = Scenario::load_pool_with(pool, o.overrides).map_err(|e| e.to_string())?;
     let table = table_of(&config);
     let (verdicts, _) = verify_file(trace, &table, o.tolerance_us)?;
     let title = trace

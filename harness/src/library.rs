@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use paceline_sim::{Scenario, declared_mutant};
+use paceline_sim::{Override, Scenario, declared_mutant};
 use paceline_trace::DefectId;
 
 /// Scenario files under `paths`: files as given, folders searched for `*.toml`, sorted.
@@ -54,6 +54,11 @@ pub struct Entry {
 
 /// Read every file; refusals are errors unless a configuration defect explains them.
 pub fn load(files: &[PathBuf]) -> Result<Vec<Entry>, String> {
+    load_with(files, &[])
+}
+
+/// [`load`], with `--set` edits applied to every file.
+pub fn load_with(files: &[PathBuf], overrides: &[Override]) -> Result<Vec<Entry>, String> {
     let mut entries = Vec::new();
     let mut refused = Vec::new();
     for path in files {
@@ -65,7 +70,7 @@ pub fn load(files: &[PathBuf]) -> Result<Vec<Entry>, String> {
             }
         };
         let mutant = declared_mutant(&text);
-        match Scenario::parse(path, &text) {
+        match Scenario::parse_with(path, &text, overrides) {
             Ok(s) => entries.push(Entry {
                 path: path.clone(),
                 name: s.name.clone(),

@@ -19,6 +19,6 @@ mod time;
 pub use record::{answer_name, outcome_of, record_of, result_kind};
 pub use run::{RunSummary, simulate};
 pub use scenario::{
-    BatchSpec, DEFAULT_HORIZON_MS, Expect, Latency, MAX_ROWS_PER_BATCH, RateLimit, RowSpec, Rows,
-    Scenario, ScenarioError, ScriptedAttempt, ServiceModel, declared_mutant,
+    BatchSpec, DEFAULT_HORIZON_MS, Expect, Latency, MAX_ROWS_PER_BATCH, Override, RateLimit,
+    RowSpec, Rows, Scenario, ScenarioError, ScriptedAttempt, ServiceModel, declared_mutant,
 };

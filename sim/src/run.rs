@@ -5,7 +5,7 @@
 //! simulated API, batch calls and shutdowns from the scenario, and the trace. Every rule
 //! (gate, throttle, permits, budgets, ordering) is the pool's own. The run ends when
 //! every batch has been called and has ended (quiescence), when nothing is left to happen
-//! but rows remain (a deadlock), or at the horizon with rows remaining (a stall).
+//! but rows remain (a deadlock), or at the horizon with work still scheduled (unfinished).
 
 use paceline_core::Waiting;
 use paceline_core::{BatchId, BatchStats, EventKind, Outcome, Pool};
@@ -138,7 +138,7 @@ impl<'s> Simulation<'s> {
             };
             if at > self.scenario.horizon_us {
                 let waiting = self.stuck();
-                self.summary.ending = Ending::Stall {
+                self.summary.ending = Ending::Unfinished {
                     horizon_us: self.scenario.horizon_us,
                     waiting,
                 };

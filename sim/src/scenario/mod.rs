@@ -6,14 +6,16 @@
 //! downstream re-validates, and nothing here panics on any input.
 //!
 //! The model is here; the file as written is in `file`, pointing into the text in
-//! `source`, the checks in `validate` (the run) and `expect` (the expectations), and the
-//! way back to TOML in `to_toml`.
+//! `source`, edits from the command line (`--set`) in `set`, the checks in `validate`
+//! (the run) and `expect` (the expectations), and the way back to TOML in `to_toml`.
 
 mod expect;
 mod file;
+mod set;
 mod source;
 mod to_toml;
 mod validate;
+mod wording;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -24,6 +26,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use expect::declared_mutant;
+pub use set::Override;
 pub use source::ScenarioError;
 
 use file::File;
@@ -185,27 +188,63 @@ pub struct Expect {
 impl Scenario {
     /// Read and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with(path, &[])
+    }
+
+    /// Read a scenario file with `--set` edits applied, and validate the result.
+    pub fn load_with(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|e| Source::unreadable(path, &e))?;
-        Scenario::parse(path, &text)
+        Scenario::parse_with(path, &text, overrides)
     }
 
     /// Validate scenario text; `path` is only used in error messages.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_with(path, text, &[])
+    }
+
+    /// Validate scenario text with `--set` edits applied to the document first, so a
+    /// value set on the command line meets every rule a value in the file meets. An
+    /// error about a setting names its key and its `--set`; others keep their line.
+    pub fn parse_with(
+        path: &Path,
+        text: &str,
+        overrides: &[Override],
+    ) -> Result<Scenario, ScenarioError> {
         let src = Source { path, text };
-        let file: File = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
-        src.scenario(file)
+        let file: File = src.read(overrides)?;
+        src.scenario(file).map_err(|e| set::blame(e, overrides))
     }
 
     /// Read only the `[pool]` table of a file (a scenario, or a file holding just that
     /// table), for checking traces recorded elsewhere.
     pub fn load_pool(path: &Path) -> Result<PoolConfig, ScenarioError> {
+        Scenario::load_pool_with(path, &[])
+    }
+
+    /// [`Scenario::load_pool`] with `--set` edits of the `[pool]` table (only `pool.*`
+    /// keys: nothing else of the file is read).
+    pub fn load_pool_with(
+        path: &Path,
+        overrides: &[Override],
+    ) -> Result<PoolConfig, ScenarioError> {
         #[derive(Deserialize)]
         struct PoolOnly {
             pool: Option<Spanned<RawPoolConfig>>,
         }
+        if let Some(o) = overrides.iter().find(|o| !o.key.starts_with("pool.")) {
+            return Err(ScenarioError {
+                file: path.to_path_buf(),
+                line: None,
+                column: None,
+                key: Some(o.key.clone()),
+                message: format!(
+                    "only the [pool] table is read here: --set takes pool.* keys (got --set {o})"
+                ),
+            });
+        }
         let text = std::fs::read_to_string(path).map_err(|e| Source::unreadable(path, &e))?;
         let src = Source { path, text: &text };
-        let file: PoolOnly = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
+        let file: PoolOnly = src.read(overrides)?;
         if file.pool.is_none() {
             return Err(ScenarioError {
                 file: path.to_path_buf(),
@@ -215,7 +254,7 @@ impl Scenario {
                 message: "the file has no [pool] table".into(),
             });
         }
-        src.pool(file.pool)
+        src.pool(file.pool).map_err(|e| set::blame(e, overrides))
     }
 
     /// Total rows over all batches.

@@ -128,7 +128,7 @@ impl Source<'_> {
         // just before it.
         let key = match message.strip_prefix("unknown field `") {
             Some(rest) => rest.split('`').next().map(str::to_string),
-            None => span.and_then(|s| self.key_before(s.start)),
+            None => span.and_then(|s| self.header_at(s.start).or_else(|| self.key_before(s.start))),
         };
         let (line, column) = self.line_col(offset);
         ScenarioError {
@@ -136,7 +136,7 @@ impl Source<'_> {
             line: Some(line),
             column: Some(column),
             key,
-            message,
+            message: self.in_words(&message, offset),
         }
     }
 

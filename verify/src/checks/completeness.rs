@@ -62,8 +62,24 @@ impl Completeness {
         rows: &BTreeMap<u64, Vec<RowTrack>>,
         ending: Option<&Ending>,
     ) -> Verdict {
+        // A run cut off by its horizon with work still scheduled is unfinished, not
+        // incomplete: its rows left and open batches are no violation.
+        let unfinished = match ending {
+            Some(Ending::Unfinished {
+                horizon_us,
+                waiting,
+            }) => Some(format!(
+                "unfinished: {} left at the horizon ({} ms) with work still scheduled",
+                paceline_trace::counted(waiting.len() as u64, "row"),
+                paceline_trace::ms(*horizon_us)
+            )),
+            _ => None,
+        };
         let empty = Vec::new();
         for (&batch, &(declared, ended)) in &self.batches {
+            if unfinished.is_some() {
+                break;
+            }
             let tracks = rows.get(&batch).unwrap_or(&empty);
             let count = declared.unwrap_or(0).max(tracks.len());
             for row in 0..count {
@@ -105,14 +121,6 @@ impl Completeness {
             Some(Ending::Deadlock { at_us, waiting }) => {
                 Some(("deadlock: nothing more could happen", *at_us, waiting))
             }
-            Some(Ending::Stall {
-                horizon_us,
-                waiting,
-            }) => Some((
-                "stall: the horizon came with rows left",
-                *horizon_us,
-                waiting,
-            )),
             _ => None,
         };
         if let Some(Ending::Livelock { at_us, events }) = ending {
@@ -149,6 +157,6 @@ impl Completeness {
                 message: format!("{what}; {}{tail}", list.join("; ")),
             });
         }
-        self.findings.verdict(None)
+        self.findings.verdict(unfinished)
     }
 }

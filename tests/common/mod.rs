@@ -1,0 +1,38 @@
+//! What the command-line tests share: running the binary and reading what it wrote.
+#![allow(dead_code)] // each test binary uses its own share of these
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Run `paceline` from the workspace root.
+pub fn paceline(args: &[&str]) -> Output {
+    paceline_env(args, &[])
+}
+
+/// Run `paceline` from the workspace root with extra environment variables.
+pub fn paceline_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_paceline"))
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh folder for one test's files.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("paceline-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Write `body` as `name` in a fresh folder; its path.
+pub fn write_file(dir: &str, name: &str, body: &str) -> PathBuf {
+    let path = temp_dir(dir).join(name);
+    std::fs::write(&path, body).expect("temp file");
+    path
+}
