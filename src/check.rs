@@ -17,6 +17,7 @@ use paceline_sim::{Override, Scenario};
 use paceline_trace::{DefectId, counted};
 use rayon::prelude::*;
 
+use crate::json;
 use crate::junit::junit_xml;
 use crate::outcome::Outcome;
 use crate::print;
@@ -134,13 +135,23 @@ fn run_case(
     }
 }
 
-pub fn run(
-    paths: &[PathBuf],
-    seeds: Option<&str>,
-    shard: Option<&str>,
-    junit: Option<&Path>,
-    overrides: &[Override],
-) -> Outcome {
+/// How `check` was asked to run.
+pub struct Options<'a> {
+    pub seeds: Option<&'a str>,
+    pub shard: Option<&'a str>,
+    pub junit: Option<&'a Path>,
+    pub overrides: &'a [Override],
+    pub json: bool,
+}
+
+pub fn run(paths: &[PathBuf], o: &Options<'_>) -> Outcome {
+    let Options {
+        seeds,
+        shard,
+        junit,
+        overrides,
+        json,
+    } = *o;
     let entries = match scenario_files(paths).and_then(|files| load_with(&files, overrides)) {
         Ok(e) => e,
         Err(e) => return Outcome::Refused(e),
@@ -246,7 +257,35 @@ pub fn run(
     if !errors.is_empty() {
         return Outcome::Refused(errors.join("\n"));
     }
-    let mut failed = 0;
+    let failed = results.values().filter(|r| !r.failures.is_empty()).count();
+    if let Some(path) = junit {
+        let xml = junit_xml(&entries, &results);
+        if let Err(e) = std::fs::write(path, xml) {
+            return Outcome::Refused(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    if json {
+        json::print(&serde_json::json!({
+            "schema": "paceline/check/1",
+            "passed": results.len() - failed,
+            "failed": failed,
+            "runs": cases.len(),
+            "shard": format!("{k}/{n}"),
+            "settings": overrides.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "scenarios": results.iter().map(|(&index, result)| {
+                let entry = &entries[index];
+                serde_json::json!({
+                    "name": entry.name,
+                    "file": entry.path.display().to_string(),
+                    "mutant": entry.mutant.map(|d| d.to_string()),
+                    "runs": result.runs,
+                    "failed_runs": result.failures.len(),
+                    "failures": result.failures,
+                })
+            }).collect::<Vec<_>>(),
+        }));
+        return Outcome::of(failed == 0);
+    }
     for (&index, result) in &results {
         let entry = &entries[index];
         let leg = entry
@@ -255,7 +294,6 @@ pub fn run(
         if result.failures.is_empty() {
             println!("ok   {} ({}{leg})", entry.name, counted(result.runs, "run"));
         } else {
-            failed += 1;
             println!(
                 "FAIL {} ({} of {} failed{leg})",
                 entry.name,
@@ -274,11 +312,5 @@ pub fn run(
         counted(cases.len() as u64, "run"),
         started.elapsed().as_secs_f64()
     );
-    if let Some(path) = junit {
-        let xml = junit_xml(&entries, &results);
-        if let Err(e) = std::fs::write(path, xml) {
-            return Outcome::Refused(format!("cannot write {}: {e}", path.display()));
-        }
-    }
     Outcome::of(failed == 0)
 }

@@ -6,6 +6,8 @@
 mod check;
 mod check_trace;
 mod explore;
+mod figures;
+mod json;
 mod junit;
 mod mutants;
 mod outcome;
@@ -43,6 +45,9 @@ enum Command {
         /// Switch on a defect of the bug zoo (D1 to D15) for this run.
         #[arg(long)]
         mutant: Option<String>,
+        /// Print one JSON document (schema paceline/replay/1) instead of text.
+        #[arg(long)]
+        json: bool,
         /// Edit the scenario: a dotted key and a TOML value, such as pool.pool_size=8
         /// (repeatable; validated like the file).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -61,6 +66,9 @@ enum Command {
         /// Write JUnit XML here, one test case per scenario.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Print one JSON document (schema paceline/check/1) instead of text.
+        #[arg(long)]
+        json: bool,
         /// Edit every scenario: a dotted key and a TOML value, such as pool.pool_size=8
         /// (repeatable; validated like the file).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -162,26 +170,34 @@ fn run(command: Command) -> Result<Outcome, String> {
             seed,
             out,
             mutant,
+            json,
             set,
         } => replay::run(
             &scenario,
-            seed,
-            out,
-            mutant.as_deref(),
-            &settings::parse(&set)?,
+            &replay::Options {
+                seed,
+                out,
+                mutant: mutant.as_deref(),
+                overrides: &settings::parse(&set)?,
+                json,
+            },
         ),
         Command::Check {
             paths,
             seeds,
             shard,
             junit,
+            json,
             set,
         } => check::run(
             &paths,
-            seeds.as_deref(),
-            shard.as_deref(),
-            junit.as_deref(),
-            &settings::parse(&set)?,
+            &check::Options {
+                seeds: seeds.as_deref(),
+                shard: shard.as_deref(),
+                junit: junit.as_deref(),
+                overrides: &settings::parse(&set)?,
+                json,
+            },
         ),
         Command::Explore { cases, seed, save } => explore::run(cases, seed, &save),
         Command::Mutants {

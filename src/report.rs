@@ -5,6 +5,7 @@ use std::path::Path;
 
 use paceline_harness::{replay_under_gates, table_of};
 use paceline_reports::compare::{self, MeasureSink};
+use paceline_reports::figures::Limits;
 use paceline_reports::{ReportInput, write_report};
 use paceline_sim::{Override, Scenario};
 
@@ -60,7 +61,7 @@ fn from_scenario(path: &Path, o: &Options<'_>) -> Result<Vec<String>, String> {
             .map_err(|e| e.to_string())?;
         written.extend(files.iter().map(|f| f.display().to_string()));
     }
-    let (run, trace) = replay_into(&scenario, scenario.seed, o.out)?;
+    let (run, _, trace) = replay_into(&scenario, scenario.seed, o.out)?;
     written.push(
         report(&scenario, &run, &trace, o.out)?
             .display()
@@ -85,6 +86,8 @@ fn from_trace(trace: &Path, o: &Options<'_>) -> Result<Vec<String>, String> {
         pool: &table,
         verdicts: &verdicts,
         trace,
+        ending: None,
+        limits: &Limits::default(),
     };
     write_report(&input, o.out).map_err(|e| e.to_string())?;
     Ok(vec![o.out.join("index.html").display().to_string()])

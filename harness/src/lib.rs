@@ -50,4 +50,4 @@ pub use expect::{Mismatch, check_expectations, outcome_line};
 pub use explore::{CaseCounter, Found, config_search, runner, search};
 pub use judge::{Failure, caught_by, judge, judge_clean, judge_mutant};
 pub use library::{Entry, load, load_with, scenario_files};
-pub use run::{CheckedRun, check_run};
+pub use run::{CheckedRun, check_run, check_run_with, judged_run};

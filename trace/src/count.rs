@@ -16,6 +16,10 @@ pub fn counted(n: impl Into<u64>, noun: &str) -> String {
 fn plural(noun: &str) -> String {
     if ["s", "x", "ch", "sh"].iter().any(|end| noun.ends_with(end)) {
         format!("{noun}es")
+    } else if let Some(stem) = noun.strip_suffix('y')
+        && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
+    {
+        format!("{stem}ies")
     } else {
         format!("{noun}s")
     }
@@ -31,5 +35,8 @@ mod tests {
         assert_eq!(counted(0u64, "run"), "0 runs");
         assert_eq!(counted(2u32, "batch"), "2 batches");
         assert_eq!(counted(12u64, "seed"), "12 seeds");
+        assert_eq!(counted(3u64, "retry"), "3 retries");
+        assert_eq!(counted(2u64, "entry"), "2 entries");
+        assert_eq!(counted(2u64, "day"), "2 days");
     }
 }

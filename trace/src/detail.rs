@@ -8,6 +8,10 @@ pub mod key {
     pub const ROWS: &str = "rows";
     /// Answers and `emit`: the HTTP status.
     pub const STATUS: &str = "status";
+    /// `dispatch`: the row's input tokens, what token budgets and limits count.
+    pub const TOKENS: &str = "tokens";
+    /// `capacity`: the server's wait before a resend would fit, in milliseconds.
+    pub const RETRY_AFTER_MS: &str = "retry_after_ms";
     /// `backoff`: its length, rounded up to the microsecond.
     pub const BACKOFF_US: &str = "backoff_us";
     /// `retry_timeout`: time since the budget started.
