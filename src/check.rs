@@ -5,11 +5,9 @@
 //! be caught. Defects are switched process-wide, so those runs go one defect at a time.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use paceline_harness::{
     Entry, Failure, check_run, judge_clean, judge_mutant, load_with, scenario_files, with_defect,
 };
@@ -21,6 +19,7 @@ use crate::json;
 use crate::junit::junit_xml;
 use crate::outcome::Outcome;
 use crate::print;
+use crate::progress;
 
 /// `N` (seeds 0..N) or `A..B` (seeds A to B-1).
 pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
@@ -186,16 +185,7 @@ pub fn run(paths: &[PathBuf], o: &Options<'_>) -> Outcome {
         .collect();
     cases.sort_by_key(|c| c.leg);
 
-    let progress = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(cases.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} runs {elapsed} (eta {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let progress = progress::runs(cases.len() as u64);
     let started = Instant::now();
     let run_group = |group: &[Case]| -> Vec<CaseOutcome> {
         // Defect legs read their scenarios once, with the defect on.

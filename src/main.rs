@@ -12,9 +12,11 @@ mod junit;
 mod mutants;
 mod outcome;
 mod print;
+mod progress;
 mod replay;
 mod report;
 mod settings;
+mod tune;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -123,6 +125,33 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Search settings: the scenario over a grid of values and seeds, ranked by a goal.
+    Tune {
+        scenario: PathBuf,
+        /// KEY=VALUES: a dotted key and its values, a list (4,8,16) or an inclusive
+        /// range (0..200/20); repeatable, every combination is run.
+        #[arg(long, value_name = "KEY=VALUES", required = true)]
+        vary: Vec<String>,
+        /// `N` for seeds 0..N, or `A..B`: every setting runs under each.
+        #[arg(long, default_value = "10")]
+        seeds: String,
+        /// What to rank by: makespan, throughput, failures or p95.
+        #[arg(long, default_value = "makespan")]
+        goal: String,
+        /// Write tune.csv, tune.json and the Pareto chart (PNG and SVG) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run a grid of more than 10 000 runs.
+        #[arg(long)]
+        yes: bool,
+        /// Print one JSON document (schema paceline/tune/1) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Edit the scenario under every setting: a dotted key and a TOML value
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
     /// Check a trace recorded elsewhere against the invariants.
     CheckTrace {
         trace: PathBuf,
@@ -221,6 +250,27 @@ fn run(command: Command) -> Result<Outcome, String> {
                 tolerance_us,
                 compare_gates,
                 seeds,
+                overrides: &settings::parse(&set)?,
+            },
+        ),
+        Command::Tune {
+            scenario,
+            vary,
+            seeds,
+            goal,
+            out,
+            yes,
+            json,
+            set,
+        } => tune::run(
+            &scenario,
+            &tune::Options {
+                vary: &vary,
+                seeds: &seeds,
+                goal: &goal,
+                out: out.as_deref(),
+                yes,
+                json,
                 overrides: &settings::parse(&set)?,
             },
         ),

@@ -5,16 +5,8 @@
 
 mod common;
 
-use common::{paceline, temp_dir, text};
-use serde_json::{Value, json};
-
-fn document(args: &[&str]) -> (Option<i32>, Value) {
-    let run = paceline(args);
-    let stdout = text(&run.stdout);
-    let doc = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("one JSON document ({e}): {stdout}{}", text(&run.stderr)));
-    (run.status.code(), doc)
-}
+use common::{document, temp_dir};
+use serde_json::json;
 
 #[test]
 fn replay_json_of_worker_a_d() {

@@ -7,7 +7,8 @@
 //! the model allows), and [`judge`] holds the run to its scenario's `[expect]`. Around
 //! that: the library of scenario files ([`scenario_files`], [`load`]), random scenarios
 //! and their shrinking ([`generate`], [`search`]), the bug zoo's switches
-//! ([`with_defect`]), and gate comparisons ([`replay_under_gates`]).
+//! ([`with_defect`]), gate comparisons ([`replay_under_gates`]), and searches over
+//! settings ([`tune`]).
 //!
 //! ```
 //! use std::path::Path;
@@ -42,6 +43,7 @@ pub mod generate;
 mod judge;
 mod library;
 mod run;
+pub mod tune;
 
 pub use compare::{GATES, GateRuns, replay_under_gates};
 pub use config::{config_verdict, raw_config_verdict, rules_of, table_of, table_of_raw};

@@ -6,7 +6,8 @@
 //! rows or workers, dispatch gaps against the required spacing, the throttle's `D`,
 //! permits and calls against `pool_size`, and the distribution of row latency) and
 //! writes `index.html` and `summary.md`, which lead with the run's planning
-//! [`figures`]. [`compare`] draws a scenario under both gate policies over many seeds.
+//! [`figures`]. [`compare`] draws a scenario under both gate policies over many seeds;
+//! [`write_pareto`] draws a search over settings (`paceline tune`).
 #![forbid(unsafe_code)]
 
 mod charts;
@@ -25,6 +26,7 @@ use paceline_verify::{PoolTable, Report, Verdict};
 use crate::figures::{FiguresSink, Limits};
 
 pub use charts::WIDTH;
+pub use charts::pareto::{ParetoPoint, write_pareto};
 pub use page::CHARTS;
 
 /// Why a report could not be written.

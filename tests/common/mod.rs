@@ -36,3 +36,12 @@ pub fn write_file(dir: &str, name: &str, body: &str) -> PathBuf {
     std::fs::write(&path, body).expect("temp file");
     path
 }
+
+/// Run `paceline` with `args` and read the one JSON document it prints; its exit code.
+pub fn document(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let run = paceline(args);
+    let stdout = text(&run.stdout);
+    let doc = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("one JSON document ({e}): {stdout}{}", text(&run.stderr)));
+    (run.status.code(), doc)
+}

@@ -46,6 +46,7 @@ mod concurrency;
 mod delay;
 mod gaps;
 mod latency;
+pub(crate) mod pareto;
 mod timeline;
 
 /// Columns of aggregation: about the plot's width in pixels.

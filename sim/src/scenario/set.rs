@@ -30,6 +30,9 @@ pub struct Override {
     pub key: String,
     /// The value as written: `8`.
     pub value: String,
+    /// The option that set it, for messages: `--set`, or `--vary` for a setting of a
+    /// search.
+    pub flag: &'static str,
 }
 
 impl Override {
@@ -49,6 +52,7 @@ impl Override {
         Ok(Override {
             key: key.to_string(),
             value: value.trim().to_string(),
+            flag: "--set",
         })
     }
 
@@ -100,7 +104,7 @@ fn blamed(mut err: ScenarioError, o: &Override) -> ScenarioError {
     if err.key.is_none() {
         err.key = Some(o.key.clone());
     }
-    err.message = format!("{} (from --set {o})", err.message);
+    err.message = format!("{} (from {} {o})", err.message, o.flag);
     err
 }
 
@@ -161,7 +165,7 @@ impl Source<'_> {
             line: None,
             column: None,
             key: Some(o.key.clone()),
-            message: format!("{message} (from --set {o})"),
+            message: format!("{message} (from {} {o})", o.flag),
         }
     }
 
