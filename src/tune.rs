@@ -12,7 +12,7 @@ use paceline_harness::tune::{self, Goal, Score, Search, SettingRuns, Tuned, Vary
 use paceline_reports::figures::{Figures, FiguresSink};
 use paceline_reports::{ParetoPoint, write_pareto};
 use paceline_sim::{Override, Scenario};
-use paceline_trace::counted;
+use paceline_trace::{ResultKind, counted};
 use serde_json::{Value, json};
 
 use crate::check::parse_seeds;
@@ -43,6 +43,7 @@ fn score(f: &Figures) -> Score {
         rows_per_min: f.rows_per_min.unwrap_or(0.0),
         failures: f.failures.avoidable() as f64,
         p95_s: f.latency.map_or(makespan_s, |l| l.p95_us as f64 / 1e6),
+        rows_not_ok: f.rows.saturating_sub(f.rows_with(ResultKind::Ok)) as f64,
     }
 }
 
@@ -102,6 +103,7 @@ fn table(tuned: &Tuned<Figures>, axes: &[Vary]) -> String {
     let mut rows: Vec<Vec<String>> = vec![
         std::iter::once("rank".to_string())
             .chain(axes.iter().map(|a| a.key.clone()))
+            .chain(std::iter::once("rows not ok median / worst".to_string()))
             .chain(
                 Goal::ALL
                     .iter()
@@ -114,10 +116,14 @@ fn table(tuned: &Tuned<Figures>, axes: &[Vary]) -> String {
         let s = &tuned.settings[index];
         let mut row = vec![rank_of(tuned, index).map_or("-".to_string(), |r| r.to_string())];
         row.extend(s.setting.iter().map(|o| o.value.clone()));
-        for goal in Goal::ALL {
-            row.push(s.spread(goal).map_or("-".to_string(), |sp| {
+        let cell = |sp: Option<tune::Spread>| {
+            sp.map_or("-".to_string(), |sp| {
                 format!("{} / {}", number(sp.median), number(sp.worst))
-            }));
+            })
+        };
+        row.push(cell(s.rows_not_ok()));
+        for goal in Goal::ALL {
+            row.push(cell(s.spread(goal)));
         }
         row.push(
             s.excluded()
@@ -189,15 +195,16 @@ fn document(
         .into_iter()
         .map(|index| {
             let s = &tuned.settings[index];
-            let measures: serde_json::Map<String, Value> = Goal::ALL
-                .iter()
-                .map(|&g| {
-                    let spread = s.spread(g).map(|sp| {
-                        json!({ "median": sp.median, "worst": sp.worst, "median_seed": sp.median_seed })
-                    });
-                    (field(g).to_string(), spread.unwrap_or(Value::Null))
+            let spread_json = |sp: Option<tune::Spread>| {
+                sp.map_or(Value::Null, |sp| {
+                    json!({ "median": sp.median, "worst": sp.worst, "median_seed": sp.median_seed })
                 })
+            };
+            let mut measures: serde_json::Map<String, Value> = Goal::ALL
+                .iter()
+                .map(|&g| (field(g).to_string(), spread_json(s.spread(g))))
                 .collect();
+            measures.insert("rows_not_ok".into(), spread_json(s.rows_not_ok()));
             json!({
                 "setting": setting_json(s),
                 "rank": rank_of(tuned, index),
@@ -270,7 +277,7 @@ fn csv_of(tuned: &Tuned<Figures>, axes: &[Vary]) -> Result<Vec<u8>, String> {
                 r.score.failures.to_string(),
                 f.failures.capacity.to_string(),
                 r.score.p95_s.to_string(),
-                f.rows_with(paceline_trace::ResultKind::Ok).to_string(),
+                f.rows_with(ResultKind::Ok).to_string(),
                 f.unfinished.to_string(),
                 r.problems.join("; "),
             ]);
@@ -310,7 +317,7 @@ fn write_files(
                     .iter()
                     .map(|r| (r.seed, measure(&r.measured)))
                     .collect();
-                tune::spread(Goal::Makespan, &values).map_or(0.0, |sp| sp.median)
+                tune::spread(false, &values).map_or(0.0, |sp| sp.median)
             };
             ParetoPoint {
                 label: s

@@ -4,7 +4,10 @@
 //!
 //! A setting is ranked only if every run of it held every invariant and finished every
 //! row: a fast setting that breaks a rule or leaves work undone is no answer. Such
-//! settings are still reported, with why. Results do not depend on the number of
+//! settings are still reported, with why. Ranked settings are ordered by the rows that
+//! did not get through (median over seeds, fewest first: a pool that gives up on rows
+//! is not fast, it is lossy), then by the goal's median, then by its worst, then by the
+//! median makespan. Results do not depend on the number of
 //! threads: runs are collected in grid order (first axis slowest, then seed), and ties
 //! in the ranking go to the earlier setting.
 //!
@@ -69,12 +72,21 @@ impl<M> SettingRuns<M> {
 
     /// Its median and worst on `goal` over its seeds.
     pub fn spread(&self, goal: Goal) -> Option<Spread> {
+        self.spread_of(goal.higher_is_better(), |s| goal.of(s))
+    }
+
+    /// Its median and worst number of rows that did not get through.
+    pub fn rows_not_ok(&self) -> Option<Spread> {
+        self.spread_of(false, |s| s.rows_not_ok)
+    }
+
+    fn spread_of(&self, higher_is_better: bool, value: impl Fn(&Score) -> f64) -> Option<Spread> {
         let values: Vec<(u64, f64)> = self
             .runs
             .iter()
-            .map(|r| (r.seed, goal.of(&r.score)))
+            .map(|r| (r.seed, value(&r.score)))
             .collect();
-        spread(goal, &values)
+        spread(higher_is_better, &values)
     }
 
     /// The settings as `KEY=VALUE` words.
@@ -193,15 +205,26 @@ where
         }
     }
     let goal = search.goal;
-    let mut ranking: Vec<(usize, Spread)> = settings
+    let mut ranking: Vec<(usize, [Spread; 3])> = settings
         .iter()
         .enumerate()
         .filter(|(_, s)| s.excluded().is_none())
-        .filter_map(|(i, s)| s.spread(goal).map(|spread| (i, spread)))
+        .filter_map(|(i, s)| {
+            Some((
+                i,
+                [s.rows_not_ok()?, s.spread(goal)?, s.spread(Goal::Makespan)?],
+            ))
+        })
         .collect();
-    ranking.sort_by(|(i, a), (j, b)| {
-        goal.better_first(a.median, b.median)
+    // A batch that gets through beats a faster one that drops rows; among settings
+    // equal on the goal, the faster wins.
+    ranking.sort_by(|(i, [lost_a, a, fast_a]), (j, [lost_b, b, fast_b])| {
+        lost_a
+            .median
+            .total_cmp(&lost_b.median)
+            .then(goal.better_first(a.median, b.median))
             .then(goal.better_first(a.worst, b.worst))
+            .then(fast_a.median.total_cmp(&fast_b.median))
             .then(i.cmp(j))
     });
     Ok(Tuned {

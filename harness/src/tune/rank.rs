@@ -60,12 +60,23 @@ impl Goal {
         }
     }
 
+    /// Whether more is better on this goal (only throughput).
+    pub fn higher_is_better(self) -> bool {
+        self == Goal::Throughput
+    }
+
     /// `a` before `b` when `a` is better on this goal.
     pub fn better_first(self, a: f64, b: f64) -> Ordering {
-        match self {
-            Goal::Throughput => b.total_cmp(&a),
-            _ => a.total_cmp(&b),
-        }
+        better_first(self.higher_is_better(), a, b)
+    }
+}
+
+/// `a` before `b` when `a` is better: larger if `higher_is_better`, else smaller.
+fn better_first(higher_is_better: bool, a: f64, b: f64) -> Ordering {
+    if higher_is_better {
+        b.total_cmp(&a)
+    } else {
+        a.total_cmp(&b)
     }
 }
 
@@ -80,6 +91,9 @@ pub struct Score {
     pub failures: f64,
     /// 95th-percentile row latency, in seconds.
     pub p95_s: f64,
+    /// Rows that did not get through: ended other than `ok` (out of retry budget, shut
+    /// down, refused for good). Ranked on before any goal.
+    pub rows_not_ok: f64,
 }
 
 /// A setting's value on one goal over its seeds.
@@ -94,10 +108,11 @@ pub struct Spread {
     pub worst: f64,
 }
 
-/// The median and worst of `(seed, value)` pairs on `goal`; `None` without runs.
-pub fn spread(goal: Goal, runs: &[(u64, f64)]) -> Option<Spread> {
+/// The median and worst of `(seed, value)` pairs, where more is better if
+/// `higher_is_better`; `None` without runs.
+pub fn spread(higher_is_better: bool, runs: &[(u64, f64)]) -> Option<Spread> {
     let mut sorted = runs.to_vec();
-    sorted.sort_by(|a, b| goal.better_first(a.1, b.1).then(a.0.cmp(&b.0)));
+    sorted.sort_by(|a, b| better_first(higher_is_better, a.1, b.1).then(a.0.cmp(&b.0)));
     let &(median_seed, median) = sorted.get(sorted.len() / 2)?;
     let &(_, worst) = sorted.last()?;
     Some(Spread {
@@ -114,19 +129,19 @@ mod tests {
     #[test]
     fn the_median_is_a_run_s_own_value_and_the_worst_depends_on_the_goal() {
         let runs = [(0, 30.0), (1, 10.0), (2, 20.0), (3, 40.0)];
-        let lower = spread(Goal::Makespan, &runs).expect("runs");
+        let lower = spread(false, &runs).expect("runs");
         // 10, 20, 30, 40: the worse middle one is 30 (seed 0).
         assert_eq!(
             (lower.median, lower.median_seed, lower.worst),
             (30.0, 0, 40.0)
         );
-        let higher = spread(Goal::Throughput, &runs).expect("runs");
+        let higher = spread(Goal::Throughput.higher_is_better(), &runs).expect("runs");
         // 40, 30, 20, 10: the worse middle one is 20 (seed 2).
         assert_eq!(
             (higher.median, higher.median_seed, higher.worst),
             (20.0, 2, 10.0)
         );
-        assert_eq!(spread(Goal::P95, &[]), None);
+        assert_eq!(spread(false, &[]), None);
         assert!(Goal::parse("speed").is_err());
         assert_eq!(Goal::parse("p95"), Ok(Goal::P95));
     }

@@ -25,8 +25,8 @@ pub(super) fn draw<DB: DrawingBackend>(
     let mut chart = frame_xy(
         area,
         title,
-        (axis.end, &format!("latency ({})", axis.unit)),
-        (100.0 * HEADROOM, "rows done (%)"),
+        (0.0..axis.end, &format!("latency ({})", axis.unit)),
+        (0.0..100.0 * HEADROOM, "rows done (%)"),
     )?;
     let n = sorted.len();
     // The latency at each step of the share of rows: every row for small runs, every

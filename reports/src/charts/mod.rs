@@ -174,22 +174,27 @@ pub(crate) fn frame<'a, DB: DrawingBackend + 'a>(
     y_max: f64,
     y_desc: &str,
 ) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, ReportError> {
-    frame_xy(area, title, (axis.end, &axis.label()), (y_max, y_desc))
+    frame_xy(
+        area,
+        title,
+        (0.0..axis.end, &axis.label()),
+        (0.0..y_max, y_desc),
+    )
 }
 
-/// A chart over `0..x_max` and `0..y_max`, titled, each axis described `(max, words)`.
+/// A chart over two ranges, titled, each axis described `(range, words)`.
 pub(crate) fn frame_xy<'a, DB: DrawingBackend + 'a>(
     area: &'a DrawingArea<DB, Shift>,
     title: &str,
-    (x_max, x_desc): (f64, &str),
-    (y_max, y_desc): (f64, &str),
+    (x, x_desc): (std::ops::Range<f64>, &str),
+    (y, y_desc): (std::ops::Range<f64>, &str),
 ) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, ReportError> {
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..x_max, 0f64..y_max)
+        .build_cartesian_2d(x, y)
         .map_err(err)?;
     chart
         .configure_mesh()

@@ -45,6 +45,9 @@ fn front(points: &[ParetoPoint]) -> Vec<(f64, f64)> {
 /// At most this many front points get their setting written beside them.
 const FRONT_LABELS: usize = 10;
 
+/// The chart's height in pixels.
+const HEIGHT: u32 = 600;
+
 fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
@@ -56,12 +59,17 @@ fn draw<DB: DrawingBackend>(
         .map(|p| p.capacity_failures)
         .fold(1.0f64, f64::max)
         * 1.1;
-    let y_max = points.iter().map(|p| p.makespan_s).fold(1.0f64, f64::max) * HEADROOM;
+    // Makespans are compared with each other, not with zero: the axis spans theirs,
+    // with room above for the legend.
+    let highest = points.iter().map(|p| p.makespan_s).fold(0.0f64, f64::max);
+    let lowest = points.iter().map(|p| p.makespan_s).fold(highest, f64::min);
+    let span = (highest - lowest).max(highest * 0.05).max(1e-3);
+    let y = (lowest - span * 0.1).max(0.0)..highest + span * 0.8;
     let mut chart = frame_xy(
         area,
         title,
-        (x_max, "capacity failures (median over seeds)"),
-        (y_max, "makespan (s, median over seeds)"),
+        (0.0..x_max, "capacity failures (median over seeds)"),
+        (y.clone(), "makespan (s, median over seeds)"),
     )?;
     let front = front(points);
     chart
@@ -93,29 +101,52 @@ fn draw<DB: DrawingBackend>(
             .label(format!("best: {}", p.label))
             .legend(|(x, y)| Circle::new((x + 8, y), 6, OK.stroke_width(3)));
     }
-    if front.len() <= FRONT_LABELS {
-        let style = ("sans-serif", 12).into_font().color(&BLACK);
-        // One label per place on the front: settings that tie share it.
-        for &xy in &front {
-            let alike: Vec<&ParetoPoint> = points
-                .iter()
-                .filter(|p| p.ranked && (p.capacity_failures, p.makespan_s) == xy)
-                .collect();
-            let Some(first) = alike.first() else {
-                continue;
-            };
-            let label = match alike.len() {
-                1 => format!("  {}", first.label),
-                n => format!("  {} and {} alike", first.label, n - 1),
-            };
-            chart
-                .draw_series([Text::new(
-                    label,
-                    xy,
-                    style.clone().pos(Pos::new(HPos::Left, VPos::Bottom)),
-                )])
-                .map_err(err)?;
+    let style = ("sans-serif", 12).into_font().color(&BLACK);
+    // One label per place on the front (settings that tie share it), skipping those that
+    // would overprint the one before: boxes measured in pixels of the plot, roughly.
+    let (width_px, height_px) = (f64::from(WIDTH) - 110.0, f64::from(HEIGHT) - 110.0);
+    let px = |(fx, fy): (f64, f64)| {
+        (
+            fx / x_max * width_px,
+            (fy - y.start) / (y.end - y.start) * height_px,
+        )
+    };
+    let mut last_box: Option<(f64, f64, f64)> = None;
+    let mut labelled = 0;
+    for &xy in &front {
+        let alike: Vec<&ParetoPoint> = points
+            .iter()
+            .filter(|p| p.ranked && (p.capacity_failures, p.makespan_s) == xy)
+            .collect();
+        let Some(first) = alike.first() else {
+            continue;
+        };
+        let label = match alike.len() {
+            1 => format!("  {}  ", first.label),
+            n => format!("  {} and {} alike  ", first.label, n - 1),
+        };
+        let (lx, ly) = px(xy);
+        let width = label.chars().count() as f64 * 6.5;
+        // Near the right edge a label is written to the left of its point.
+        let (left, right, anchor) = if lx + width > width_px {
+            (lx - width, lx, HPos::Right)
+        } else {
+            (lx, lx + width, HPos::Left)
+        };
+        if labelled >= FRONT_LABELS
+            || last_box.is_some_and(|(l, r, h)| left < r && right > l && (ly - h).abs() < 16.0)
+        {
+            continue;
         }
+        last_box = Some((left, right, ly));
+        labelled += 1;
+        chart
+            .draw_series([Text::new(
+                label,
+                xy,
+                style.clone().pos(Pos::new(anchor, VPos::Bottom)),
+            )])
+            .map_err(err)?;
     }
     legend(&mut chart)
 }
@@ -127,7 +158,7 @@ pub fn write_pareto(
     dir: &Path,
 ) -> Result<Vec<PathBuf>, ReportError> {
     font()?;
-    Ok(png_and_svg!(dir, "pareto", 600, |a| draw(a, title, points)).to_vec())
+    Ok(png_and_svg!(dir, "pareto", HEIGHT, |a| draw(a, title, points)).to_vec())
 }
 
 #[cfg(test)]

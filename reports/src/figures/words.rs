@@ -5,12 +5,14 @@ use paceline_trace::{ResultKind, counted, ms};
 
 use super::{BudgetUse, Figures, Measure, Side};
 
-/// A duration as a person reads it: milliseconds below ten seconds, then seconds, with
-/// minutes or hours beside long ones.
+/// A duration as a person reads it: milliseconds (to a tenth) below ten seconds, then
+/// seconds, with minutes or hours beside long ones.
 pub fn duration(us: u64) -> String {
     let s = us as f64 / 1e6;
-    if us < 10_000_000 {
+    if us < 10_000_000 && us.is_multiple_of(1000) {
         format!("{} ms", ms(us))
+    } else if us < 10_000_000 {
+        format!("{:.1} ms", us as f64 / 1000.0)
     } else if s < 600.0 {
         format!("{s:.1} s")
     } else if s < 7200.0 {
@@ -79,6 +81,7 @@ impl Figures {
             )
         }));
         let w = &self.waits;
+        let per_row = |total_us: u64| total_us / self.rows.max(1);
         let mut lines = vec![
             ("makespan", makespan),
             ("rows", format!("{}: {}", self.rows, results.join(", "))),
@@ -117,10 +120,10 @@ impl Figures {
             (
                 "waiting",
                 format!(
-                    "for a permit {}, at the gate {}, in backoff {} (over all rows); paused {}",
-                    duration(w.permit_us),
-                    duration(w.gate_us),
-                    duration(w.backoff_us),
+                    "a row waited on average {} for a permit, {} at the gate, {} in backoff; the pool was paused {}",
+                    duration(per_row(w.permit_us)),
+                    duration(per_row(w.gate_us)),
+                    duration(per_row(w.backoff_us)),
                     or_na(w.paused_us.map(duration))
                 ),
             ),
@@ -149,6 +152,7 @@ mod tests {
     fn durations_read_in_the_unit_that_fits() {
         assert_eq!(duration(590_000), "590 ms");
         assert_eq!(duration(1_500), "1.5 ms");
+        assert_eq!(duration(789_548), "789.5 ms");
         assert_eq!(duration(38_260_000), "38.3 s");
         assert_eq!(duration(1_000_000_000), "1000 s (16.7 min)");
         assert_eq!(duration(9_000_000_000), "9000 s (2.5 h)");
