@@ -83,21 +83,6 @@ fn number(v: f64) -> String {
     }
 }
 
-/// Settings in the table's order: ranked ones best first, then the others in grid order.
-fn table_order<M>(tuned: &Tuned<M>) -> Vec<usize> {
-    let mut order = tuned.ranking.clone();
-    order.extend((0..tuned.settings.len()).filter(|i| !tuned.ranking.contains(i)));
-    order
-}
-
-fn rank_of<M>(tuned: &Tuned<M>, index: usize) -> Option<usize> {
-    tuned
-        .ranking
-        .iter()
-        .position(|&i| i == index)
-        .map(|r| r + 1)
-}
-
 /// The table: one line per setting, median / worst of every measure over its seeds.
 fn table(tuned: &Tuned<Figures>, axes: &[Vary]) -> String {
     let mut rows: Vec<Vec<String>> = vec![
@@ -112,9 +97,8 @@ fn table(tuned: &Tuned<Figures>, axes: &[Vary]) -> String {
             .chain(std::iter::once("ranked?".to_string()))
             .collect(),
     ];
-    for index in table_order(tuned) {
-        let s = &tuned.settings[index];
-        let mut row = vec![rank_of(tuned, index).map_or("-".to_string(), |r| r.to_string())];
+    for (rank, s) in tuned.in_order() {
+        let mut row = vec![rank.map_or("-".to_string(), |r| r.to_string())];
         row.extend(s.setting.iter().map(|o| o.value.clone()));
         let cell = |sp: Option<tune::Spread>| {
             sp.map_or("-".to_string(), |sp| {
@@ -131,7 +115,8 @@ fn table(tuned: &Tuned<Figures>, axes: &[Vary]) -> String {
         );
         rows.push(row);
     }
-    let widths: Vec<usize> = (0..rows[0].len())
+    let columns = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -148,7 +133,7 @@ fn table(tuned: &Tuned<Figures>, axes: &[Vary]) -> String {
 
 /// The best setting, in words, with the command that replays its median run.
 fn best_words(tuned: &Tuned<Figures>, path: &Path, base: &[Override]) -> String {
-    let Some(best) = tuned.ranking.first().map(|&i| &tuned.settings[i]) else {
+    let Some(best) = tuned.best() else {
         return "no setting held every invariant and finished every row on every seed: nothing ranked\n".to_string();
     };
     let goal = tuned.goal;
@@ -191,10 +176,10 @@ fn document(
         Goal::Failures => "failures",
         Goal::P95 => "p95_s",
     };
-    let results: Vec<Value> = table_order(tuned)
+    let results: Vec<Value> = tuned
+        .in_order()
         .into_iter()
-        .map(|index| {
-            let s = &tuned.settings[index];
+        .map(|(rank, s)| {
             let spread_json = |sp: Option<tune::Spread>| {
                 sp.map_or(Value::Null, |sp| {
                     json!({ "median": sp.median, "worst": sp.worst, "median_seed": sp.median_seed })
@@ -207,7 +192,7 @@ fn document(
             measures.insert("rows_not_ok".into(), spread_json(s.rows_not_ok()));
             json!({
                 "setting": setting_json(s),
-                "rank": rank_of(tuned, index),
+                "rank": rank,
                 "excluded": s.excluded(),
                 "measures": measures,
                 "runs": s.runs.iter().map(|r| json!({
@@ -218,8 +203,7 @@ fn document(
             })
         })
         .collect();
-    let best = tuned.ranking.first().map(|&i| {
-        let s = &tuned.settings[i];
+    let best = tuned.best().map(|s| {
         let seed = s.spread(tuned.goal).map_or(0, |sp| sp.median_seed);
         json!({
             "setting": setting_json(s),
@@ -263,9 +247,8 @@ fn csv_of(tuned: &Tuned<Figures>, axes: &[Vary]) -> Result<Vec<u8>, String> {
         )
         .collect();
     w.write_record(&header).map_err(|e| e.to_string())?;
-    for index in table_order(tuned) {
-        let s = &tuned.settings[index];
-        let rank = rank_of(tuned, index).map_or(String::new(), |r| r.to_string());
+    for (rank, s) in tuned.in_order() {
+        let rank = rank.map_or(String::new(), |r| r.to_string());
         for r in &s.runs {
             let f = &r.measured;
             let mut line = vec![rank.clone()];

@@ -112,6 +112,30 @@ pub struct Tuned<M> {
     pub ranking: Vec<usize>,
 }
 
+impl<M> Tuned<M> {
+    /// Every setting with its rank: the ranked ones best first, then the others in grid
+    /// order (rank `None`), as a table shows them.
+    pub fn in_order(&self) -> Vec<(Option<usize>, &SettingRuns<M>)> {
+        let ranked = self
+            .ranking
+            .iter()
+            .enumerate()
+            .filter_map(|(r, &i)| Some((Some(r + 1), self.settings.get(i)?)));
+        let others = self
+            .settings
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.ranking.contains(i))
+            .map(|(_, s)| (None, s));
+        ranked.chain(others).collect()
+    }
+
+    /// The best setting, if any was ranked.
+    pub fn best(&self) -> Option<&SettingRuns<M>> {
+        self.ranking.first().and_then(|&i| self.settings.get(i))
+    }
+}
+
 /// What to search.
 pub struct Search<'a> {
     /// The scenario file, for messages.
