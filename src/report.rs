@@ -76,7 +76,7 @@ fn from_trace(trace: &Path, o: &Options<'_>) -> Result<Vec<String>, String> {
         .ok_or("a trace needs --pool FILE (a file with a [pool] table; a scenario works)")?;
     let config = Scenario::load_pool_with(pool, o.overrides).map_err(|e| e.to_string())?;
     let table = table_of(&config);
-    let (verdicts, _) = verify_file(trace, &table, o.tolerance_us)?;
+    let (verdicts, _, _) = verify_file(trace, &table, o.tolerance_us)?;
     let title = trace
         .file_stem()
         .map_or("trace".into(), |s| s.to_string_lossy().into_owned());

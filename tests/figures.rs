@@ -2,7 +2,11 @@
 //! Each value below is read off the timeline in the scenario's description, not off the
 //! program's output.
 
+mod common;
+
 use std::path::Path;
+
+use common::{paceline, temp_dir, text};
 
 use paceline_reports::figures::{Failures, Figures, FiguresSink, Latency, Limits, Waits};
 use paceline_sim::{Scenario, simulate};
@@ -105,4 +109,33 @@ fn worker_a_d_under_the_aimd_gate() {
     assert_eq!((f.waits.permit_us, f.waits.backoff_us), (0, ms(500)));
     // At 500 ms A takes its permit while B, C and D still hold theirs.
     assert_eq!((f.peak_permits, f.peak_in_flight), (4, 1));
+}
+
+#[test]
+fn a_recorded_trace_gives_the_same_figures_to_check_trace() {
+    let out = temp_dir("figures-trace");
+    let replay = paceline(&[
+        "replay",
+        "scenarios/worker-a-d.toml",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(replay.status.code(), Some(0));
+    let check = paceline(&[
+        "check-trace",
+        out.join("trace.csv").to_str().expect("utf-8"),
+        "--pool",
+        "scenarios/worker-a-d.toml",
+    ]);
+    let stdout = text(&check.stdout);
+    assert_eq!(check.status.code(), Some(0), "{stdout}");
+    for line in [
+        "makespan: 590 ms",
+        "rows: 4: ok 4, none unfinished",
+        "attempts: 5, 1.25 per row (1 retry)",
+        "latency: p50 200 ms, p95 590 ms, p99 590 ms, max 590 ms",
+        "waiting: a row waited on average 0 ms for a permit, 22.5 ms at the gate, 125 ms in backoff",
+    ] {
+        assert!(stdout.contains(line), "{line} in {stdout}");
+    }
 }
