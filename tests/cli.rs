@@ -4,7 +4,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{paceline, temp_dir, text};
+use common::{paceline, replay_then_check_trace, temp_dir, text};
 
 #[test]
 fn replay_prints_the_worker_a_d_timeline_and_writes_the_trace() {
@@ -300,20 +300,7 @@ fn malformed_traces_exit_2_with_the_line() {
 
 #[test]
 fn a_replayed_trace_passes_check_trace() {
-    let out = temp_dir("roundtrip");
-    let run = paceline(&[
-        "replay",
-        "scenarios/shutdown-mid-batch.toml",
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(run.status.code(), Some(0));
-    let check = paceline(&[
-        "check-trace",
-        out.join("trace.csv").to_str().expect("utf-8"),
-        "--pool",
-        "scenarios/shutdown-mid-batch.toml",
-    ]);
+    let check = replay_then_check_trace("scenarios/shutdown-mid-batch.toml", "roundtrip");
     let stdout = text(&check.stdout);
     assert_eq!(check.status.code(), Some(0), "{stdout}");
     for held in [

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{paceline, temp_dir, text};
+use common::{replay_then_check_trace, text};
 
 use paceline_reports::figures::{Failures, Figures, FiguresSink, Latency, Limits, Waits};
 use paceline_sim::{Scenario, simulate};
@@ -113,20 +113,7 @@ fn worker_a_d_under_the_aimd_gate() {
 
 #[test]
 fn a_recorded_trace_gives_the_same_figures_to_check_trace() {
-    let out = temp_dir("figures-trace");
-    let replay = paceline(&[
-        "replay",
-        "scenarios/worker-a-d.toml",
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(replay.status.code(), Some(0));
-    let check = paceline(&[
-        "check-trace",
-        out.join("trace.csv").to_str().expect("utf-8"),
-        "--pool",
-        "scenarios/worker-a-d.toml",
-    ]);
+    let check = replay_then_check_trace("scenarios/worker-a-d.toml", "figures-trace");
     let stdout = text(&check.stdout);
     assert_eq!(check.status.code(), Some(0), "{stdout}");
     for line in [

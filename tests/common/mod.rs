@@ -45,3 +45,17 @@ pub fn document(args: &[&str]) -> (Option<i32>, serde_json::Value) {
         .unwrap_or_else(|e| panic!("one JSON document ({e}): {stdout}{}", text(&run.stderr)));
     (run.status.code(), doc)
 }
+
+/// Replay `scenario` into a fresh folder, then check its trace with `check-trace` against
+/// the scenario's own pool; the output of `check-trace`.
+pub fn replay_then_check_trace(scenario: &str, dir: &str) -> Output {
+    let out = temp_dir(dir);
+    let replay = paceline(&["replay", scenario, "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(replay.status.code(), Some(0), "{}", text(&replay.stdout));
+    paceline(&[
+        "check-trace",
+        out.join("trace.csv").to_str().expect("utf-8"),
+        "--pool",
+        scenario,
+    ])
+}
