@@ -16,7 +16,7 @@ use paceline_trace::{DefectId, counted};
 use rayon::prelude::*;
 
 use crate::json;
-use crate::junit::junit_xml;
+use crate::junit::{ScenarioResult, junit_xml};
 use crate::outcome::Outcome;
 use crate::print;
 use crate::progress;
@@ -74,17 +74,6 @@ struct CaseOutcome {
     entry: usize,
     result: Result<Vec<String>, String>,
     seconds: f64,
-}
-
-/// The result of one scenario over its seeds and legs.
-#[derive(Default)]
-pub struct ScenarioResult {
-    /// Runs made: seeds times legs.
-    pub runs: u64,
-    /// The failing runs' reports.
-    pub failures: Vec<String>,
-    /// Time spent on its runs, summed over threads.
-    pub seconds: f64,
 }
 
 /// Run one case; `under_defect` is the entry's scenario as read with the case's defect

@@ -1,15 +1,48 @@
 //! The planning figures of a scenario's runs: what the scenario says the run is measured
-//! against (its provider's limit; the pool's own budgets once the pool has them), and
-//! how the figures read on a terminal.
+//! against (the pool's own budgets, the provider's limits, how long a server's wait may
+//! pause the pool), and how the figures read on a terminal.
 
 use paceline_reports::figures::{Budget, Counts, Figures, Limits, Measure, Side};
-use paceline_sim::Scenario;
+use paceline_sim::{self as sim, Scenario};
+
+/// The window of the pool's own budgets: they are per minute.
+const MINUTE_US: u64 = 60_000_000;
 
 /// The budgets and limits of `scenario`, for its planning figures.
+///
+/// A provider limit kept as a bucket (refilled continuously) is measured as a window of
+/// the same length: its share over the run is exact, the busiest window may exceed 100%
+/// by the burst a full bucket allows. Limits of `[[service.phases]]` are not measured.
 pub fn limits_of(scenario: &Scenario) -> Limits {
-    let mut budgets = Vec::new();
+    let pool = &scenario.pool;
+    let client = |name: &str, measure: Measure, amount: Option<u64>| {
+        amount.map(|amount| Budget {
+            name: name.into(),
+            side: Side::Client,
+            measure,
+            // The pool counts every dispatch, a retry included.
+            counts: Counts::All,
+            amount,
+            per_us: MINUTE_US,
+        })
+    };
+    let mut budgets: Vec<Budget> = [
+        client(
+            "pool.requests_per_minute",
+            Measure::Requests,
+            pool.requests_per_minute(),
+        ),
+        client(
+            "pool.tokens_per_minute",
+            Measure::Tokens,
+            pool.tokens_per_minute(),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     if let Some(limit) = scenario.service.rate_limit {
-        // The simulated API's sliding window counts the attempts it accepted.
+        // The legacy sliding window counts the attempts it accepted.
         budgets.push(Budget {
             name: "service.rate_limit".into(),
             side: Side::Provider,
@@ -19,9 +52,36 @@ pub fn limits_of(scenario: &Scenario) -> Limits {
             per_us: limit.per_us,
         });
     }
+    budgets.extend(
+        scenario
+            .service
+            .limits
+            .iter()
+            .enumerate()
+            .map(|(i, limit)| Budget {
+                name: format!("service.limits.{i}"),
+                side: Side::Provider,
+                measure: match limit.measure {
+                    sim::Measure::Requests => Measure::Requests,
+                    sim::Measure::Tokens => Measure::Tokens,
+                },
+                counts: match limit.counts {
+                    sim::Counts::All => Counts::All,
+                    sim::Counts::Accepted => Counts::Accepted,
+                },
+                amount: limit.amount,
+                per_us: limit.per_us,
+            }),
+    );
+    let max_wait_ms = u64::try_from(pool.max_retry_after().as_millis()).unwrap_or(u64::MAX);
     Limits {
         budgets,
-        max_retry_after_ms: None,
+        // A pool that does not honour a server's wait never pauses for one.
+        max_retry_after_ms: Some(if pool.honour_retry_after() {
+            max_wait_ms
+        } else {
+            0
+        }),
     }
 }
 

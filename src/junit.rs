@@ -7,7 +7,16 @@ use std::fmt::Write as _;
 use paceline_harness::Entry;
 use paceline_trace::counted;
 
-use crate::check::ScenarioResult;
+/// The result of one scenario over its seeds and legs.
+#[derive(Default)]
+pub struct ScenarioResult {
+    /// Runs made: seeds times legs.
+    pub runs: u64,
+    /// The failing runs' reports.
+    pub failures: Vec<String>,
+    /// Time spent on its runs, summed over threads.
+    pub seconds: f64,
+}
 
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -6,12 +6,13 @@ mod common;
 
 use std::path::Path;
 
-use common::{replay_then_check_trace, text};
+use common::{document, replay_then_check_trace, temp_dir, text};
 
 use paceline_reports::figures::{Failures, Figures, FiguresSink, Latency, Limits, Waits};
 use paceline_sim::{Scenario, simulate};
 use paceline_trace::ResultKind;
 
+/// The figures of the scenario's run on its own seed (no budgets to measure).
 fn figures_of(file: &str) -> Figures {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
@@ -125,4 +126,40 @@ fn a_recorded_trace_gives_the_same_figures_to_check_trace() {
     ] {
         assert!(stdout.contains(line), "{line} in {stdout}");
     }
+}
+
+#[test]
+fn a_provider_outage_pauses_the_pool_for_its_length_and_one_last_wait() {
+    // Every answer between 40 and 50 minutes is a 503 asking for 30 s: the pool is
+    // paused from the first of them (just after 2 400 s) to 30 s after the last (just
+    // before 3 000 s), and each paused row retries, so the pause is one stretch.
+    let out = temp_dir("figures-outage");
+    let (code, doc) = document(&[
+        "replay",
+        "scenarios/providers/outage-10min-50k.toml",
+        "--json",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(0));
+    let f = &doc["figures"];
+    let paused_s = f["waiting_ms"]["paused"]
+        .as_f64()
+        .expect("the waits are in the trace")
+        / 1e3;
+    assert!((600.0..=630.0).contains(&paused_s), "{paused_s} s");
+    assert_eq!(f["failures"]["by_status"]["503"], f["failures"]["total"]);
+    assert_eq!(
+        f["retries"], f["failures"]["total"],
+        "each refusal is retried"
+    );
+    assert_eq!(
+        (f["results"]["ok"].as_u64(), f["unfinished"].as_u64()),
+        (Some(50_000), Some(0))
+    );
+    // The pool's own budget, 490 a minute, is used to the full in the busiest minute.
+    assert_eq!(f["budgets"][0]["name"], "pool.requests_per_minute");
+    assert_eq!(f["budgets"][0]["side"], "client");
+    assert_eq!(f["budgets"][0]["peak_share"], 1.0);
+    assert_eq!(f["budgets"][1]["name"], "service.limits.0");
 }

@@ -65,6 +65,9 @@ fn replay_json_of_worker_a_d() {
         "invariants": {
             "I1": held, "I2": held, "I3": held, "I4": held, "I5": held,
             "I6": held, "I7": held, "I8": held, "I9": held,
+            // A's 429 asked for no wait, and the pool has no budget of its own.
+            "I10": { "verdict": "held", "note": "no answer asked for a wait" },
+            "I11": { "verdict": "held", "note": "no client budget configured" },
         },
         "failures": [],
         "trace": null,

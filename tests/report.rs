@@ -116,11 +116,8 @@ fn a_spacing_violation_is_drawn_red_and_labelled() {
     let pool = PoolTable {
         pool_size: 2,
         min_dispatch_delay_ms: 100,
-        max_dispatch_delay_ms: 5000,
-        backoff_multiplier: 2.0,
-        recovery_step_ms: 50,
-        max_capacity_retry_seconds: 3600,
         gate: "min".into(),
+        ..PoolTable::default()
     };
     let rows: Vec<_> = {
         let mut reader = TraceReader::new(File::open(&trace).expect("open")).expect("header");

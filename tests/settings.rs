@@ -132,7 +132,7 @@ fn counts_read_as_words() {
     ]);
     let stdout = text(&run.stdout);
     assert!(
-        stdout.contains("PASS: 9 invariants as expected, no exact expectations"),
+        stdout.contains("PASS: 11 invariants as expected, no exact expectations"),
         "{stdout}"
     );
     let run = paceline(&["check", scenario.to_str().expect("utf-8")]);

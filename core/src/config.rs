@@ -52,6 +52,14 @@ pub struct RawPoolConfig {
     pub max_capacity_retry_seconds: i64,
     /// `"aimd"` or `"min"`.
     pub gate: String,
+    /// Whether a capacity answer's `Retry-After` pauses the whole pool.
+    pub honour_retry_after: bool,
+    /// The longest server wait obeyed: integer > 0; longer waits are clamped to it.
+    pub max_retry_after_ms: i64,
+    /// The pool's own request budget per minute: integer >= 1, or none.
+    pub requests_per_minute: Option<i64>,
+    /// The pool's own token budget per minute: integer >= 1, or none.
+    pub tokens_per_minute: Option<i64>,
 }
 
 impl Default for RawPoolConfig {
@@ -64,6 +72,10 @@ impl Default for RawPoolConfig {
             recovery_step_ms: 50,
             max_capacity_retry_seconds: 3600,
             gate: GatePolicy::Aimd.as_str().to_string(),
+            honour_retry_after: true,
+            max_retry_after_ms: 60_000,
+            requests_per_minute: None,
+            tokens_per_minute: None,
         }
     }
 }
@@ -116,6 +128,10 @@ pub struct PoolConfig {
     recovery_step_ms: u64,
     max_capacity_retry_seconds: u64,
     gate: GatePolicy,
+    honour_retry_after: bool,
+    max_retry_after_ms: u64,
+    requests_per_minute: Option<u64>,
+    tokens_per_minute: Option<u64>,
 }
 
 impl Default for PoolConfig {
@@ -198,6 +214,26 @@ impl TryFrom<RawPoolConfig> for PoolConfig {
                 ),
             );
         }
+        if raw.max_retry_after_ms <= 0 {
+            problem(
+                vec!["max_retry_after_ms"],
+                format!(
+                    "max_retry_after_ms = {}: must be an integer > 0",
+                    raw.max_retry_after_ms
+                ),
+            );
+        }
+        for (field, value) in [
+            ("requests_per_minute", raw.requests_per_minute),
+            ("tokens_per_minute", raw.tokens_per_minute),
+        ] {
+            if let Some(v) = value.filter(|v| *v < 1) {
+                problem(
+                    vec![field],
+                    format!("{field} = {v}: must be an integer >= 1 (or left out for no budget)"),
+                );
+            }
+        }
         let gate = match raw.gate.as_str() {
             "aimd" => Some(GatePolicy::Aimd),
             "min" => Some(GatePolicy::Min),
@@ -219,6 +255,10 @@ impl TryFrom<RawPoolConfig> for PoolConfig {
                 recovery_step_ms: raw.recovery_step_ms.unsigned_abs(),
                 max_capacity_retry_seconds: raw.max_capacity_retry_seconds.unsigned_abs(),
                 gate,
+                honour_retry_after: raw.honour_retry_after,
+                max_retry_after_ms: raw.max_retry_after_ms.unsigned_abs(),
+                requests_per_minute: raw.requests_per_minute.map(i64::unsigned_abs),
+                tokens_per_minute: raw.tokens_per_minute.map(i64::unsigned_abs),
             }),
             _ => Err(ConfigError { problems }),
         }
@@ -276,6 +316,26 @@ impl PoolConfigBuilder {
         self.raw.gate = gate.as_str().to_string();
         self
     }
+    /// Whether a `Retry-After` pauses the whole pool (default true).
+    pub fn honour_retry_after(mut self, on: bool) -> Self {
+        self.raw.honour_retry_after = on;
+        self
+    }
+    /// The longest server wait obeyed (default 60 000 ms).
+    pub fn max_retry_after_ms(mut self, ms: u64) -> Self {
+        self.raw.max_retry_after_ms = i64::try_from(ms).unwrap_or(i64::MAX);
+        self
+    }
+    /// The pool's own request budget per minute.
+    pub fn requests_per_minute(mut self, n: u64) -> Self {
+        self.raw.requests_per_minute = Some(i64::try_from(n).unwrap_or(i64::MAX));
+        self
+    }
+    /// The pool's own token budget per minute.
+    pub fn tokens_per_minute(mut self, n: u64) -> Self {
+        self.raw.tokens_per_minute = Some(i64::try_from(n).unwrap_or(i64::MAX));
+        self
+    }
     /// Validate: the configuration, or every rule it breaks.
     pub fn build(self) -> Result<PoolConfig, ConfigError> {
         PoolConfig::try_from(self.raw)
@@ -302,6 +362,10 @@ impl PoolConfig {
             recovery_step_ms: int(self.recovery_step_ms),
             max_capacity_retry_seconds: int(self.max_capacity_retry_seconds),
             gate: self.gate.as_str().to_string(),
+            honour_retry_after: self.honour_retry_after,
+            max_retry_after_ms: int(self.max_retry_after_ms),
+            requests_per_minute: self.requests_per_minute.map(int),
+            tokens_per_minute: self.tokens_per_minute.map(int),
         }
     }
 
@@ -335,6 +399,22 @@ impl PoolConfig {
     /// How the gate spaces dispatches.
     pub fn gate(&self) -> GatePolicy {
         self.gate
+    }
+    /// Whether a capacity answer's `Retry-After` pauses the whole pool.
+    pub fn honour_retry_after(&self) -> bool {
+        self.honour_retry_after
+    }
+    /// The longest server wait obeyed; longer ones are clamped to it.
+    pub fn max_retry_after(&self) -> Duration {
+        Duration::from_millis(self.max_retry_after_ms)
+    }
+    /// The pool's own request budget per minute, if any.
+    pub fn requests_per_minute(&self) -> Option<u64> {
+        self.requests_per_minute
+    }
+    /// The pool's own token budget per minute, if any.
+    pub fn tokens_per_minute(&self) -> Option<u64> {
+        self.tokens_per_minute
     }
     /// The retry budget that starts when a row takes its first permit.
     pub fn retry_budget(&self) -> Duration {
@@ -403,6 +483,33 @@ mod tests {
             r.max_capacity_retry_seconds = 0
         });
         rejects("gate", "sideways", |r| r.gate = "sideways".into());
+        rejects("max_retry_after_ms", "0", |r| r.max_retry_after_ms = 0);
+        rejects("requests_per_minute", "0", |r| {
+            r.requests_per_minute = Some(0)
+        });
+        rejects("tokens_per_minute", "-4", |r| {
+            r.tokens_per_minute = Some(-4)
+        });
+    }
+
+    #[test]
+    fn provider_fields_default_to_obeying_the_server_without_budgets() {
+        let c = PoolConfig::default();
+        assert!(c.honour_retry_after());
+        assert_eq!(c.max_retry_after(), Duration::from_secs(60));
+        assert_eq!(
+            (c.requests_per_minute(), c.tokens_per_minute()),
+            (None, None)
+        );
+        let b = PoolConfig::builder()
+            .requests_per_minute(490)
+            .tokens_per_minute(29_000)
+            .build()
+            .expect("valid budgets");
+        assert_eq!(
+            (b.requests_per_minute(), b.tokens_per_minute()),
+            (Some(490), Some(29_000))
+        );
     }
 
     #[test]

@@ -12,6 +12,41 @@ use crate::row::{Outcome, RowEnd};
 /// A batch's number, in call order from 0.
 pub type BatchId = u64;
 
+/// What the API said to one attempt, as a driver reports it to the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiAnswer {
+    /// Success, slow down, try again, or never.
+    pub outcome: Outcome,
+    /// The HTTP status, where there was one.
+    pub status: Option<u16>,
+    /// The server's requested wait (`Retry-After`, `retry-after-ms`), where it gave one.
+    pub retry_after: Option<Duration>,
+}
+
+impl ApiAnswer {
+    /// An answer with no status and no wait.
+    pub fn new(outcome: Outcome) -> Self {
+        ApiAnswer {
+            outcome,
+            status: None,
+            retry_after: None,
+        }
+    }
+
+    /// The same answer with an HTTP status.
+    pub fn with_status(self, status: Option<u16>) -> Self {
+        ApiAnswer { status, ..self }
+    }
+
+    /// The same answer with the server's requested wait.
+    pub fn with_retry_after(self, retry_after: Option<Duration>) -> Self {
+        ApiAnswer {
+            retry_after,
+            ..self
+        }
+    }
+}
+
 /// One step of the pool, stamped with the time and the throttle's `D` after it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -48,13 +83,18 @@ pub enum EventKind {
     /// The row could not pass the gate at once and waits in line.
     GateWait,
     /// The gate admitted the row: call the API now.
-    Dispatch,
+    Dispatch {
+        /// The row's input tokens, where the batch counts tokens.
+        tokens: Option<u64>,
+    },
     /// The API answered the attempt.
     Answer {
         /// What it said.
         outcome: Outcome,
         /// The HTTP status, where it gave one.
         status: Option<u16>,
+        /// The wait it asked for, as given (before clamping), where it gave one.
+        retry_after: Option<Duration>,
     },
     /// The row gave its permit back.
     Release,
@@ -72,6 +112,11 @@ pub enum EventKind {
     },
     /// The row ended because the pool shut down.
     Shutdown,
+    /// The row ended at its ready time: its tokens exceed the token budget per minute.
+    TooLarge {
+        /// The row's tokens.
+        tokens: u64,
+    },
     /// The reorder buffer released the row's entry. (Boxed, like the statistics below:
     /// events are moved often, and these two would double the size of every one.)
     Emit(Box<EntryMeta>),

@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::Time;
 use crate::clock::Clock;
 use crate::config::PoolConfig;
-use crate::event::{BatchId, BatchStats, EntryMeta, Event, EventKind};
+use crate::event::{ApiAnswer, BatchId, BatchStats, EntryMeta, Event, EventKind};
 use crate::pool::{BatchCall, Pool};
 use crate::row::{Outcome, RowEnd};
 use crate::sync::{self, Arc, Condvar, Mutex, thread};
@@ -25,6 +25,7 @@ use crate::sync::{self, Arc, Condvar, Mutex, thread};
 pub struct CallError {
     outcome: Outcome,
     status: Option<u16>,
+    retry_after: Option<Duration>,
     message: String,
 }
 
@@ -45,8 +46,26 @@ impl CallError {
         CallError {
             outcome,
             status,
+            retry_after: None,
             message: message.into(),
         }
+    }
+    /// The same error with the server's requested wait (`Retry-After`,
+    /// `retry-after-ms`): on a capacity error it pauses the whole pool (see
+    /// `PoolConfig::honour_retry_after`).
+    pub fn with_retry_after(self, wait: Duration) -> Self {
+        CallError {
+            retry_after: Some(wait),
+            ..self
+        }
+    }
+    /// A permanent failure with an HTTP status (a quota 429, say).
+    pub fn permanent_status(status: u16, message: impl Into<String>) -> Self {
+        CallError::new(Outcome::Permanent, Some(status), message)
+    }
+    /// The server's requested wait, if it gave one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
     /// `Capacity`, `Retryable` or `Permanent`.
     pub fn outcome(&self) -> Outcome {
@@ -102,6 +121,12 @@ pub enum RowError {
     /// The pool shut down before the row finished.
     #[error("the pool shut down before the row finished")]
     Shutdown,
+    /// The row's tokens exceed the pool's token budget per minute: it was never sent.
+    #[error("the row's {tokens} tokens exceed tokens_per_minute: it can never be sent")]
+    TooLarge {
+        /// The row's tokens.
+        tokens: u64,
+    },
 }
 
 /// What a batch returns for one row.
@@ -217,11 +242,24 @@ where
     /// Run every row through the pool and return one entry per row, in row order.
     /// Batches are single-flight: a second caller waits until the running batch is done.
     pub fn execute_batch(&self, rows: Vec<I>) -> Batch<O> {
+        self.run_batch(rows, None)
+    }
+
+    /// Like [`PooledExecutor::execute_batch`], for rows with a token count (`tokens`
+    /// says each row's input tokens): the pool's `tokens_per_minute` budget counts them,
+    /// and a row over that budget ends at once with [`RowError::TooLarge`].
+    pub fn execute_batch_with_tokens(&self, rows: Vec<I>, tokens: impl Fn(&I) -> u64) -> Batch<O> {
+        let counts = rows.iter().map(tokens).collect();
+        self.run_batch(rows, Some(counts))
+    }
+
+    fn run_batch(&self, rows: Vec<I>, tokens: Option<Vec<u64>>) -> Batch<O> {
         let shared = &self.shared;
         let mut state = sync::lock(&shared.state);
         let len = rows.len();
         let now = shared.clock.now();
-        let id = match state.pool.call_batch(now, vec![Duration::ZERO; len]) {
+        let ready = vec![Duration::ZERO; len];
+        let id = match state.pool.call_batch_with_tokens(now, ready, tokens) {
             BatchCall::Queued(id) => id,
             BatchCall::Done(stats) => {
                 return Batch {
@@ -318,7 +356,7 @@ where
                 }
                 continue;
             }
-            let wake = state.pool.next_wake();
+            let wake = state.pool.next_wake(self.clock.now());
             state = self.clock.sleep_until(wake, &self.changed, state);
         }
     }
@@ -338,11 +376,13 @@ where
     }
 
     fn record(&self, state: &mut State<I, O>, batch: BatchId, row: usize, answer: Answer<O>) {
-        let (outcome, status) = match &answer {
-            Answer::Value(_) => (Outcome::Ok, None),
-            Answer::Error(e) => (e.outcome, e.status),
+        let reply = match &answer {
+            Answer::Value(_) => ApiAnswer::new(Outcome::Ok),
+            Answer::Error(e) => ApiAnswer::new(e.outcome)
+                .with_status(e.status)
+                .with_retry_after(e.retry_after),
             // A panic is the user's bug, not the API's: never retried, throttle untouched.
-            Answer::Panic(_) => (Outcome::Permanent, None),
+            Answer::Panic(_) => ApiAnswer::new(Outcome::Permanent),
         };
         if let Some(slot) = state.batches.get_mut(&batch)
             && let Some(last) = slot.answers.get_mut(row)
@@ -351,7 +391,7 @@ where
         }
         let now = self.clock.now();
         // The pool dispatched this attempt and only this worker answers it.
-        let _ = state.pool.attempt_done(now, batch, row, outcome, status);
+        let _ = state.pool.attempt_done(now, batch, row, reply);
         self.drive(state, now);
     }
 
@@ -377,7 +417,7 @@ impl<I, O> State<I, O> {
             return;
         };
         match event.kind {
-            EventKind::Dispatch => {
+            EventKind::Dispatch { .. } => {
                 if let Some(row) = event.row {
                     self.jobs.push_back((event.batch, row));
                 }
@@ -407,6 +447,7 @@ fn entry_result<O>(end: RowEnd, answer: Option<Answer<O>>) -> Result<O, RowError
     };
     match (end, answer) {
         (RowEnd::Shutdown, _) => Err(RowError::Shutdown),
+        (RowEnd::TooLarge { tokens }, _) => Err(RowError::TooLarge { tokens }),
         (_, Some(Answer::Panic(message))) => Err(RowError::Panicked(message)),
         (RowEnd::Ok, Some(Answer::Value(value))) => Ok(value),
         (

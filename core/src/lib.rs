@@ -56,6 +56,7 @@ macro_rules! defect {
     }};
 }
 
+mod batch;
 mod clock;
 mod config;
 mod event;
@@ -64,11 +65,13 @@ mod gate;
 #[cfg(feature = "mutants")]
 #[doc(hidden)]
 pub mod mutant;
+mod pace;
 mod pool;
 mod reorder;
 mod row;
 mod sync;
 mod throttle;
+mod window;
 
 /// A point in time, as the time elapsed since the driving clock's origin. Integer
 /// nanoseconds: no floating-point time anywhere in the pool.
@@ -78,7 +81,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ConfigError, ConfigProblem, GatePolicy, PoolConfig, PoolConfigBuilder, RawPoolConfig,
 };
-pub use event::{BatchId, BatchStats, EntryMeta, Event, EventKind};
+pub use event::{ApiAnswer, BatchId, BatchStats, EntryMeta, Event, EventKind};
 pub use executor::{Batch, CallError, Entry, Observer, PooledExecutor, RowError};
-pub use pool::{BatchCall, NotInFlight, Pool, Waiting};
+pub use pool::{BatchCall, Cause, NotInFlight, Pool, Waiting, Wake};
 pub use row::{Failure, Outcome, RowEnd, RowState};
+pub use window::SlidingWindow;

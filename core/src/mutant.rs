@@ -44,10 +44,18 @@ pub enum Defect {
     D14,
     /// A row back from backoff queues behind rows that have not started.
     D15,
+    /// `Retry-After` ignored: the failing row backs off by `D` only.
+    D16,
+    /// `Retry-After` honoured by the failing row only; the other rows keep dispatching.
+    D17,
+    /// The token budget is charged when an attempt completes, not when it is dispatched.
+    D18,
+    /// Retries are not charged to the client budget.
+    D19,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 15] = [
+    pub const ALL: [Defect; 19] = [
         Defect::D1,
         Defect::D2,
         Defect::D3,
@@ -63,11 +71,11 @@ impl Defect {
         Defect::D13,
         Defect::D14,
         Defect::D15,
+        Defect::D16,
+        Defect::D17,
+        Defect::D18,
+        Defect::D19,
     ];
-
-    pub fn parse(s: &str) -> Option<Defect> {
-        Defect::ALL.into_iter().find(|d| d.to_string() == s)
-    }
 }
 
 impl fmt::Display for Defect {

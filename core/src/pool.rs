@@ -12,20 +12,17 @@
 //! gate, release entries in row order, end the batch.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::Time;
+use crate::batch::{ActiveBatch, QueuedBatch};
 use crate::config::PoolConfig;
-use crate::event::{BatchId, BatchStats, EntryMeta, Event, EventKind};
+use crate::event::{ApiAnswer, BatchId, BatchStats, Event, EventKind};
 use crate::gate::Gate;
-use crate::reorder::ReorderBuffer;
-use crate::row::{AfterAttempt, Outcome, RowEnd, RowMachine, RowState};
+use crate::pace::Pace;
+use crate::row::{AfterAttempt, Outcome, RowEnd, RowState};
 use crate::throttle::Throttle;
-
-/// At most this many rows become ready in one step; the rest follow in the next steps of
-/// the same instant, in row order.
-const READY_PER_STEP: usize = 1024;
 
 /// A report of an answer the pool did not ask for: a driver bug, never a user error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +44,28 @@ pub struct Waiting {
     pub row: usize,
     /// Where it is in its life.
     pub state: RowState,
+}
+
+/// A time at which waiting alone changes something, and what caused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Wake {
+    /// When.
+    pub at: Time,
+    /// Why.
+    pub cause: Cause,
+}
+
+/// What caused a wake-up, ordered as a seed-0 run orders simultaneous happenings: the
+/// gate's alarm first, then rows becoming ready (caused when their batch started), then
+/// timers (caused when armed), each by when it was caused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Cause {
+    /// The gate may admit its head waiter.
+    Gate,
+    /// Rows become ready; their batch started at this time.
+    Ready(Time),
+    /// A backoff ends or a deadline passes; armed at this time.
+    Timer(Time),
 }
 
 /// What calling a batch did.
@@ -76,74 +95,6 @@ pub struct Pool {
     queued: VecDeque<QueuedBatch>,
     active: Option<ActiveBatch>,
     next_batch: BatchId,
-}
-
-/// What every batch shares: the throttle, the gate, the permits, and the event outbox.
-#[derive(Debug)]
-struct Pace {
-    config: PoolConfig,
-    throttle: Throttle,
-    gate: Gate,
-    free_permits: usize,
-    stats: BatchStats,
-    shut_down: bool,
-    events: VecDeque<Event>,
-    /// Rows that went to the gate during the current step (kept to reuse its memory).
-    joined: Vec<usize>,
-}
-
-#[derive(Debug)]
-struct QueuedBatch {
-    id: BatchId,
-    called_at: Time,
-    ready_after: Vec<Duration>,
-}
-
-#[derive(Debug)]
-struct ActiveBatch {
-    id: BatchId,
-    called_at: Time,
-    rows: Vec<RowMachine>,
-    /// Rows whose work is not available yet, by (time, index).
-    not_ready: VecDeque<(Time, usize)>,
-    /// Rows back from backoff, queued for a permit ahead of `fresh`.
-    returning: VecDeque<usize>,
-    fresh: VecDeque<usize>,
-    /// Backoff ends and retry deadlines; an entry whose row has moved on is skipped.
-    timers: BinaryHeap<Reverse<(Time, usize)>>,
-    buffer: ReorderBuffer<Completion>,
-    completed: usize,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Completion {
-    complete_index: usize,
-    completed_at: Time,
-    end: RowEnd,
-}
-
-impl Pace {
-    fn push(
-        &mut self,
-        at: Time,
-        batch: BatchId,
-        row: Option<usize>,
-        attempt: Option<u32>,
-        kind: EventKind,
-    ) {
-        self.events.push_back(Event {
-            at,
-            batch,
-            row,
-            attempt,
-            delay_ms: self.throttle.delay_ms(),
-            kind,
-        });
-    }
-
-    fn held_permits(&self) -> usize {
-        self.config.pool_size() - self.free_permits
-    }
 }
 
 impl Pool {
@@ -181,6 +132,18 @@ impl Pool {
     /// Queue a batch (single-flight: it starts when every batch called before it has
     /// ended). Row `i` becomes ready `ready_after[i]` after the batch starts.
     pub fn call_batch(&mut self, now: Time, ready_after: Vec<Duration>) -> BatchCall {
+        self.call_batch_with_tokens(now, ready_after, None)
+    }
+
+    /// Like [`Pool::call_batch`], for rows that carry token counts (`tokens[i]` for row
+    /// `i`): the token budget counts them, and a row whose tokens exceed the budget per
+    /// minute ends at its ready time, never dispatched.
+    pub fn call_batch_with_tokens(
+        &mut self,
+        now: Time,
+        ready_after: Vec<Duration>,
+        tokens: Option<Vec<u64>>,
+    ) -> BatchCall {
         if ready_after.is_empty() {
             return BatchCall::Done(BatchStats::starting_at(self.delay_ms()));
         }
@@ -190,6 +153,7 @@ impl Pool {
             id,
             called_at: now,
             ready_after,
+            tokens,
         });
         BatchCall::Queued(id)
     }
@@ -210,14 +174,23 @@ impl Pool {
     }
 
     /// The API answered the attempt in flight for `row` of `batch`.
+    ///
+    /// A capacity answer carrying a wait pauses the whole pool (under
+    /// `honour_retry_after`): no dispatch of any row before `now + min(wait,
+    /// max_retry_after)`, even when the failing row itself then ends. The limit belongs
+    /// to the API key, not the row.
     pub fn attempt_done(
         &mut self,
         now: Time,
         batch: BatchId,
         row: usize,
-        outcome: Outcome,
-        status: Option<u16>,
+        answer: ApiAnswer,
     ) -> Result<(), NotInFlight> {
+        let ApiAnswer {
+            outcome,
+            status,
+            retry_after,
+        } = answer;
         let not_in_flight = NotInFlight { batch, row };
         let active = self.active.as_mut().ok_or(not_in_flight.clone())?;
         let machine = active.rows.get_mut(row).ok_or(not_in_flight.clone())?;
@@ -226,12 +199,35 @@ impl Pool {
         }
         let pace = &mut self.pace;
         let attempt = Some(machine.attempts());
+        if defect!(D18) {
+            // The token budget is charged only now that the attempt completed.
+            if let Some(tokens) = active.tokens.as_ref().and_then(|t| t.get(row)) {
+                pace.gate.charge_tokens(now, *tokens);
+            }
+        }
+        let wait = (outcome == Outcome::Capacity && pace.config.honour_retry_after())
+            .then_some(retry_after)
+            .flatten()
+            .map(|r| r.min(pace.config.max_retry_after()))
+            .filter(|_| !defect!(D16));
+        if let Some(wait) = wait
+            && !defect!(D17)
+        {
+            pace.gate.pause(now.saturating_add(wait));
+        }
         let after = if pace.shut_down && outcome.is_retried() {
-            // No retry after shutdown, and no throttle update for an attempt never retried.
-            machine.shut_down();
-            AfterAttempt::Done(RowEnd::Shutdown)
+            if machine.deadline_passed(now) {
+                // The budget ran out before shutdown mattered: the same answer a run
+                // without shutdown gives (the throttle untouched).
+                AfterAttempt::Done(machine.time_out(now, outcome, status))
+            } else {
+                // No retry after shutdown, and no throttle update for an attempt never
+                // retried.
+                machine.shut_down();
+                AfterAttempt::Done(RowEnd::Shutdown)
+            }
         } else {
-            machine.finish_attempt(now, outcome, status, &mut pace.throttle)
+            machine.finish_attempt(now, outcome, status, wait, &mut pace.throttle)
         };
         let stats = &mut pace.stats;
         match (outcome, after) {
@@ -245,7 +241,11 @@ impl Pool {
             batch,
             Some(row),
             attempt,
-            EventKind::Answer { outcome, status },
+            EventKind::Answer {
+                outcome,
+                status,
+                retry_after,
+            },
         );
         let backoff = matches!(after, AfterAttempt::Backoff { .. });
         // Under D13 the row keeps its permit through the backoff (released at its end).
@@ -293,12 +293,44 @@ impl Pool {
         self.pace.events.pop_front()
     }
 
-    /// The earliest time at which waiting alone changes something, if any.
-    pub fn next_wake(&self) -> Option<Time> {
+    /// The earliest time at which waiting alone changes something, if any; `now` is the
+    /// current time (a budget's wait is counted from it).
+    pub fn next_wake(&mut self, now: Time) -> Option<Time> {
+        self.next_wake_caused(now).map(|w| w.at)
+    }
+
+    /// Like [`Pool::next_wake`], with when that wake-up was caused, for a driver that
+    /// orders simultaneous happenings by cause (the simulator's seed 0): a row's
+    /// readiness counts as caused when its batch started, a backoff's end when the
+    /// failure came, a deadline when the budget started; the gate's alarm counts as
+    /// caused before anything else at its instant (the gate admits every waiter that may
+    /// pass before any answer arriving at that instant is handled).
+    pub fn next_wake_caused(&mut self, now: Time) -> Option<Wake> {
         let active = self.active.as_ref()?;
-        let gate = self.pace.gate.next_admission(self.pace.throttle.delay());
-        let ready = active.not_ready.front().map(|&(t, _)| t);
-        let timer = active.timers.peek().map(|&Reverse((t, _))| t);
+        let delay = self.pace.throttle.delay();
+        let gate = self
+            .pace
+            .gate
+            .next_admission(now, delay, |row| active.head(row))
+            .map(|at| Wake {
+                at,
+                cause: Cause::Gate,
+            });
+        let ready = active.not_ready.front().map(|&(at, _)| Wake {
+            at,
+            cause: Cause::Ready(active.started_at),
+        });
+        let budget = self.pace.config.retry_budget();
+        let timer = active.timers.peek().map(|&Reverse((at, row))| {
+            let armed = match active.rows.get(row).map(|r| r.state()) {
+                Some(RowState::Backoff { since, .. }) => since,
+                _ => at.saturating_sub(budget),
+            };
+            Wake {
+                at,
+                cause: Cause::Timer(armed),
+            }
+        });
         [gate, ready, timer].into_iter().flatten().min()
     }
 
@@ -359,275 +391,6 @@ impl Pool {
         pace.joined = joined;
         if active.release_entries(pace, now) {
             self.active = None;
-        }
-    }
-}
-
-impl ActiveBatch {
-    fn start(pace: &mut Pace, now: Time, batch: QueuedBatch) -> Self {
-        let len = batch.ready_after.len();
-        if !defect!(D6) {
-            pace.stats = BatchStats::starting_at(pace.throttle.delay_ms());
-        }
-        pace.push(
-            now,
-            batch.id,
-            None,
-            None,
-            EventKind::BatchStart { rows: len },
-        );
-        let mut not_ready: Vec<(Time, usize)> = batch
-            .ready_after
-            .iter()
-            .enumerate()
-            .map(|(row, &after)| (now.saturating_add(after), row))
-            .collect();
-        not_ready.sort_unstable();
-        let mut active = ActiveBatch {
-            id: batch.id,
-            called_at: batch.called_at,
-            rows: vec![RowMachine::new(); len],
-            not_ready: not_ready.into(),
-            returning: VecDeque::new(),
-            fresh: VecDeque::new(),
-            timers: BinaryHeap::new(),
-            buffer: ReorderBuffer::new(len),
-            completed: 0,
-        };
-        if pace.shut_down {
-            active.shut_down(pace, now);
-        }
-        active
-    }
-
-    /// D3: take another batch's rows into this one, behind its own.
-    #[cfg(feature = "mutants")]
-    fn absorb(&mut self, now: Time, batch: QueuedBatch) {
-        let offset = self.rows.len();
-        let len = batch.ready_after.len();
-        self.rows
-            .extend(std::iter::repeat_n(RowMachine::new(), len));
-        self.buffer.grow(len);
-        let mut ready: Vec<(Time, usize)> = self.not_ready.drain(..).collect();
-        ready.extend(
-            batch
-                .ready_after
-                .iter()
-                .enumerate()
-                .map(|(row, &after)| (now.saturating_add(after), offset + row)),
-        );
-        ready.sort_unstable();
-        self.not_ready = ready.into();
-    }
-
-    /// Rows due by `now` become ready, a chunk at a time: a million rows due at once
-    /// would otherwise fill the outbox with a million events before any is handled.
-    fn make_ready(&mut self, pace: &mut Pace, now: Time) {
-        for _ in 0..READY_PER_STEP {
-            let Some(&(at, row)) = self.not_ready.front() else {
-                break;
-            };
-            if at > now {
-                break;
-            }
-            self.not_ready.pop_front();
-            self.rows[row].ready();
-            self.fresh.push_back(row);
-            pace.push(now, self.id, Some(row), None, EventKind::Ready);
-        }
-    }
-
-    fn fire_timers(&mut self, pace: &mut Pace, now: Time) {
-        while let Some(&Reverse((at, row))) = self.timers.peek() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
-            let machine = &mut self.rows[row];
-            let attempt = Some(machine.attempts());
-            match machine.state() {
-                RowState::Backoff { since, until } if until <= now => {
-                    pace.stats.total_throttle_time += now - since;
-                    if defect!(D13) {
-                        // The permit kept through the backoff goes back only now.
-                        pace.free_permits += 1;
-                        pace.push(now, self.id, Some(row), attempt, EventKind::Release);
-                    }
-                    match machine.end_backoff(now) {
-                        Some(end) => self.finish(pace, now, row, end),
-                        None => {
-                            self.returning.push_back(row);
-                            if let Some(deadline) = machine.retry_deadline() {
-                                self.timers.push(Reverse((deadline, row)));
-                            }
-                        }
-                    }
-                }
-                RowState::WaitingPermit { returning: true }
-                    if machine.out_of_budget(now) && !defect!(D12) =>
-                {
-                    let end = machine.expire(now);
-                    self.finish(pace, now, row, end);
-                }
-                RowState::AtGate { since } if machine.out_of_budget(now) && !defect!(D12) => {
-                    let end = machine.expire(now);
-                    pace.gate.leave(row);
-                    pace.stats.total_throttle_time += now - since;
-                    pace.free_permits += 1;
-                    pace.push(now, self.id, Some(row), attempt, EventKind::Release);
-                    self.finish(pace, now, row, end);
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Hand free permits to waiting rows; the rows that went to the gate are noted in
-    /// `pace.joined`.
-    fn grant_permits(&mut self, pace: &mut Pace, now: Time) {
-        while pace.free_permits > 0 {
-            let Some(row) = self.next_for_permit() else {
-                break;
-            };
-            pace.free_permits -= 1;
-            pace.stats.max_concurrent = pace.stats.max_concurrent.max(pace.held_permits());
-            let machine = &mut self.rows[row];
-            machine.take_permit(now, pace.config.retry_budget());
-            let attempt = Some(machine.attempts() + 1);
-            pace.push(now, self.id, Some(row), attempt, EventKind::Permit);
-            if defect!(D1) && machine.attempts() > 0 {
-                // "It already slept in backoff": the retry goes out without the gate.
-                machine.dispatch();
-                pace.push(now, self.id, Some(row), attempt, EventKind::Dispatch);
-                continue;
-            }
-            pace.gate.join(row);
-            pace.joined.push(row);
-        }
-    }
-
-    fn next_for_permit(&mut self) -> Option<usize> {
-        let mut queues = [(&mut self.returning, true), (&mut self.fresh, false)];
-        if defect!(D15) {
-            queues.reverse();
-        }
-        for (queue, returning) in queues {
-            while let Some(row) = queue.pop_front() {
-                if self.rows[row].state() == (RowState::WaitingPermit { returning }) {
-                    return Some(row);
-                }
-            }
-        }
-        None
-    }
-
-    fn admit(&mut self, pace: &mut Pace, now: Time) {
-        while let Some(row) = pace.gate.admit(now, pace.throttle.delay()) {
-            let machine = &mut self.rows[row];
-            if let RowState::AtGate { since } = machine.state() {
-                pace.stats.total_throttle_time += now - since;
-            }
-            machine.dispatch();
-            let attempt = Some(machine.attempts());
-            pace.push(now, self.id, Some(row), attempt, EventKind::Dispatch);
-        }
-    }
-
-    /// Record a row's end; its entry waits in the reorder buffer.
-    fn finish(&mut self, pace: &mut Pace, now: Time, row: usize, end: RowEnd) {
-        let attempts = self.rows[row].attempts();
-        let attempt = (attempts > 0).then_some(attempts);
-        match end {
-            RowEnd::RetryTimeout {
-                elapsed, budget, ..
-            } => pace.push(
-                now,
-                self.id,
-                Some(row),
-                attempt,
-                EventKind::RetryTimeout { elapsed, budget },
-            ),
-            RowEnd::Shutdown => pace.push(now, self.id, Some(row), attempt, EventKind::Shutdown),
-            RowEnd::Ok | RowEnd::Permanent { .. } => {}
-        }
-        let completion = Completion {
-            complete_index: self.completed,
-            completed_at: now,
-            end,
-        };
-        if defect!(D11) {
-            // Returned as soon as it completes, whatever rows before it are doing.
-            self.emit(pace, row, completion, now);
-        }
-        // A row ends once: every caller moves it out of a live state first.
-        if self.buffer.insert(row, completion).is_ok() {
-            self.completed += 1;
-        }
-    }
-
-    /// Return the row's entry to the caller.
-    fn emit(&self, pace: &mut Pace, row: usize, c: Completion, now: Time) {
-        let meta = EntryMeta {
-            submit_index: row,
-            complete_index: c.complete_index,
-            submitted_at: self.called_at,
-            completed_at: c.completed_at,
-            emitted_at: now,
-            end: c.end,
-        };
-        pace.push(
-            now,
-            self.id,
-            Some(row),
-            None,
-            EventKind::Emit(Box::new(meta)),
-        );
-    }
-
-    /// Release the entries that are next in row order; true when the batch has ended.
-    fn release_entries(&mut self, pace: &mut Pace, now: Time) -> bool {
-        while let Some((row, c)) = self.buffer.pop_ready() {
-            if !defect!(D11) {
-                self.emit(pace, row, c, now);
-            }
-        }
-        if !self.buffer.is_drained() {
-            return false;
-        }
-        pace.stats.delay_at_completion_ms = pace.throttle.delay_ms();
-        let stats = pace.stats;
-        pace.push(
-            now,
-            self.id,
-            None,
-            None,
-            EventKind::BatchEnd(Box::new(stats)),
-        );
-        true
-    }
-
-    fn shut_down(&mut self, pace: &mut Pace, now: Time) {
-        self.not_ready.clear();
-        for row in 0..self.rows.len() {
-            let machine = &mut self.rows[row];
-            let attempt = Some(machine.attempts());
-            match machine.state() {
-                RowState::InFlight | RowState::Done(_) => continue,
-                RowState::AtGate { since } => {
-                    pace.gate.leave(row);
-                    pace.stats.total_throttle_time += now - since;
-                    pace.free_permits += 1;
-                    pace.push(now, self.id, Some(row), attempt, EventKind::Release);
-                }
-                RowState::Backoff { since, .. } => {
-                    pace.stats.total_throttle_time += now - since;
-                }
-                // Rows not yet handed to the pool are forgotten: no result ever.
-                RowState::NotReady if defect!(D14) => continue,
-                RowState::NotReady | RowState::WaitingPermit { .. } => {}
-            }
-            machine.shut_down();
-            self.finish(pace, now, row, RowEnd::Shutdown);
         }
     }
 }

@@ -61,6 +61,13 @@ pub enum RowEnd {
     },
     /// The pool shut down first.
     Shutdown,
+    /// The row's tokens exceed the pool's token budget per minute: it can never be sent,
+    /// so it ended at its ready time, never dispatched (a permanent result, reason
+    /// `too_large`).
+    TooLarge {
+        /// The row's tokens.
+        tokens: u64,
+    },
 }
 
 /// Where a row is in its life.
@@ -202,12 +209,15 @@ impl RowMachine {
     }
 
     /// The attempt in flight ended with `outcome`. The throttle learns of it unless the row
-    /// is out of budget (a timed-out row says nothing about the pool's pace).
+    /// is out of budget (a timed-out row says nothing about the pool's pace). A server
+    /// wait `wait` (a `Retry-After`, already clamped, `None` where not honoured) makes the
+    /// backoff at least that long: `min(max(D, wait), deadline - now)`.
     pub fn finish_attempt(
         &mut self,
         now: Time,
         outcome: Outcome,
         status: Option<u16>,
+        wait: Option<Duration>,
         throttle: &mut Throttle,
     ) -> AfterAttempt {
         let after = match outcome {
@@ -223,7 +233,10 @@ impl RowMachine {
                     AfterAttempt::Done(self.timeout(now))
                 } else {
                     throttle.on_failure();
-                    let length = throttle.delay().min(deadline - now);
+                    let length = throttle
+                        .delay()
+                        .max(wait.unwrap_or_default())
+                        .min(deadline - now);
                     AfterAttempt::Backoff { length }
                 }
             }
@@ -257,6 +270,25 @@ impl RowMachine {
     /// End the row with `shutdown`.
     pub fn shut_down(&mut self) {
         self.state = RowState::Done(RowEnd::Shutdown);
+    }
+
+    /// End the row before it starts: its `tokens` never fit the token budget.
+    pub fn too_large(&mut self, tokens: u64) -> RowEnd {
+        let end = RowEnd::TooLarge { tokens };
+        self.state = RowState::Done(end);
+        end
+    }
+
+    /// Whether the row's deadline has passed at `now` (false before its first permit).
+    pub fn deadline_passed(&self, now: Time) -> bool {
+        self.deadline.is_some_and(|d| now >= d)
+    }
+
+    /// End the row with `retry_timeout` at `now`, its last failure recorded first: a
+    /// failing attempt after shutdown whose budget had already run out.
+    pub fn time_out(&mut self, now: Time, outcome: Outcome, status: Option<u16>) -> RowEnd {
+        self.last_failure = Some(Failure { outcome, status });
+        self.expire(now)
     }
 
     fn timeout(&self, now: Time) -> RowEnd {
@@ -296,7 +328,7 @@ mod tests {
         row.ready();
         row.take_permit(Duration::ZERO, 700 * MS);
         row.dispatch();
-        let after = row.finish_attempt(Duration::ZERO, Outcome::Capacity, Some(429), &mut t);
+        let after = row.finish_attempt(Duration::ZERO, Outcome::Capacity, Some(429), None, &mut t);
         assert_eq!(after, AfterAttempt::Backoff { length: 500 * MS });
         assert_eq!(t.delay_ms(), 500.0);
         assert_eq!(row.end_backoff(500 * MS), None);
@@ -309,7 +341,7 @@ mod tests {
         );
         row.dispatch();
         // Second failure: D doubles to 1000 but only 100 ms of budget remain.
-        let after = row.finish_attempt(600 * MS, Outcome::Retryable, None, &mut t);
+        let after = row.finish_attempt(600 * MS, Outcome::Retryable, None, None, &mut t);
         assert_eq!(after, AfterAttempt::Backoff { length: 100 * MS });
         let end = row
             .end_backoff(700 * MS)
@@ -334,7 +366,7 @@ mod tests {
         row.ready();
         row.take_permit(Duration::ZERO, 100 * MS);
         row.dispatch();
-        let after = row.finish_attempt(100 * MS, Outcome::Capacity, Some(503), &mut t);
+        let after = row.finish_attempt(100 * MS, Outcome::Capacity, Some(503), None, &mut t);
         assert!(matches!(
             after,
             AfterAttempt::Done(RowEnd::RetryTimeout {
@@ -367,7 +399,7 @@ mod tests {
         row.ready();
         row.take_permit(Duration::ZERO, MS);
         row.dispatch();
-        let after = row.finish_attempt(Duration::ZERO, Outcome::Permanent, Some(400), &mut t);
+        let after = row.finish_attempt(Duration::ZERO, Outcome::Permanent, Some(400), None, &mut t);
         assert_eq!(
             after,
             AfterAttempt::Done(RowEnd::Permanent { status: Some(400) })

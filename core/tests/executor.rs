@@ -312,3 +312,111 @@ fn an_empty_batch_returns_at_once() {
         .expect("threads start");
     assert!(pool.execute_batch(Vec::new()).entries.is_empty());
 }
+
+/// A real run's dispatches and capacity answers, in the order the pool reported them:
+/// (time on the pool's clock, row, whether it is a capacity answer).
+type Log = Arc<Mutex<Vec<(Duration, usize, bool)>>>;
+
+fn event_log() -> (Log, paceline_core::Observer) {
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&log);
+    let observer: paceline_core::Observer = Box::new(move |e: &paceline_core::Event| {
+        use paceline_core::{EventKind, Outcome};
+        let capacity = matches!(
+            e.kind,
+            EventKind::Answer {
+                outcome: Outcome::Capacity,
+                ..
+            }
+        );
+        if let (EventKind::Dispatch { .. }, Some(row)) | (EventKind::Answer { .. }, Some(row)) =
+            (&e.kind, e.row)
+            && (capacity || matches!(e.kind, EventKind::Dispatch { .. }))
+        {
+            sink.lock()
+                .expect("not poisoned")
+                .push((e.at, row, capacity));
+        }
+    });
+    (log, observer)
+}
+
+#[test]
+fn a_retry_after_pauses_every_row_of_a_real_pool() {
+    // Row 0's first call is refused with a 150 ms wait. The pause belongs to the whole
+    // pool: nothing the pool sends after it hears the refusal may go within 150 ms of it.
+    let (log, observer) = event_log();
+    let first = AtomicUsize::new(0);
+    let pool = PooledExecutor::with_observer(
+        config(|c| {
+            c.pool_size = 3;
+            c.min_dispatch_delay_ms = 1;
+            c.recovery_step_ms = 1;
+            c.gate = "min".into();
+        }),
+        SystemClock::new(),
+        move |row: &usize| {
+            thread::sleep(Duration::from_millis(2));
+            if *row == 0 && first.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(CallError::capacity(Some(429), "slow down")
+                    .with_retry_after(Duration::from_millis(150)));
+            }
+            Ok(*row)
+        },
+        Some(observer),
+    )
+    .expect("threads start");
+    let batch = pool.execute_batch((0..8).collect());
+    drop(pool);
+    assert!(batch.entries.iter().all(|e| e.result.is_ok()));
+    let log = log.lock().expect("not poisoned").clone();
+    let refusal = log
+        .iter()
+        .position(|e| e.2)
+        .expect("row 0 was refused once");
+    let heard = log[refusal].0;
+    let after: Vec<_> = log[refusal + 1..].iter().filter(|e| !e.2).collect();
+    assert!(after.iter().any(|e| e.1 == 0), "row 0 was retried: {log:?}");
+    for (at, row, _) in after {
+        assert!(
+            *at >= heard + Duration::from_millis(150),
+            "row {row} went {:?} after the refusal, inside the 150 ms pause: {log:?}",
+            *at - heard
+        );
+    }
+}
+
+#[test]
+fn a_row_over_the_token_budget_is_never_sent_and_the_rest_fit_the_budget() {
+    let (log, observer) = event_log();
+    let pool = PooledExecutor::with_observer(
+        config(|c| {
+            c.pool_size = 2;
+            c.tokens_per_minute = Some(1000);
+        }),
+        SystemClock::new(),
+        |row: &(usize, u64)| Ok(row.0),
+        Some(observer),
+    )
+    .expect("threads start");
+    // 400 + 500 fit a minute; 5000 never fits; a further 200 would have to wait a minute
+    // and is not in this batch.
+    let batch = pool.execute_batch_with_tokens(vec![(0, 400), (1, 5000), (2, 500)], |r| r.1);
+    drop(pool);
+    assert_eq!(batch.entries[0].result, Ok(0));
+    assert_eq!(
+        batch.entries[1].result,
+        Err(RowError::TooLarge { tokens: 5000 })
+    );
+    assert_eq!(batch.entries[2].result, Ok(2));
+    let sent: Vec<usize> = log
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .map(|d| d.1)
+        .collect();
+    assert!(
+        !sent.contains(&1),
+        "the large row was never dispatched: {sent:?}"
+    );
+}

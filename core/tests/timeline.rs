@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use paceline_core::RowState;
 use paceline_core::{
-    Clock, EventKind, ManualClock, Outcome, Pool, PoolConfig, RawPoolConfig, RowEnd,
+    ApiAnswer, Clock, EventKind, ManualClock, Outcome, Pool, PoolConfig, RawPoolConfig, RowEnd,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -40,13 +40,18 @@ fn run(pool: &mut Pool, ready_ms: &[u64], scripts: &[&[Outcome]], latency_ms: u6
         in_flight.sort_by_key(|&(at, row, _)| (at, row));
         while in_flight.first().is_some_and(|&(at, _, _)| at <= now) {
             let (_, row, outcome) = in_flight.remove(0);
-            pool.attempt_done(now, batch, row, outcome, Some(429))
-                .expect("answer for an attempt in flight");
+            pool.attempt_done(
+                now,
+                batch,
+                row,
+                ApiAnswer::new(outcome).with_status(Some(429)),
+            )
+            .expect("answer for an attempt in flight");
         }
         while let Some(event) = pool.poll(now) {
             let Some(row) = event.row else { continue };
             match event.kind {
-                EventKind::Dispatch => {
+                EventKind::Dispatch { .. } => {
                     let attempt = event.attempt.expect("dispatch has an attempt") as usize;
                     let outcome = scripts
                         .get(row)
@@ -61,8 +66,13 @@ fn run(pool: &mut Pool, ready_ms: &[u64], scripts: &[&[Outcome]], latency_ms: u6
                     if latency_ms == 0 {
                         // Answer at once, as an instantaneous API would.
                         let (_, row, outcome) = in_flight.pop().expect("just pushed");
-                        pool.attempt_done(now, batch, row, outcome, Some(429))
-                            .expect("answer for an attempt in flight");
+                        pool.attempt_done(
+                            now,
+                            batch,
+                            row,
+                            ApiAnswer::new(outcome).with_status(Some(429)),
+                        )
+                        .expect("answer for an attempt in flight");
                     }
                 }
                 EventKind::Emit(meta) => {
@@ -74,11 +84,14 @@ fn run(pool: &mut Pool, ready_ms: &[u64], scripts: &[&[Outcome]], latency_ms: u6
         if pool.is_idle() {
             return out;
         }
-        let next = [pool.next_wake(), in_flight.iter().map(|f| f.0).min()]
-            .into_iter()
-            .flatten()
-            .min()
-            .expect("a busy pool has something to wait for");
+        let next = [
+            pool.next_wake(clock.now()),
+            in_flight.iter().map(|f| f.0).min(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .expect("a busy pool has something to wait for");
         clock.advance_to(next);
     }
     panic!("pool did not finish: {:?}", pool.waiting());
@@ -206,7 +219,7 @@ fn shutdown_ends_every_row_exactly_once() {
     let mut emitted = Vec::new();
     let mut dispatched = Vec::new();
     while let Some(e) = p.poll(clock.now()) {
-        if e.kind == EventKind::Dispatch {
+        if matches!(e.kind, EventKind::Dispatch { .. }) {
             dispatched.push(e.row.expect("row event"));
         }
     }
@@ -218,10 +231,20 @@ fn shutdown_ends_every_row_exactly_once() {
     p.shutdown(clock.now());
     clock.advance_to(10 * MS);
     // In-flight attempts finish normally; a failure ends its row instead of retrying.
-    p.attempt_done(clock.now(), batch, 0, Outcome::Capacity, None)
-        .expect("row 0 is in flight");
-    p.attempt_done(clock.now(), batch, 1, Outcome::Ok, None)
-        .expect("row 1 is in flight");
+    p.attempt_done(
+        clock.now(),
+        batch,
+        0,
+        ApiAnswer::new(Outcome::Capacity).with_status(None),
+    )
+    .expect("row 0 is in flight");
+    p.attempt_done(
+        clock.now(),
+        batch,
+        1,
+        ApiAnswer::new(Outcome::Ok).with_status(None),
+    )
+    .expect("row 1 is in flight");
     while let Some(e) = p.poll(clock.now()) {
         if let EventKind::Emit(meta) = e.kind {
             emitted.push((meta.submit_index, meta.end));
@@ -266,7 +289,7 @@ fn a_stuck_row_is_reported_with_its_state() {
     assert_eq!(waiting.len(), 2);
     assert_eq!(waiting[0].state, RowState::InFlight);
     assert_eq!(waiting[1].state, RowState::NotReady);
-    assert_eq!(p.next_wake(), Some(5 * MS));
+    assert_eq!(p.next_wake(clock.now()), Some(5 * MS));
 }
 
 #[test]
@@ -282,8 +305,13 @@ fn an_empty_batch_returns_at_once_even_while_another_runs() {
         .expect("queued");
     // Row 0 dispatches at 0 and fails: D goes from the 100 ms floor to the 500 ms base.
     while p.poll(clock.now()).is_some() {}
-    p.attempt_done(clock.now(), running, 0, Outcome::Capacity, Some(429))
-        .expect("row 0 is in flight");
+    p.attempt_done(
+        clock.now(),
+        running,
+        0,
+        ApiAnswer::new(Outcome::Capacity).with_status(Some(429)),
+    )
+    .expect("row 0 is in flight");
     while p.poll(clock.now()).is_some() {}
     match p.call_batch(clock.now(), Vec::new()) {
         paceline_core::BatchCall::Done(stats) => {

@@ -17,6 +17,10 @@ pub fn table_of(config: &PoolConfig) -> PoolTable {
         recovery_step_ms: signed(config.recovery_step_ms()),
         max_capacity_retry_seconds: signed(config.retry_budget().as_secs()),
         gate: config.gate().as_str().to_string(),
+        honour_retry_after: config.honour_retry_after(),
+        max_retry_after_ms: i64::try_from(config.max_retry_after().as_millis()).unwrap_or(i64::MAX),
+        requests_per_minute: config.requests_per_minute().map(signed),
+        tokens_per_minute: config.tokens_per_minute().map(signed),
     }
 }
 
@@ -30,6 +34,10 @@ pub fn table_of_raw(raw: &RawPoolConfig) -> PoolTable {
         recovery_step_ms: raw.recovery_step_ms,
         max_capacity_retry_seconds: raw.max_capacity_retry_seconds,
         gate: raw.gate.clone(),
+        honour_retry_after: raw.honour_retry_after,
+        max_retry_after_ms: raw.max_retry_after_ms,
+        requests_per_minute: raw.requests_per_minute,
+        tokens_per_minute: raw.tokens_per_minute,
     }
 }
 

@@ -6,7 +6,8 @@
 
 use paceline_core::{Outcome, PoolConfig, RawPoolConfig};
 use paceline_sim::{
-    BatchSpec, Expect, Latency, RateLimit, RowSpec, Rows, Scenario, ScriptedAttempt, ServiceModel,
+    BatchSpec, Distribution, Expect, RateLimit, RowSpec, Rows, Scenario, ScriptedAttempt,
+    ServiceModel,
 };
 use paceline_trace::Invariant;
 use proptest::prelude::*;
@@ -37,9 +38,12 @@ pub fn raw_config() -> impl Strategy<Value = RawPoolConfig> {
         edgy(vec![0, 0, 1, -1], -5..300),
         edgy(vec![0, 1, -1], -2..5),
         prop::sample::select(vec!["aimd", "min", "AIMD", "", "sideways"]),
+        edgy(vec![0, 1, -1, 60_000], -5..100),
+        prop::option::of(edgy(vec![0, 1, -1], -3..600)),
+        prop::option::of(edgy(vec![0, 1, -1], -3..40_000)),
     )
         .prop_map(
-            |(pool_size, min, max, mult, step, budget, gate)| RawPoolConfig {
+            |(pool_size, min, max, mult, step, budget, gate, wait, rpm, tpm)| RawPoolConfig {
                 pool_size,
                 min_dispatch_delay_ms: min,
                 max_dispatch_delay_ms: max,
@@ -47,6 +51,10 @@ pub fn raw_config() -> impl Strategy<Value = RawPoolConfig> {
                 recovery_step_ms: step,
                 max_capacity_retry_seconds: budget,
                 gate: gate.to_string(),
+                max_retry_after_ms: wait,
+                requests_per_minute: rpm,
+                tokens_per_minute: tpm,
+                ..RawPoolConfig::default()
             },
         )
 }
@@ -61,10 +69,13 @@ pub fn pool_config() -> impl Strategy<Value = PoolConfig> {
         0i64..300,
         1i64..20,
         prop::bool::ANY,
+        // Client budgets, sometimes: a few requests or a few hundred tokens a minute.
+        prop::option::weighted(0.15, 1i64..12),
+        prop::option::weighted(0.15, 100i64..2000),
     )
         .prop_filter_map(
             "valid configurations only",
-            |(size, min, span, mult, step, budget, aimd)| {
+            |(size, min, span, mult, step, budget, aimd, rpm, tpm)| {
                 PoolConfig::try_from(RawPoolConfig {
                     pool_size: size,
                     min_dispatch_delay_ms: min,
@@ -73,13 +84,17 @@ pub fn pool_config() -> impl Strategy<Value = PoolConfig> {
                     recovery_step_ms: step,
                     max_capacity_retry_seconds: budget,
                     gate: if aimd { "aimd" } else { "min" }.to_string(),
+                    requests_per_minute: rpm,
+                    tokens_per_minute: tpm,
+                    ..RawPoolConfig::default()
                 })
                 .ok()
             },
         )
 }
 
-fn outcome() -> impl Strategy<Value = Outcome> {
+/// An API's answer to one attempt, capacity twice as likely as each other outcome.
+pub fn outcome() -> impl Strategy<Value = Outcome> {
     prop::sample::select(vec![
         Outcome::Ok,
         Outcome::Capacity,
@@ -90,19 +105,29 @@ fn outcome() -> impl Strategy<Value = Outcome> {
 }
 
 fn attempt() -> impl Strategy<Value = ScriptedAttempt> {
-    (outcome(), prop::option::of(0u64..400)).prop_map(|(outcome, latency_ms)| ScriptedAttempt {
-        outcome,
-        status: (outcome == Outcome::Capacity).then_some(429),
-        latency_us: latency_ms.map(|ms| ms * 1000),
-    })
+    (
+        outcome(),
+        prop::option::of(0u64..400),
+        // A server wait, on some capacity answers.
+        prop::option::weighted(0.3, 0u64..2000),
+    )
+        .prop_map(|(outcome, latency_ms, wait)| {
+            let capacity = outcome == Outcome::Capacity;
+            ScriptedAttempt {
+                outcome,
+                status: capacity.then_some(429),
+                latency_us: latency_ms.map(|ms| ms * 1000),
+                retry_after_ms: wait.filter(|_| capacity),
+            }
+        })
 }
 
 fn service() -> impl Strategy<Value = ServiceModel> {
     let latency = prop_oneof![
-        (0u64..200).prop_map(|ms| Latency::Fixed { us: ms * 1000 }),
-        (0u64..100, 0u64..300).prop_map(|(a, b)| Latency::Uniform {
-            min_us: a * 1000,
-            max_us: (a + b) * 1000,
+        (0u64..200).prop_map(|ms| Distribution::Fixed(ms * 1000)),
+        (0u64..100, 0u64..300).prop_map(|(a, b)| Distribution::Uniform {
+            min: a * 1000,
+            max: (a + b) * 1000,
         }),
     ];
     let limit = prop::option::of(
@@ -120,24 +145,31 @@ fn service() -> impl Strategy<Value = ServiceModel> {
             latency,
             capacity_rate,
             rate_limit,
+            ..ServiceModel::default()
         })
 }
 
 fn batch(index: usize) -> impl Strategy<Value = BatchSpec> {
     let ready_ms = prop_oneof![Just(0u64), 0u64..600];
-    let rows = prop::collection::vec((ready_ms, prop::collection::vec(attempt(), 0..4)), 1..10)
-        .prop_map(move |rows| {
-            Rows::Listed(
-                rows.into_iter()
-                    .enumerate()
-                    .map(|(i, (ready_ms, attempts))| RowSpec {
-                        id: format!("b{index}r{i}"),
-                        ready_us: ready_ms * 1000,
-                        attempts,
-                    })
-                    .collect(),
-            )
-        });
+    let row = (
+        ready_ms,
+        prop::collection::vec(attempt(), 0..4),
+        prop::option::weighted(0.3, 0u64..600),
+    );
+    let rows = prop::collection::vec(row, 1..10).prop_map(move |rows| {
+        Rows::Listed(
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, (ready_ms, attempts, tokens))| RowSpec {
+                    id: format!("b{index}r{i}"),
+                    ready_us: ready_ms * 1000,
+                    attempts,
+                    tokens,
+                    output_tokens: None,
+                })
+                .collect(),
+        )
+    });
     // Time 0 is special (D7): make it common.
     let at_ms = prop_oneof![Just(0u64), 0u64..3000];
     (at_ms, rows).prop_map(|(at_ms, rows)| BatchSpec {

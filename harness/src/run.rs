@@ -139,7 +139,8 @@ fn verified_run<S: TraceSink>(
     seed: u64,
     extra: &mut S,
 ) -> io::Result<CheckedRun> {
-    let mut sink = Tee(Verifier::new(rules_of(&scenario.pool), 0), extra);
+    let verifier = Verifier::new(rules_of(&scenario.pool), 0).with_complete_details();
+    let mut sink = Tee(verifier, extra);
     let summary = simulate(scenario, seed, &mut sink)?;
     let Tee(verifier, _) = sink;
     let mut report = verifier.finish(Some(&summary.ending));

@@ -26,7 +26,7 @@ fn a_real_run_keeps_every_invariant() {
     let observer: paceline_core::Observer = Box::new(move |event: &Event| {
         let mut detail = String::new();
         let t_us = u64::try_from(event.at.as_micros()).unwrap_or(u64::MAX);
-        let row = record_of(event, t_us, "", &mut detail).to_row();
+        let row = record_of(event, t_us, "", None, &mut detail).to_row();
         sink.lock().expect("not poisoned").push(row);
     });
     // Every third row is refused once; latencies vary so rows finish out of order.
@@ -61,12 +61,18 @@ fn a_real_run_keeps_every_invariant() {
     // A real backoff lasts until its timer's thread wakes, a little after its nominal
     // length (which is all the trace records); the statistics count the time actually
     // spent. That is clock jitter: allow 2 ms per interval, as --tolerance-us would.
-    let mut verifier = Verifier::new(rules_of(&config), 2000);
+    // The trace is written by paceline's own record writer: every detail key is there
+    // where it applies.
+    let mut verifier = Verifier::new(rules_of(&config), 2000).with_complete_details();
     for row in trace.lock().expect("not poisoned").iter() {
         verifier.observe(&row.as_record());
     }
     let report = verifier.finish(None);
-    assert_eq!(report.verdicts.len(), 7, "I1 to I7 checked on the trace");
+    assert_eq!(
+        report.verdicts.len(),
+        9,
+        "I1 to I7, I10 and I11 checked on the trace"
+    );
     for (invariant, verdict) in &report.verdicts {
         assert!(
             matches!(verdict, Verdict::Held { .. }),

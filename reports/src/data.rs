@@ -76,6 +76,9 @@ pub struct TraceData {
     pub outcomes: BTreeMap<&'static str, u64>,
     /// Each batch's statistics, as `batch_end` reported them.
     pub batch_stats: Vec<(u64, String)>,
+    /// Server pauses owed (a capacity answer's wait, under `honour_retry_after`), merged
+    /// where they overlap: (from, until) in microseconds.
+    pub pauses: Vec<(u64, u64)>,
 }
 
 type RowKey = (u64, usize);
@@ -117,6 +120,7 @@ impl Collector {
                 per_row: true,
                 outcomes: BTreeMap::new(),
                 batch_stats: Vec::new(),
+                pauses: Vec::new(),
             },
             rules: rules.clone(),
             held: 0,
@@ -144,6 +148,19 @@ impl Collector {
             self.data.delay.push((t, d));
         }
         let key = r.row.map(|row| (r.batch.unwrap_or(0), row));
+        if r.event == EventName::Capacity
+            && self.rules.honour_retry_after
+            && let Some(ms) = r
+                .detail_value(key::RETRY_AFTER_MS)
+                .and_then(|v| v.parse::<u64>().ok())
+        {
+            let until =
+                t.saturating_add(ms.saturating_mul(1000).min(self.rules.max_retry_after_us));
+            match self.data.pauses.last_mut() {
+                Some(last) if last.1 >= t => last.1 = last.1.max(until),
+                _ => self.data.pauses.push((t, until)),
+            }
+        }
         match r.event {
             EventName::Permit => self.held += 1,
             EventName::Release => self.held = self.held.saturating_sub(1),

@@ -9,6 +9,7 @@
 //! [`figures`]. [`compare`] draws a scenario under both gate policies over many seeds;
 //! [`write_pareto`] draws a search over settings (`paceline tune`).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod charts;
 pub mod compare;

@@ -111,15 +111,15 @@ fn tokens_pauses_and_budgets_come_from_the_trace_details() {
         }
     );
     assert_eq!((f.peak_permits, f.peak_in_flight), (2, 2));
-    // Accepted attempts at 130 and 160 ms: both in the window (60, 160]; 2 counted
-    // over 1.8 windows of 2.
+    // Accepted attempts at 130 and 160 ms: both in the window (60, 160]. 180 ms let
+    // through at most 2 windows of 2.
     let limit = &f.budgets[0];
     assert_eq!(limit.peak, Some(1.0));
-    close(limit.mean, 2.0 / 3.6);
-    // Tokens: 400 in (-90, 10] and in (60, 160]; 800 over 1.8 windows of 1000.
+    close(limit.mean, 2.0 / 4.0);
+    // Tokens: 400 in (-90, 10] and in (60, 160]; 800 of at most 2 windows of 1000.
     let tokens = &f.budgets[1];
     assert_eq!(tokens.peak, Some(0.4));
-    close(tokens.mean, 800.0 / 1800.0);
+    close(tokens.mean, 800.0 / 2000.0);
 }
 
 #[test]

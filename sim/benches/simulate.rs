@@ -1,6 +1,7 @@
 //! Simulated events per second on the benchmark workload (`benches/million.toml`: a
 //! million rows, pool of 16, 5% capacity errors, uniform latency), trace streamed to a
-//! file. Run with `cargo bench -p paceline-sim`.
+//! file; and the cost of a provider's limits (`benches/million-provider.toml`). Run with
+//! `cargo bench -p paceline-sim`.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -50,4 +51,30 @@ fn million_no_trace(c: &mut Criterion) {
     group.finish();
 }
 criterion_group!(extra, million_no_trace);
-criterion_main!(benches, extra);
+
+/// The same million rows without and with a provider's limits and a phase, in one run:
+/// the ratio of the two is the cost of the limits.
+fn provider_limits(c: &mut Criterion) {
+    let load = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("benches")
+            .join(name);
+        Scenario::load(&path).expect("valid benchmark scenario")
+    };
+    let mut group = c.benchmark_group("provider");
+    group.sample_size(10);
+    for (label, scenario) in [
+        ("million_rows_plain", load("million.toml")),
+        (
+            "million_rows_two_limits_and_a_phase",
+            load("million-provider.toml"),
+        ),
+    ] {
+        group.bench_function(label, |b| {
+            b.iter(|| simulate(&scenario, 0, &mut paceline_trace::NoTrace))
+        });
+    }
+    group.finish();
+}
+criterion_group!(provider, provider_limits);
+criterion_main!(benches, extra, provider);

@@ -8,7 +8,9 @@
 //! seed, same trace bytes: there is no wall clock, no unordered map, and every random
 //! draw comes from a seeded ChaCha generator.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+mod provider;
 mod queue;
 mod record;
 mod run;
@@ -16,9 +18,11 @@ mod scenario;
 mod service;
 mod time;
 
+pub use provider::{Counts, LimitKind, LimitSpec, Measure, RetryAfter};
 pub use record::{answer_name, outcome_of, record_of, result_kind};
 pub use run::{RunSummary, simulate};
 pub use scenario::{
-    BatchSpec, DEFAULT_HORIZON_MS, Expect, Latency, MAX_ROWS_PER_BATCH, Override, RateLimit,
-    RowSpec, Rows, Scenario, ScenarioError, ScriptedAttempt, ServiceModel, declared_mutant,
+    BatchSpec, DEFAULT_HORIZON_MS, Distribution, Expect, MAX_ROWS_PER_BATCH, Outage, Override,
+    Phase, RateLimit, RowSpec, Rows, Scenario, ScenarioError, ScriptedAttempt, ServiceModel,
+    declared_mutant,
 };

@@ -1,9 +1,10 @@
 //! The simulator's event queue: integer virtual time with a total order.
 //!
-//! Events are ordered by time, then by a tie-break, then by the order they were
-//! scheduled. Under seed 0 the tie-break is always 0, so simultaneous events happen in
-//! the order they were caused; under any other seed it is drawn from a seeded generator,
-//! which shuffles simultaneous events the way thread scheduling would.
+//! Events are ordered by time, then by a tie-break, then by when they were caused, then
+//! by the order they were scheduled. Under seed 0 the tie-break is always 0, so
+//! simultaneous events happen in the order they were caused; under any other seed it is
+//! drawn from a seeded generator, which shuffles simultaneous events the way thread
+//! scheduling would.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -23,13 +24,14 @@ pub struct EventQueue<T> {
 struct Entry<T> {
     at: u64,
     tie: u64,
+    cause: u64,
     seq: u64,
     item: T,
 }
 
 impl<T> Entry<T> {
-    fn key(&self) -> (u64, u64, u64) {
-        (self.at, self.tie, self.seq)
+    fn key(&self) -> (u64, u64, u64, u64) {
+        (self.at, self.tie, self.cause, self.seq)
     }
 }
 
@@ -67,11 +69,14 @@ impl<T> EventQueue<T> {
         }
     }
 
-    pub fn push(&mut self, at: u64, item: T) {
+    /// Schedule `item` at `at`; `cause` is when the happening it stands for was caused
+    /// (its dispatch, for an answer), which orders simultaneous events under seed 0.
+    pub fn push(&mut self, at: u64, cause: u64, item: T) {
         let tie = self.shuffle.as_mut().map_or(0, |rng| rng.next_u64());
         self.heap.push(Entry {
             at,
             tie,
+            cause,
             seq: self.next_seq,
             item,
         });
@@ -96,7 +101,7 @@ mod tests {
     fn seed_zero_keeps_causal_order_within_an_instant() {
         let mut q = EventQueue::new(0);
         for (t, c) in [(5, 'a'), (1, 'b'), (5, 'c'), (1, 'd'), (5, 'e')] {
-            q.push(t, c);
+            q.push(t, 0, c);
         }
         assert_eq!(drain(q), [(1, 'b'), (1, 'd'), (5, 'a'), (5, 'c'), (5, 'e')]);
     }
@@ -106,8 +111,8 @@ mod tests {
         let fill = |seed| {
             let mut q = EventQueue::new(seed);
             for (i, c) in "abcdefgh".chars().enumerate() {
-                q.push(10, c);
-                q.push(i as u64, '.');
+                q.push(10, 0, c);
+                q.push(i as u64, 0, '.');
             }
             drain(q)
         };

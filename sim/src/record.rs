@@ -13,9 +13,14 @@ pub fn record_of<'a>(
     event: &Event,
     t_us: u64,
     id: &'a str,
+    refused_by: Option<&str>,
     buf: &'a mut String,
 ) -> TraceRecord<'a> {
-    write_detail(&mut DetailWriter::new(buf), &event.kind);
+    let mut detail = DetailWriter::new(buf);
+    write_detail(&mut detail, &event.kind);
+    if let Some(by) = refused_by {
+        detail.text(key::LIMIT, by);
+    }
     TraceRecord {
         t_us,
         event: event_name(&event.kind),
@@ -35,11 +40,25 @@ fn write_detail(d: &mut DetailWriter<'_>, kind: &EventKind) {
         EventKind::BatchStart { rows } => {
             d.int(key::ROWS, *rows);
         }
+        EventKind::Dispatch {
+            tokens: Some(tokens),
+        } => {
+            d.int(key::TOKENS, *tokens);
+        }
         EventKind::Answer {
-            status: Some(status),
+            status,
+            retry_after,
             ..
         } => {
-            d.int(key::STATUS, *status);
+            if let Some(status) = status {
+                d.int(key::STATUS, *status);
+            }
+            if let Some(wait) = retry_after {
+                d.int(key::RETRY_AFTER_MS, wait.as_millis());
+            }
+        }
+        EventKind::TooLarge { .. } => {
+            d.text(key::REASON, "too_large");
         }
         // Rounded up: the simulator wakes the row at the next whole microsecond.
         EventKind::Backoff { length } => {
@@ -84,12 +103,13 @@ pub fn event_name(kind: &EventKind) -> EventName {
         EventKind::Ready => EventName::Ready,
         EventKind::Permit => EventName::Permit,
         EventKind::GateWait => EventName::GateWait,
-        EventKind::Dispatch => EventName::Dispatch,
+        EventKind::Dispatch { .. } => EventName::Dispatch,
         EventKind::Answer { outcome, .. } => answer_name(*outcome),
         EventKind::Release => EventName::Release,
         EventKind::Backoff { .. } => EventName::Backoff,
         EventKind::RetryTimeout { .. } => EventName::RetryTimeout,
         EventKind::Shutdown => EventName::Shutdown,
+        EventKind::TooLarge { .. } => EventName::Permanent,
         EventKind::Emit(_) => EventName::Emit,
         EventKind::BatchEnd(_) => EventName::BatchEnd,
     }
@@ -121,7 +141,7 @@ pub fn outcome_of(name: EventName) -> Option<Outcome> {
 pub fn result_kind(end: RowEnd) -> ResultKind {
     match end {
         RowEnd::Ok => ResultKind::Ok,
-        RowEnd::Permanent { .. } => ResultKind::Permanent,
+        RowEnd::Permanent { .. } | RowEnd::TooLarge { .. } => ResultKind::Permanent,
         RowEnd::RetryTimeout { .. } => ResultKind::RetryTimeout,
         RowEnd::Shutdown => ResultKind::Shutdown,
     }

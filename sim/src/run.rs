@@ -8,34 +8,45 @@
 //! but rows remain (a deadlock), or at the horizon with work still scheduled (unfinished).
 
 use paceline_core::Waiting;
-use paceline_core::{BatchId, BatchStats, EventKind, Outcome, Pool};
+use paceline_core::{ApiAnswer, BatchId, BatchStats, Cause, EventKind, Pool};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::io;
+use std::time::Duration;
 
 use paceline_trace::{Ending, ResultKind, Stuck, TraceSink};
 
 use crate::queue::EventQueue;
 use crate::record::{record_of, result_kind};
 use crate::scenario::Scenario;
-use crate::service::Service;
+use crate::service::{Answer, RowLoad, Service, draw};
 use crate::time::{ceil_us, time, us};
 
 /// What a run did, for summaries and expectations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSummary {
+    /// The scenario's name.
     pub scenario: String,
+    /// The seed the run used.
     pub seed: u64,
+    /// Rows over all batches.
     pub rows: u64,
+    /// Events of the pool.
     pub events: u64,
+    /// Attempts dispatched.
     pub dispatches: u64,
     /// Dispatches of a second or later attempt.
     pub retries: u64,
+    /// Rows per final result.
     pub outcomes: BTreeMap<ResultKind, u64>,
+    /// The throttle's `D` when the run ended.
     pub final_delay_ms: f64,
     /// Virtual time of the last event.
     pub end_us: u64,
     /// Statistics of each batch, in scenario order, for batches that ended.
     pub batch_stats: Vec<Option<BatchStats>>,
+    /// How the run ended.
     pub ending: Ending,
     /// Dispatch times of rows with an id, in microseconds.
     pub dispatch_us: BTreeMap<String, Vec<u64>>,
@@ -49,8 +60,7 @@ enum SimEvent {
     Answer {
         batch: BatchId,
         row: usize,
-        outcome: Outcome,
-        status: Option<u16>,
+        answer: Answer,
     },
     Shutdown,
     Wake,
@@ -72,22 +82,27 @@ struct Simulation<'s> {
     service: Service<'s>,
     /// Scenario batch index of each pool batch id, in call order.
     batch_of: Vec<usize>,
-    wake_at: Option<u64>,
+    /// The earliest wake-up scheduled: (time, cause).
+    wake_at: Option<(u64, u64)>,
     /// Pool events at the current instant, and how many make a livelock.
     same_instant: (u64, u64),
     livelock_at: u64,
     summary: RunSummary,
     detail: String,
+    /// What refused the answer just handed to the pool: (batch, row, limit name).
+    refused: Option<(BatchId, usize, &'static str)>,
+    /// Draws generated rows' tokens.
+    tokens_rng: ChaCha8Rng,
 }
 
 impl<'s> Simulation<'s> {
     fn new(scenario: &'s Scenario, seed: u64) -> Self {
         let mut queue = EventQueue::new(seed);
         for (i, batch) in scenario.batches.iter().enumerate() {
-            queue.push(batch.at_us, SimEvent::CallBatch(i));
+            queue.push(batch.at_us, 0, SimEvent::CallBatch(i));
         }
         for &at in &scenario.shutdowns_us {
-            queue.push(at, SimEvent::Shutdown);
+            queue.push(at, 0, SimEvent::Shutdown);
         }
         let pool = Pool::new(scenario.pool.clone());
         Simulation {
@@ -119,6 +134,30 @@ impl<'s> Simulation<'s> {
                 .saturating_mul(16)
                 .saturating_add(10_000),
             detail: String::new(),
+            refused: None,
+            tokens_rng: {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                // Apart from the service's and the queue's draws under the same seed.
+                rng.set_stream(2);
+                rng
+            },
+        }
+    }
+
+    /// A row's tokens: as written, or drawn from the run's seed on the row's own stream,
+    /// so every attempt of a row (and the pool's budget) sees the same numbers.
+    fn row_load(&self, batch: usize, row: usize) -> RowLoad {
+        let Some(spec) = self.scenario.batches.get(batch) else {
+            return RowLoad::default();
+        };
+        let (tokens, output_tokens) = spec.rows.tokens(row, &mut |d, stream| {
+            let mut rng = self.tokens_rng.clone();
+            rng.set_stream(((batch as u64) << 44) ^ stream ^ (1 << 63));
+            draw(d, &mut rng)
+        });
+        RowLoad {
+            tokens,
+            output_tokens,
         }
     }
 
@@ -150,21 +189,25 @@ impl<'s> Simulation<'s> {
                 SimEvent::CallBatch(i) => {
                     let rows = &self.scenario.batches[i].rows;
                     let ready = (0..rows.len()).map(|r| time(rows.ready_us(r))).collect();
-                    self.pool.call_batch(now, ready);
+                    let tokens = rows.counts_tokens().then(|| {
+                        (0..rows.len())
+                            .map(|r| self.row_load(i, r).tokens)
+                            .collect()
+                    });
+                    self.pool.call_batch_with_tokens(now, ready, tokens);
                     self.batch_of.push(i);
                 }
-                SimEvent::Answer {
-                    batch,
-                    row,
-                    outcome,
-                    status,
-                } => {
+                SimEvent::Answer { batch, row, answer } => {
+                    self.refused = answer.refused_by.map(|by| (batch, row, by));
+                    let reply = ApiAnswer::new(answer.outcome)
+                        .with_status(answer.status)
+                        .with_retry_after(answer.retry_after_ms.map(Duration::from_millis));
                     // The pool dispatched this attempt and nothing else answers it.
-                    let _ = self.pool.attempt_done(now, batch, row, outcome, status);
+                    let _ = self.pool.attempt_done(now, batch, row, reply);
                 }
                 SimEvent::Shutdown => self.pool.shutdown(now),
                 SimEvent::Wake => {
-                    if self.wake_at == Some(at) {
+                    if self.wake_at.is_some_and(|(w, _)| w == at) {
                         self.wake_at = None;
                     }
                 }
@@ -177,12 +220,15 @@ impl<'s> Simulation<'s> {
                 };
                 break;
             }
-            if let Some(wake) = self.pool.next_wake().map(ceil_us)
+            if let Some((wake, cause)) = self
+                .pool
+                .next_wake_caused(now)
+                .map(|w| (ceil_us(w.at), cause_key(w.cause)))
                 && wake > at
-                && self.wake_at.is_none_or(|w| wake < w)
+                && self.wake_at.is_none_or(|w| (wake, cause) < w)
             {
-                self.queue.push(wake, SimEvent::Wake);
-                self.wake_at = Some(wake);
+                self.queue.push(wake, cause, SimEvent::Wake);
+                self.wake_at = Some((wake, cause));
             }
         }
         self.summary.final_delay_ms = self.pool.delay_ms();
@@ -208,9 +254,25 @@ impl<'s> Simulation<'s> {
                 .unwrap_or(0);
             let rows = &self.scenario.batches[index].rows;
             let id = event.row.map_or("", |r| rows.id(r));
-            sink.record(&record_of(&event, us(event.at), id, &mut self.detail))?;
+            // What refused an answer, for the answer's own record only.
+            let refused_by = match (&event.kind, self.refused) {
+                (EventKind::Answer { .. }, Some((b, r, by)))
+                    if b == event.batch && Some(r) == event.row =>
+                {
+                    self.refused = None;
+                    Some(by)
+                }
+                _ => None,
+            };
+            sink.record(&record_of(
+                &event,
+                us(event.at),
+                id,
+                refused_by,
+                &mut self.detail,
+            ))?;
             match &event.kind {
-                EventKind::Dispatch => {
+                EventKind::Dispatch { .. } => {
                     let (Some(row), Some(attempt)) = (event.row, event.attempt) else {
                         continue;
                     };
@@ -225,14 +287,15 @@ impl<'s> Simulation<'s> {
                             .or_default()
                             .push(at_us);
                     }
-                    let answer = self.service.answer(at_us, rows.script(row, attempt));
+                    let load = self.row_load(index, row);
+                    let answer = self.service.answer(at_us, rows.script(row, attempt), load);
                     self.queue.push(
                         at_us.saturating_add(answer.latency_us),
+                        answer_cause(at_us),
                         SimEvent::Answer {
                             batch: event.batch,
                             row,
-                            outcome: answer.outcome,
-                            status: answer.status,
+                            answer,
                         },
                     );
                 }
@@ -283,4 +346,22 @@ impl<'s> Simulation<'s> {
         }
         stuck
     }
+}
+
+/// Under seed 0, simultaneous events happen in the order they were caused. A key per
+/// cause, four to a microsecond so that within the instant of causing the gate's alarm
+/// comes first, then a row's readiness (caused when its batch started), then a timer
+/// (caused when armed), then an answer (caused by its dispatch): a dispatch at `t`
+/// follows the batch start and the failures handled at `t`.
+fn cause_key(cause: Cause) -> u64 {
+    match cause {
+        Cause::Gate => 0,
+        Cause::Ready(at) => us(at).saturating_mul(4).saturating_add(1),
+        Cause::Timer(at) => us(at).saturating_mul(4).saturating_add(2),
+    }
+}
+
+/// The cause key of an answer to an attempt dispatched at `dispatched_us`.
+fn answer_cause(dispatched_us: u64) -> u64 {
+    dispatched_us.saturating_mul(4).saturating_add(3)
 }

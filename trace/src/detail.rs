@@ -6,12 +6,16 @@ use std::fmt::Write as _;
 pub mod key {
     /// `batch_start`: rows in the batch.
     pub const ROWS: &str = "rows";
+    /// `dispatch`: the row's input tokens, where the row has a token count.
+    pub const TOKENS: &str = "tokens";
+    /// `capacity`: the wait the answer asked for, in milliseconds, where it gave one.
+    pub const RETRY_AFTER_MS: &str = "retry_after_ms";
+    /// `capacity`: the simulated limit that refused (`requests`, `tokens`, `outage`).
+    pub const LIMIT: &str = "limit";
+    /// `permanent`: why the row ended without an answer (`too_large`).
+    pub const REASON: &str = "reason";
     /// Answers and `emit`: the HTTP status.
     pub const STATUS: &str = "status";
-    /// `dispatch`: the row's input tokens, what token budgets and limits count.
-    pub const TOKENS: &str = "tokens";
-    /// `capacity`: the server's wait before a resend would fit, in milliseconds.
-    pub const RETRY_AFTER_MS: &str = "retry_after_ms";
     /// `backoff`: its length, rounded up to the microsecond.
     pub const BACKOFF_US: &str = "backoff_us";
     /// `retry_timeout`: time since the budget started.

@@ -24,11 +24,15 @@ pub enum Invariant {
     I8,
     /// Config: the pool accepts exactly the configurations the model allows.
     I9,
+    /// Server pause: no dispatch before a capacity answer's `Retry-After` has passed.
+    I10,
+    /// Client budget: no minute holds more dispatches or tokens than the pool's budget.
+    I11,
 }
 
 impl Invariant {
     /// Every invariant, in id order.
-    pub const ALL: [Invariant; 9] = [
+    pub const ALL: [Invariant; 11] = [
         Invariant::I1,
         Invariant::I2,
         Invariant::I3,
@@ -38,9 +42,11 @@ impl Invariant {
         Invariant::I7,
         Invariant::I8,
         Invariant::I9,
+        Invariant::I10,
+        Invariant::I11,
     ];
 
-    /// The id users write: `I1` ... `I9`.
+    /// The id users write: `I1` ... `I11`.
     pub fn id(self) -> &'static str {
         match self {
             Invariant::I1 => "I1",
@@ -52,6 +58,8 @@ impl Invariant {
             Invariant::I7 => "I7",
             Invariant::I8 => "I8",
             Invariant::I9 => "I9",
+            Invariant::I10 => "I10",
+            Invariant::I11 => "I11",
         }
     }
 
@@ -67,6 +75,8 @@ impl Invariant {
             Invariant::I7 => "stats",
             Invariant::I8 => "determinism",
             Invariant::I9 => "config",
+            Invariant::I10 => "server pause",
+            Invariant::I11 => "client budget",
         }
     }
 

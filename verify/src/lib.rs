@@ -15,11 +15,8 @@
 //! let table = PoolTable {
 //!     pool_size: 2,
 //!     min_dispatch_delay_ms: 100,
-//!     max_dispatch_delay_ms: 5000,
-//!     backoff_multiplier: 2.0,
-//!     recovery_step_ms: 50,
-//!     max_capacity_retry_seconds: 3600,
 //!     gate: "min".into(),
+//!     ..PoolTable::default()
 //! };
 //! assert!(table.problems().is_empty());
 //! let mut verifier = Verifier::new(table.rules(), 0);

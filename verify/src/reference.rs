@@ -26,6 +26,14 @@ pub struct PoolRules {
     pub budget_us: u64,
     /// Whether the gate spaces by `D` (`aimd`) or by the floor only (`min`).
     pub aimd_gate: bool,
+    /// Whether a capacity answer's wait pauses the whole pool.
+    pub honour_retry_after: bool,
+    /// The longest server wait the pool must obey, in microseconds.
+    pub max_retry_after_us: u64,
+    /// The pool's own request budget per minute, if any.
+    pub requests_per_minute: Option<u64>,
+    /// The pool's own token budget per minute, if any.
+    pub tokens_per_minute: Option<u64>,
 }
 
 impl PoolRules {
@@ -52,13 +60,42 @@ pub struct PoolTable {
     pub max_capacity_retry_seconds: i64,
     /// `gate`, as written.
     pub gate: String,
+    /// `honour_retry_after`.
+    pub honour_retry_after: bool,
+    /// `max_retry_after_ms`.
+    pub max_retry_after_ms: i64,
+    /// `requests_per_minute`, if given.
+    pub requests_per_minute: Option<i64>,
+    /// `tokens_per_minute`, if given.
+    pub tokens_per_minute: Option<i64>,
+}
+
+impl Default for PoolTable {
+    /// The model's defaults, restated: a pool of one, no floor, a 5 s ceiling, doubling,
+    /// 50 ms steps, an hour's budget, the `aimd` gate, obeying server waits up to a minute,
+    /// no client budget.
+    fn default() -> Self {
+        PoolTable {
+            pool_size: 1,
+            min_dispatch_delay_ms: 0,
+            max_dispatch_delay_ms: 5000,
+            backoff_multiplier: 2.0,
+            recovery_step_ms: 50,
+            max_capacity_retry_seconds: 3600,
+            gate: "aimd".into(),
+            honour_retry_after: true,
+            max_retry_after_ms: 60_000,
+            requests_per_minute: None,
+            tokens_per_minute: None,
+        }
+    }
 }
 
 impl PoolTable {
     /// The model's configuration table, restated: the names of the rules these numbers
     /// break, empty when the model accepts them (I9's oracle).
     pub fn problems(&self) -> Vec<&'static str> {
-        let rules: [(bool, &'static str); 9] = [
+        let rules: [(bool, &'static str); 12] = [
             (self.pool_size >= 1, "pool_size >= 1"),
             (
                 self.min_dispatch_delay_ms >= 0,
@@ -86,6 +123,15 @@ impl PoolTable {
                 self.gate == "aimd" || self.gate == "min",
                 "gate is \"aimd\" or \"min\"",
             ),
+            (self.max_retry_after_ms > 0, "max_retry_after_ms > 0"),
+            (
+                self.requests_per_minute.is_none_or(|n| n >= 1),
+                "requests_per_minute >= 1",
+            ),
+            (
+                self.tokens_per_minute.is_none_or(|n| n >= 1),
+                "tokens_per_minute >= 1",
+            ),
         ];
         rules
             .into_iter()
@@ -107,6 +153,10 @@ impl PoolTable {
             step_ms: non_negative(self.recovery_step_ms) as f64,
             budget_us: non_negative(self.max_capacity_retry_seconds).saturating_mul(1_000_000),
             aimd_gate: self.gate == "aimd",
+            honour_retry_after: self.honour_retry_after,
+            max_retry_after_us: non_negative(self.max_retry_after_ms).saturating_mul(1000),
+            requests_per_minute: self.requests_per_minute.map(non_negative),
+            tokens_per_minute: self.tokens_per_minute.map(non_negative),
         }
     }
 }
@@ -172,6 +222,10 @@ mod tests {
             step_ms: step,
             budget_us: 1,
             aimd_gate: true,
+            honour_retry_after: true,
+            max_retry_after_us: 0,
+            requests_per_minute: None,
+            tokens_per_minute: None,
         }
     }
 
@@ -201,21 +255,9 @@ mod tests {
         assert_eq!(t.d_ms(), 50.0);
     }
 
-    fn table() -> PoolTable {
-        PoolTable {
-            pool_size: 1,
-            min_dispatch_delay_ms: 0,
-            max_dispatch_delay_ms: 5000,
-            backoff_multiplier: 2.0,
-            recovery_step_ms: 50,
-            max_capacity_retry_seconds: 3600,
-            gate: "aimd".into(),
-        }
-    }
-
     #[test]
     fn config_oracle_states_the_table() {
-        let ok = table();
+        let ok = PoolTable::default();
         assert!(ok.problems().is_empty());
         let rules = ok.rules();
         assert_eq!((rules.budget_us, rules.step_ms), (3_600_000_000, 50.0));
@@ -239,6 +281,14 @@ mod tests {
         assert_eq!(
             broken(|t| t.backoff_multiplier = f64::NAN),
             ["backoff_multiplier finite and > 1"]
+        );
+        assert_eq!(
+            broken(|t| t.max_retry_after_ms = 0),
+            ["max_retry_after_ms > 0"]
+        );
+        assert_eq!(
+            broken(|t| t.tokens_per_minute = Some(0)),
+            ["tokens_per_minute >= 1"]
         );
         assert_eq!(
             broken(|t| t.gate = "Aimd".into()),

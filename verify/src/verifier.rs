@@ -31,6 +31,7 @@ pub struct Verifier {
     batches_started: u64,
     held: VecDeque<(Ev, Option<bool>)>,
     checks: Checks,
+    complete_details: bool,
 }
 
 impl Verifier {
@@ -47,7 +48,17 @@ impl Verifier {
             batches_started: 0,
             held: VecDeque::new(),
             checks: Checks::default(),
+            complete_details: false,
         }
+    }
+
+    /// Declare that the trace writes every detail key of the format wherever it applies
+    /// (paceline's simulator does): a capacity answer without `retry_after_ms` then asked
+    /// for no wait, and a dispatch without `tokens` carried none, so I10 and I11 hold on
+    /// their absence instead of being skipped.
+    pub fn with_complete_details(mut self) -> Self {
+        self.complete_details = true;
+        self
     }
 
     /// Feed one record.
@@ -156,7 +167,13 @@ impl Verifier {
     pub fn finish(mut self, ending: Option<&Ending>) -> Report {
         self.release_held(true);
         let mut report = Report::default();
-        self.checks.finish(&self.rows, ending, &mut report);
+        self.checks.finish(
+            &self.rows,
+            ending,
+            &self.rules,
+            self.complete_details,
+            &mut report,
+        );
         report
     }
 }

@@ -6,15 +6,7 @@ use paceline_verify::{PoolRules, PoolTable, Report, Verdict, verify_rows};
 
 /// The model's defaults, edited.
 fn rules(edit: impl FnOnce(&mut PoolTable)) -> PoolRules {
-    let mut table = PoolTable {
-        pool_size: 1,
-        min_dispatch_delay_ms: 0,
-        max_dispatch_delay_ms: 5000,
-        backoff_multiplier: 2.0,
-        recovery_step_ms: 50,
-        max_capacity_retry_seconds: 3600,
-        gate: "aimd".into(),
-    };
+    let mut table = PoolTable::default();
     edit(&mut table);
     assert!(table.problems().is_empty(), "valid test config");
     table.rules()
@@ -70,14 +62,119 @@ const CLEAN: &str = "
 ";
 
 #[test]
-fn a_clean_trace_holds_everywhere() {
+fn a_clean_trace_holds_everywhere_and_a_missing_wait_column_is_skipped_not_passed() {
     let report = check(rules(|_| {}), CLEAN);
     for (invariant, verdict) in &report.verdicts {
+        if *invariant == Invariant::I10 {
+            // An external trace that never wrote retry_after_ms says nothing of pauses.
+            assert!(
+                matches!(verdict, Verdict::Skipped { reason } if reason.contains("retry_after_ms")),
+                "{verdict:?}"
+            );
+            continue;
+        }
         assert!(
             matches!(verdict, Verdict::Held { .. }),
             "{invariant}: {verdict:?}"
         );
     }
+}
+
+/// Two rows; A's first answer at 0 is a 429 asking for 1000 ms. B's dispatch time is the
+/// argument.
+fn pause_trace(b_dispatch_ms: u64) -> String {
+    format!(
+        "
+    0 batch_start - - 0 rows=2
+    0 ready 0 - 0
+    0 ready 1 - 0
+    0 permit 0 1 0
+    0 dispatch 0 1 0
+    0 capacity 0 1 50 status=429;retry_after_ms=1000
+    0 release 0 1 50
+    0 backoff 0 1 50 backoff_us=1000000
+    0 permit 1 1 50
+    {b} dispatch 1 1 50
+    {b} ok 1 1 0
+    {b} release 1 1 0
+",
+        b = b_dispatch_ms
+    )
+}
+
+#[test]
+fn i10_catches_a_dispatch_inside_a_servers_pause_and_holds_after_it() {
+    let early = check(rules(|_| {}), &pause_trace(50));
+    let m = message(&early, Invariant::I10);
+    assert!(m.contains("950 ms before the pause ends at 1000 ms"), "{m}");
+    assert!(m.contains("retry_after_ms = 1000"), "{m}");
+    let after = check(rules(|_| {}), &pause_trace(1000));
+    assert!(
+        after.is_held(Invariant::I10),
+        "{:?}",
+        after.verdicts.get(&Invariant::I10)
+    );
+    // A pool that need not pause, or a wait clamped to 40 ms, is not held to 1000 ms.
+    let ignored = check(rules(|t| t.honour_retry_after = false), &pause_trace(50));
+    assert!(ignored.is_held(Invariant::I10));
+    let clamped = check(rules(|t| t.max_retry_after_ms = 40), &pause_trace(50));
+    assert!(clamped.is_held(Invariant::I10));
+}
+
+#[test]
+fn i10_reads_after_in_trace_order_at_one_instant() {
+    // B's dispatch at 0 is listed before A's answer at 0: it was sent before the answer
+    // came, so no pool could have held it back.
+    let trace = "
+    0 batch_start - - 0 rows=2
+    0 dispatch 0 1 0
+    0 dispatch 1 1 0
+    0 capacity 0 1 50 status=429;retry_after_ms=1000
+    0 ok 1 1 0
+";
+    assert!(check(rules(|t| t.pool_size = 2), trace).is_held(Invariant::I10));
+}
+
+/// Dispatches at the given milliseconds, each a new row with `tokens` tokens.
+fn budget_trace(at_ms: &[u64], tokens: u64) -> String {
+    at_ms
+        .iter()
+        .enumerate()
+        .map(|(row, t)| format!("{t} dispatch {row} 1 0 tokens={tokens}\n{t} ok {row} 1 0\n"))
+        .collect()
+}
+
+#[test]
+fn i11_counts_dispatches_and_tokens_in_any_minute() {
+    let three = budget_trace(&[0, 30_000, 59_999], 400);
+    let rpm = rules(|t| {
+        t.pool_size = 4;
+        t.requests_per_minute = Some(2);
+    });
+    let m = message(&check(rpm.clone(), &three), Invariant::I11);
+    assert!(
+        m.contains("3 dispatches in the minute") && m.contains("requests_per_minute = 2"),
+        "{m}"
+    );
+    // At 60 000 ms the first has left the window (0, 60 000]: two again.
+    let spread = budget_trace(&[0, 30_000, 60_000], 400);
+    assert!(check(rpm, &spread).is_held(Invariant::I11));
+    let tpm = rules(|t| {
+        t.pool_size = 4;
+        t.tokens_per_minute = Some(1000);
+    });
+    let m = message(&check(tpm.clone(), &three), Invariant::I11);
+    assert!(
+        m.contains("1200 tokens") && m.contains("tokens_per_minute = 1000"),
+        "{m}"
+    );
+    assert!(!check(tpm.clone(), &spread).is_violated(Invariant::I11));
+    // A trace without tokens cannot show a token budget kept: skipped, never passed.
+    let bare = "0 dispatch 0 1 0\n0 ok 0 1 0\n";
+    assert!(matches!(
+        check(tpm, bare).verdicts.get(&Invariant::I11),
+        Some(Verdict::Skipped { .. })
+    ));
 }
 
 #[test]

@@ -23,13 +23,28 @@ pub(super) fn draw<DB: DrawingBackend>(
         .chain(&flying)
         .map(|p| p.1)
         .fold(pool_size as f64, f64::max);
+    let y_max = top * HEADROOM + 0.5;
     let mut chart = frame(
         area,
         "Permits in use and attempts in flight",
         axis,
-        top * HEADROOM + 0.5,
+        y_max,
         "count",
     )?;
+    if !data.pauses.is_empty() {
+        // The server's pauses, under the lines: the pool must send nothing in them.
+        let shade = BACKOFF.mix(0.35);
+        chart
+            .draw_series(data.pauses.iter().map(|&(from, until)| {
+                Rectangle::new(
+                    [(axis.at(from), 0.0), (axis.at(until), y_max)],
+                    shade.filled(),
+                )
+            }))
+            .map_err(err)?
+            .label("server pause (Retry-After)")
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], shade.filled()));
+    }
     chart
         .draw_series(LineSeries::new(held, GATE.stroke_width(2)))
         .map_err(err)?

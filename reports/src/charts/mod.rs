@@ -56,6 +56,7 @@ pub(crate) const EXACT_SPANS: usize = 20_000;
 /// At most this many violations get a text label on the gap chart.
 pub(crate) const LABELS: usize = 8;
 
+/// Every chart's width in pixels.
 pub const WIDTH: u32 = 1200;
 /// Lanes' worth of room above the timeline's lanes, for its legend.
 pub(crate) const LEGEND_LANES: f64 = 4.5;

@@ -52,8 +52,9 @@ pub struct Budget {
 pub struct BudgetUse {
     /// The budget.
     pub budget: Budget,
-    /// Used over the run: what was counted, over what the budget allows in the run's
-    /// makespan. `None` for a token budget on a trace without `tokens`.
+    /// Used over the run: what was counted, over the most the budget lets through in a
+    /// stretch as long as the makespan (`amount` per started window). `None` for a token
+    /// budget on a trace without `tokens`.
     pub mean: Option<f64>,
     /// Used in the busiest window, over the amount.
     pub peak: Option<f64>,
@@ -108,7 +109,9 @@ impl Budget {
             peak = peak.max(in_window);
         }
         let total: u64 = costs.iter().sum();
-        let windows = (makespan_us as f64 / self.per_us as f64).max(1.0);
+        // The most a half-open window lets through in a stretch of the makespan's
+        // length: a full window's worth at the start, and one more per window after.
+        let windows = (makespan_us / self.per_us + 1) as f64;
         BudgetUse {
             budget: self.clone(),
             mean: Some(total as f64 / (self.amount as f64 * windows)),
@@ -152,13 +155,14 @@ mod tests {
         ];
         let all = budget(Measure::Requests, Counts::All, 4).used(&attempts, 2_000_000);
         assert_eq!(all.peak, Some(0.75));
-        // 4 requests over 2 windows of 4.
-        assert_eq!(all.mean, Some(0.5));
+        // 4 requests where 2 s let through at most 3 windows of 4.
+        assert_eq!(all.mean, Some(4.0 / 12.0));
         let accepted = budget(Measure::Requests, Counts::Accepted, 4).used(&attempts, 2_000_000);
         assert_eq!(accepted.peak, Some(0.5));
         let tokens = budget(Measure::Tokens, Counts::All, 100).used(&attempts, 1_000_000);
         assert_eq!(tokens.peak, Some(0.9));
-        assert_eq!(tokens.mean, Some(1.0));
+        // 100 tokens where 1 s lets through at most 2 windows of 100.
+        assert_eq!(tokens.mean, Some(0.5));
     }
 
     #[test]

@@ -5,14 +5,16 @@ use paceline_trace::{ResultKind, counted, ms};
 
 use super::{BudgetUse, Figures, Measure, Side};
 
-/// A duration as a person reads it: milliseconds (to a tenth) below ten seconds, then
+/// A duration as a person reads it: milliseconds (to a tenth) below a second, then
 /// seconds, with minutes or hours beside long ones.
 pub fn duration(us: u64) -> String {
     let s = us as f64 / 1e6;
-    if us < 10_000_000 && us.is_multiple_of(1000) {
+    if us < 1_000_000 && us.is_multiple_of(1000) {
         format!("{} ms", ms(us))
-    } else if us < 10_000_000 {
+    } else if us < 1_000_000 {
         format!("{:.1} ms", us as f64 / 1000.0)
+    } else if us < 10_000_000 {
+        format!("{s:.2} s")
     } else if s < 600.0 {
         format!("{s:.1} s")
     } else if s < 7200.0 {
@@ -153,6 +155,7 @@ mod tests {
         assert_eq!(duration(590_000), "590 ms");
         assert_eq!(duration(1_500), "1.5 ms");
         assert_eq!(duration(789_548), "789.5 ms");
+        assert_eq!(duration(8_033_000), "8.03 s");
         assert_eq!(duration(38_260_000), "38.3 s");
         assert_eq!(duration(1_000_000_000), "1000 s (16.7 min)");
         assert_eq!(duration(9_000_000_000), "9000 s (2.5 h)");

@@ -39,7 +39,11 @@ impl Source<'_> {
             .iter()
             .map(|n| {
                 Invariant::parse(n).ok_or_else(|| {
-                    self.error(offset, key, format!("{n:?}: invariants are named I1 to I9"))
+                    self.error(
+                        offset,
+                        key,
+                        format!("{n:?}: invariants are named I1 to I11"),
+                    )
                 })
             })
             .collect()
@@ -156,7 +160,7 @@ impl Source<'_> {
                 self.error(
                     m.span().start,
                     "expect.mutant",
-                    format!("{:?}: defects are named D1 to D15", m.get_ref()),
+                    format!("{:?}: defects are named D1 to D19", m.get_ref()),
                 )
             })?),
         };

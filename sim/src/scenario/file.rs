@@ -30,8 +30,48 @@ pub(super) struct File {
 #[serde(deny_unknown_fields)]
 pub(super) struct ServiceFile {
     pub(super) latency_ms: Option<Spanned<Value>>,
+    pub(super) latency_per_output_token_ms: Option<Spanned<f64>>,
     pub(super) capacity_rate: Option<Spanned<f64>>,
+    pub(super) capacity_status: Option<Spanned<i64>>,
     pub(super) rate_limit: Option<Spanned<RateLimitFile>>,
+    #[serde(default)]
+    pub(super) limits: Vec<Spanned<LimitFile>>,
+    #[serde(default)]
+    pub(super) phases: Vec<Spanned<PhaseFile>>,
+}
+
+/// `[[service.limits]]` as written: exactly one of `requests` and `tokens`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LimitFile {
+    pub(super) requests: Option<i64>,
+    pub(super) tokens: Option<i64>,
+    pub(super) per_ms: i64,
+    pub(super) kind: Option<String>,
+    pub(super) counts: Option<String>,
+    pub(super) retry_after: Option<String>,
+    pub(super) status: Option<i64>,
+}
+
+/// `[[service.phases]]` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PhaseFile {
+    pub(super) from_ms: i64,
+    pub(super) until_ms: i64,
+    pub(super) outage: Option<OutageFile>,
+    pub(super) capacity_rate: Option<f64>,
+    pub(super) capacity_status: Option<i64>,
+    pub(super) latency_ms: Option<Value>,
+    pub(super) latency_per_output_token_ms: Option<f64>,
+    pub(super) limits: Option<Vec<LimitFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OutageFile {
+    pub(super) status: Option<i64>,
+    pub(super) retry_after_ms: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +99,8 @@ pub(super) struct RowFile {
     pub(super) ready_ms: u64,
     #[serde(default)]
     pub(super) attempts: Vec<Spanned<Value>>,
+    pub(super) tokens: Option<i64>,
+    pub(super) output_tokens: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +109,8 @@ pub(super) struct GenerateFile {
     pub(super) count: u64,
     #[serde(default)]
     pub(super) ready_every_ms: u64,
+    pub(super) tokens: Option<Value>,
+    pub(super) output_tokens: Option<Value>,
 }
 
 #[derive(Deserialize)]

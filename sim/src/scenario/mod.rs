@@ -11,10 +11,12 @@
 
 mod expect;
 mod file;
+mod service_model;
 mod set;
 mod source;
 mod to_toml;
 mod validate;
+mod validate_service;
 mod wording;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +28,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use expect::declared_mutant;
+pub use service_model::{Distribution, Outage, Phase, RateLimit, ServiceModel};
 pub use set::Override;
 pub use source::ScenarioError;
 
@@ -42,51 +45,24 @@ pub const DEFAULT_HORIZON_MS: u64 = 3_600_000;
 /// A validated scenario, times in virtual microseconds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
+    /// Letters, digits, `-` and `_`: used in file names and reports.
     pub name: String,
+    /// What the scenario shows, in a sentence.
     pub description: String,
+    /// Drives random models and the order of simultaneous events.
     pub seed: u64,
+    /// A run cut off here with rows left is unfinished.
     pub horizon_us: u64,
+    /// The pool under test.
     pub pool: PoolConfig,
+    /// How the simulated API answers.
     pub service: ServiceModel,
+    /// The batches, in the order they are called.
     pub batches: Vec<BatchSpec>,
     /// Times at which the pool is shut down.
     pub shutdowns_us: Vec<u64>,
+    /// What `replay` and `check` assert.
     pub expect: Expect,
-}
-
-/// How the simulated API answers attempts that no row script covers.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ServiceModel {
-    pub latency: Latency,
-    /// Probability that an unscripted attempt gets `capacity`.
-    pub capacity_rate: f64,
-    pub rate_limit: Option<RateLimit>,
-}
-
-/// Latency of an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Latency {
-    Fixed {
-        us: u64,
-    },
-    /// Uniform over `[min_us, max_us]`, drawn from the run's seeded generator.
-    Uniform {
-        min_us: u64,
-        max_us: u64,
-    },
-}
-
-impl Default for Latency {
-    fn default() -> Self {
-        Latency::Fixed { us: 0 }
-    }
-}
-
-/// At most `requests` accepted attempts in any window of `per_us`; beyond it, `capacity`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    pub requests: u64,
-    pub per_us: u64,
 }
 
 /// One `[[batches]]` entry.
@@ -94,21 +70,30 @@ pub struct RateLimit {
 pub struct BatchSpec {
     /// When `execute_batch` is called.
     pub at_us: u64,
+    /// Its rows.
     pub rows: Rows,
 }
 
 /// A batch's rows: written out, or generated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rows {
+    /// Written out in the file.
     Listed(Vec<RowSpec>),
     /// `count` rows with empty ids, row `i` ready `i * ready_every_us` after the start.
     Generated {
+        /// How many rows.
         count: usize,
+        /// Row `i` is ready `i` times this after the batch starts.
         ready_every_us: u64,
+        /// Each row's input tokens, drawn per row from the run's seed, if counted.
+        tokens: Option<Distribution>,
+        /// Each row's output tokens, drawn per row, if counted.
+        output_tokens: Option<Distribution>,
     },
 }
 
 impl Rows {
+    /// How many rows.
     pub fn len(&self) -> usize {
         match self {
             Rows::Listed(rows) => rows.len(),
@@ -116,6 +101,7 @@ impl Rows {
         }
     }
 
+    /// Whether there are none (a scenario never has an empty batch).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -136,6 +122,42 @@ impl Rows {
         }
     }
 
+    /// Whether the batch counts tokens: some row declares them.
+    pub fn counts_tokens(&self) -> bool {
+        match self {
+            Rows::Listed(rows) => rows.iter().any(|r| r.tokens.is_some()),
+            Rows::Generated { tokens, .. } => tokens.is_some(),
+        }
+    }
+
+    /// The row's input and output tokens (0 where not given). Generated rows draw them
+    /// from `draws`, a generator of the run's seed set to this row's own stream, so a row
+    /// has the same tokens whatever order rows are dispatched in.
+    pub fn tokens(
+        &self,
+        row: usize,
+        draws: &mut impl FnMut(&Distribution, u64) -> u64,
+    ) -> (u64, u64) {
+        match self {
+            Rows::Listed(rows) => rows.get(row).map_or((0, 0), |r| {
+                (r.tokens.unwrap_or(0), r.output_tokens.unwrap_or(0))
+            }),
+            Rows::Generated {
+                tokens,
+                output_tokens,
+                ..
+            } => {
+                let row = row as u64;
+                (
+                    tokens.as_ref().map_or(0, |d| draws(d, row << 1)),
+                    output_tokens
+                        .as_ref()
+                        .map_or(0, |d| draws(d, (row << 1) | 1)),
+                )
+            }
+        }
+    }
+
     /// The scripted answer to the row's `attempt` (from 1), if the script reaches it.
     pub fn script(&self, row: usize, attempt: u32) -> Option<&ScriptedAttempt> {
         match self {
@@ -151,18 +173,29 @@ impl Rows {
 /// A row written in the file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowSpec {
+    /// Names the row in expectations and traces; may be empty.
     pub id: String,
+    /// When the row's work becomes available, after the batch starts.
     pub ready_us: u64,
+    /// Scripted answers, in attempt order; later attempts go to the service model.
     pub attempts: Vec<ScriptedAttempt>,
+    /// Input tokens (what token limits and budgets count), if given.
+    pub tokens: Option<u64>,
+    /// Output tokens (they lengthen a successful answer), if given.
+    pub output_tokens: Option<u64>,
 }
 
 /// A scripted answer to one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScriptedAttempt {
+    /// What the API answers.
     pub outcome: Outcome,
+    /// The HTTP status of the answer.
     pub status: Option<u16>,
     /// Overrides the service's latency for this attempt.
     pub latency_us: Option<u64>,
+    /// The wait the answer asks for (`retry-after-ms`), in milliseconds.
+    pub retry_after_ms: Option<u64>,
 }
 
 /// What `replay` and `check` assert about a run.

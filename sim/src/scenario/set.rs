@@ -279,7 +279,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::scenario::{Latency, Rows, Scenario};
+    use crate::scenario::{Distribution, Rows, Scenario};
 
     const BASE: &str = r#"name = "base"
 [pool]
@@ -321,9 +321,9 @@ generate = { count = 10 }
         assert_eq!(s.service.capacity_rate, 0.1);
         assert_eq!(
             s.service.latency,
-            Latency::Uniform {
-                min_us: 1000,
-                max_us: 2000
+            Distribution::Uniform {
+                min: 1000,
+                max: 2000
             }
         );
         assert_eq!(s.horizon_us, 7_200_000_000);

@@ -8,11 +8,15 @@ use std::path::{Path, PathBuf};
 /// A refused scenario file: where, which key, and what is wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct ScenarioError {
+    /// The file.
     pub file: PathBuf,
     /// 1-based line and column, where known.
     pub line: Option<usize>,
+    /// 1-based column, where known.
     pub column: Option<usize>,
+    /// The key, as a dotted path, where known.
     pub key: Option<String>,
+    /// What is wrong, in words.
     pub message: String,
 }
 

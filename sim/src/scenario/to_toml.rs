@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use toml::Value;
 
-use super::{Latency, Rows, Scenario};
+use super::{Distribution, Phase, Rows, Scenario};
+use crate::provider::{Counts, LimitKind, LimitSpec, Measure, RetryAfter};
 use crate::record::answer_name;
 
 fn text(s: &str) -> String {
@@ -16,12 +17,79 @@ fn ms(us: u64) -> u64 {
     us / 1000
 }
 
-fn latency(l: Latency) -> String {
-    match l {
-        Latency::Fixed { us } => ms(us).to_string(),
-        Latency::Uniform { min_us, max_us } => {
-            format!("{{ min = {}, max = {} }}", ms(min_us), ms(max_us))
+/// A distribution as written, its values divided by `scale` (1000 for microseconds
+/// written as milliseconds).
+fn distribution(d: Distribution, scale: u64) -> String {
+    match d {
+        Distribution::Fixed(v) => (v / scale).to_string(),
+        Distribution::Uniform { min, max } => {
+            format!("{{ min = {}, max = {} }}", min / scale, max / scale)
         }
+        Distribution::LogNormal { p50, p99 } => {
+            format!("{{ p50 = {}, p99 = {} }}", p50 / scale, p99 / scale)
+        }
+    }
+}
+
+/// Nanoseconds per token as milliseconds.
+fn per_token(ns: u64) -> String {
+    Value::Float(ns as f64 / 1e6).to_string()
+}
+
+fn limit(l: &LimitSpec) -> String {
+    let measure = match l.measure {
+        Measure::Requests => "requests",
+        Measure::Tokens => "tokens",
+    };
+    let kind = match l.kind {
+        LimitKind::Window => "window",
+        LimitKind::Bucket => "bucket",
+    };
+    let counts = match l.counts {
+        Counts::All => "all",
+        Counts::Accepted => "accepted",
+    };
+    let retry_after = match l.retry_after {
+        RetryAfter::Ms => "ms",
+        RetryAfter::Seconds => "seconds",
+        RetryAfter::None => "none",
+    };
+    format!(
+        "{{ {measure} = {}, per_ms = {}, kind = \"{kind}\", counts = \"{counts}\", retry_after = \"{retry_after}\", status = {} }}",
+        l.amount,
+        ms(l.per_us),
+        l.status
+    )
+}
+
+fn phase(out: &mut String, p: &Phase) {
+    let _ = writeln!(
+        out,
+        "\n[[service.phases]]\nfrom_ms = {}\nuntil_ms = {}",
+        ms(p.from_us),
+        ms(p.until_us)
+    );
+    if let Some(o) = p.outage {
+        let wait = o
+            .retry_after_ms
+            .map_or(String::new(), |r| format!(", retry_after_ms = {r}"));
+        let _ = writeln!(out, "outage = {{ status = {}{wait} }}", o.status);
+    }
+    if let Some(r) = p.capacity_rate {
+        let _ = writeln!(out, "capacity_rate = {}", Value::Float(r));
+    }
+    if let Some(s) = p.capacity_status {
+        let _ = writeln!(out, "capacity_status = {s}");
+    }
+    if let Some(l) = p.latency {
+        let _ = writeln!(out, "latency_ms = {}", distribution(l, 1000));
+    }
+    if let Some(ns) = p.latency_per_output_token_ns {
+        let _ = writeln!(out, "latency_per_output_token_ms = {}", per_token(ns));
+    }
+    if let Some(limits) = &p.limits {
+        let items: Vec<String> = limits.iter().map(limit).collect();
+        let _ = writeln!(out, "limits = [{}]", items.join(", "));
     }
 }
 
@@ -51,14 +119,28 @@ impl Scenario {
             raw.max_capacity_retry_seconds
         );
         let _ = writeln!(out, "gate = {}", text(&raw.gate));
+        let _ = writeln!(out, "honour_retry_after = {}", raw.honour_retry_after);
+        let _ = writeln!(out, "max_retry_after_ms = {}", raw.max_retry_after_ms);
+        if let Some(n) = raw.requests_per_minute {
+            let _ = writeln!(out, "requests_per_minute = {n}");
+        }
+        if let Some(n) = raw.tokens_per_minute {
+            let _ = writeln!(out, "tokens_per_minute = {n}");
+        }
         let service = &self.service;
         let _ = writeln!(out, "\n[service]");
-        let _ = writeln!(out, "latency_ms = {}", latency(service.latency));
+        let _ = writeln!(out, "latency_ms = {}", distribution(service.latency, 1000));
+        let _ = writeln!(
+            out,
+            "latency_per_output_token_ms = {}",
+            per_token(service.latency_per_output_token_ns)
+        );
         let _ = writeln!(
             out,
             "capacity_rate = {}",
             Value::Float(service.capacity_rate)
         );
+        let _ = writeln!(out, "capacity_status = {}", service.capacity_status);
         if let Some(limit) = service.rate_limit {
             let _ = writeln!(
                 out,
@@ -67,16 +149,40 @@ impl Scenario {
                 ms(limit.per_us)
             );
         }
+        for l in &service.limits {
+            let _ = writeln!(out, "\n[[service.limits]]");
+            // One inline table per limit, unpacked into the array-of-tables form.
+            let body = limit(l);
+            for pair in body
+                .trim_start_matches("{ ")
+                .trim_end_matches(" }")
+                .split(", ")
+            {
+                let _ = writeln!(out, "{pair}");
+            }
+        }
+        for p in &service.phases {
+            phase(&mut out, p);
+        }
         for batch in &self.batches {
             let _ = writeln!(out, "\n[[batches]]\nat_ms = {}", ms(batch.at_us));
             match &batch.rows {
                 Rows::Generated {
                     count,
                     ready_every_us,
+                    tokens,
+                    output_tokens,
                 } => {
+                    let mut extra = String::new();
+                    if let Some(d) = tokens {
+                        let _ = write!(extra, ", tokens = {}", distribution(*d, 1));
+                    }
+                    if let Some(d) = output_tokens {
+                        let _ = write!(extra, ", output_tokens = {}", distribution(*d, 1));
+                    }
                     let _ = writeln!(
                         out,
-                        "generate = {{ count = {count}, ready_every_ms = {} }}",
+                        "generate = {{ count = {count}, ready_every_ms = {}{extra} }}",
                         ms(*ready_every_us)
                     );
                 }
@@ -97,12 +203,22 @@ impl Scenario {
                                 if let Some(us) = a.latency_us {
                                     let _ = write!(t, ", latency_ms = {}", ms(us));
                                 }
+                                if let Some(r) = a.retry_after_ms {
+                                    let _ = write!(t, ", retry_after_ms = {r}");
+                                }
                                 t + " }"
                             })
                             .collect();
+                        let mut tokens = String::new();
+                        if let Some(n) = row.tokens {
+                            let _ = write!(tokens, ", tokens = {n}");
+                        }
+                        if let Some(n) = row.output_tokens {
+                            let _ = write!(tokens, ", output_tokens = {n}");
+                        }
                         let _ = writeln!(
                             out,
-                            "  {{ id = {}, ready_ms = {}, attempts = [{}] }},",
+                            "  {{ id = {}, ready_ms = {}{tokens}, attempts = [{}] }},",
                             text(&row.id),
                             ms(row.ready_us),
                             attempts.join(", ")

@@ -9,11 +9,11 @@ use toml::{Spanned, Value};
 
 use crate::record::outcome_of;
 
-use super::file::{BatchFile, File, RowFile, ServiceFile};
+use super::file::{BatchFile, File, RowFile};
 use super::source::{Checked, Source};
 use super::{
-    BatchSpec, DEFAULT_HORIZON_MS, Latency, MAX_ROWS_PER_BATCH, RateLimit, RowSpec, Rows, Scenario,
-    ScenarioError, ScriptedAttempt, ServiceModel,
+    BatchSpec, DEFAULT_HORIZON_MS, Distribution, MAX_ROWS_PER_BATCH, RowSpec, Rows, Scenario,
+    ScenarioError, ScriptedAttempt,
 };
 
 /// A scripted `capacity` without a status is a 429, the status rate limits answer with.
@@ -118,102 +118,6 @@ impl Source<'_> {
         })
     }
 
-    fn service(&self, file: ServiceFile) -> Checked<ServiceModel> {
-        let latency = match file.latency_ms {
-            None => Latency::default(),
-            Some(v) => self.latency(v, "service.latency_ms")?,
-        };
-        let capacity_rate = match file.capacity_rate {
-            None => 0.0,
-            Some(rate) => {
-                let offset = rate.span().start;
-                let rate = rate.into_inner();
-                if !(0.0..=1.0).contains(&rate) {
-                    return Err(self.error(
-                        offset,
-                        "service.capacity_rate",
-                        format!("{rate}: a probability must be between 0.0 and 1.0"),
-                    ));
-                }
-                rate
-            }
-        };
-        let rate_limit = match file.rate_limit {
-            None => None,
-            Some(limit) => {
-                let offset = limit.span().start;
-                let limit = limit.into_inner();
-                if limit.requests == 0 {
-                    return Err(self.error(offset, "service.rate_limit.requests", "must be >= 1"));
-                }
-                if limit.per_ms == 0 {
-                    return Err(self.error(offset, "service.rate_limit.per_ms", "must be >= 1"));
-                }
-                Some(RateLimit {
-                    requests: limit.requests,
-                    per_us: self.us(limit.per_ms, offset, "service.rate_limit.per_ms")?,
-                })
-            }
-        };
-        Ok(ServiceModel {
-            latency,
-            capacity_rate,
-            rate_limit,
-        })
-    }
-
-    fn latency(&self, value: Spanned<Value>, key: &str) -> Checked<Latency> {
-        let offset = value.span().start;
-        let ms = |v: &Value, which: &str| -> Checked<u64> {
-            match v {
-                Value::Integer(n) => u64::try_from(*n).map_err(|_| {
-                    self.error(offset, key, format!("{which}{n}: a latency must be >= 0"))
-                }),
-                other => Err(self.error(
-                    offset,
-                    key,
-                    format!("{which}{other}: expected an integer number of milliseconds"),
-                )),
-            }
-        };
-        match value.get_ref() {
-            Value::Table(table) => {
-                if let Some(extra) = table.keys().find(|k| *k != "min" && *k != "max") {
-                    return Err(self.error(
-                        offset,
-                        &format!("{key}.{extra}"),
-                        "unknown key: a latency table has only `min` and `max`",
-                    ));
-                }
-                let get = |k: &str| {
-                    table.get(k).ok_or_else(|| {
-                        self.error(
-                            offset,
-                            &format!("{key}.{k}"),
-                            "missing: write { min = .., max = .. }",
-                        )
-                    })
-                };
-                let min = ms(get("min")?, "min = ")?;
-                let max = ms(get("max")?, "max = ")?;
-                if min > max {
-                    return Err(self.error(
-                        offset,
-                        key,
-                        format!("min = {min} is above max = {max}"),
-                    ));
-                }
-                Ok(Latency::Uniform {
-                    min_us: self.us(min, offset, key)?,
-                    max_us: self.us(max, offset, key)?,
-                })
-            }
-            other => Ok(Latency::Fixed {
-                us: self.us(ms(other, "")?, offset, key)?,
-            }),
-        }
-    }
-
     fn batch(&self, batch: Spanned<BatchFile>, ids: &mut BTreeSet<String>) -> Checked<BatchSpec> {
         let span = batch.span();
         let offset = span.start;
@@ -282,9 +186,14 @@ impl Source<'_> {
                         "count x ready_every_ms overflows virtual time",
                     ));
                 }
+                let draws = |v: Option<Value>, key: &str| {
+                    v.map(|v| self.distribution(&v, offset, key, 1)).transpose()
+                };
                 Rows::Generated {
                     count: usize::try_from(generate.count).unwrap_or(usize::MAX),
                     ready_every_us,
+                    tokens: draws(generate.tokens, "batches.generate.tokens")?,
+                    output_tokens: draws(generate.output_tokens, "batches.generate.output_tokens")?,
                 }
             }
         };
@@ -305,6 +214,16 @@ impl Source<'_> {
             ));
         }
         let ready_us = self.us(row.ready_ms, offset, "batches.rows.ready_ms")?;
+        let count = |v: Option<i64>, key: &str| -> Checked<Option<u64>> {
+            v.map(|n| {
+                u64::try_from(n).map_err(|_| {
+                    self.error(offset, key, format!("{n}: a token count must be >= 0"))
+                })
+            })
+            .transpose()
+        };
+        let tokens = count(row.tokens, "batches.rows.tokens")?;
+        let output_tokens = count(row.output_tokens, "batches.rows.output_tokens")?;
         let attempts = row
             .attempts
             .into_iter()
@@ -314,6 +233,8 @@ impl Source<'_> {
             id: row.id,
             ready_us,
             attempts,
+            tokens,
+            output_tokens,
         })
     }
 
@@ -336,14 +257,13 @@ impl Source<'_> {
         };
         match attempt.get_ref() {
             Value::Table(table) => {
-                if let Some(extra) = table
-                    .keys()
-                    .find(|k| !["outcome", "status", "latency_ms"].contains(&k.as_str()))
-                {
+                if let Some(extra) = table.keys().find(|k| {
+                    !["outcome", "status", "latency_ms", "retry_after_ms"].contains(&k.as_str())
+                }) {
                     return Err(self.error(
                         offset,
                         &format!("{key}.{extra}"),
-                        "unknown key: an attempt has `outcome`, `status` and `latency_ms`",
+                        "unknown key: an attempt has `outcome`, `status`, `latency_ms` and `retry_after_ms`",
                     ));
                 }
                 let outcome =
@@ -363,24 +283,39 @@ impl Source<'_> {
                 };
                 let latency_us = match table.get("latency_ms") {
                     None => None,
-                    Some(v) => match self.latency(
-                        Spanned::new(offset..offset, v.clone()),
-                        &format!("{key}.latency_ms"),
-                    )? {
-                        Latency::Fixed { us } => Some(us),
-                        Latency::Uniform { .. } => {
-                            return Err(self.error(
-                                offset,
-                                &format!("{key}.latency_ms"),
-                                "a scripted attempt takes a fixed latency",
-                            ));
+                    Some(v) => {
+                        match self.distribution(v, offset, &format!("{key}.latency_ms"), 1000)? {
+                            Distribution::Fixed(us) => Some(us),
+                            _ => {
+                                return Err(self.error(
+                                    offset,
+                                    &format!("{key}.latency_ms"),
+                                    "a scripted attempt takes a fixed latency",
+                                ));
+                            }
                         }
-                    },
+                    }
+                };
+                let retry_after_ms = match table.get("retry_after_ms") {
+                    None => None,
+                    Some(Value::Integer(n)) if *n >= 0 && outcome == Outcome::Capacity => {
+                        u64::try_from(*n).ok()
+                    }
+                    Some(other) => {
+                        return Err(self.error(
+                            offset,
+                            &format!("{key}.retry_after_ms"),
+                            format!(
+                                "{other}: a wait is a whole number of milliseconds >= 0, on a capacity answer"
+                            ),
+                        ));
+                    }
                 };
                 Ok(ScriptedAttempt {
                     outcome,
                     status,
                     latency_us,
+                    retry_after_ms,
                 })
             }
             other => {
@@ -389,6 +324,7 @@ impl Source<'_> {
                     outcome,
                     status: default_status(outcome),
                     latency_us: None,
+                    retry_after_ms: None,
                 })
             }
         }

@@ -5,7 +5,7 @@
 use super::source::Source;
 
 /// The file format's words for what serde expected: Rust types and the file's structs.
-const EXPECTED: [(&str, &str); 22] = [
+const EXPECTED: [(&str, &str); 25] = [
     ("u8", "a whole number, 0 or more"),
     ("u16", "a whole number, 0 or more"),
     ("u32", "a whole number, 0 or more"),
@@ -25,6 +25,15 @@ const EXPECTED: [(&str, &str); 22] = [
     (
         "struct RateLimitFile",
         "a table such as { requests = 10, per_ms = 1000 }",
+    ),
+    (
+        "struct LimitFile",
+        "a [[service.limits]] table such as { requests = 500, per_ms = 60000 }",
+    ),
+    ("struct PhaseFile", "a [[service.phases]] table"),
+    (
+        "struct OutageFile",
+        "a table such as { status = 503, retry_after_ms = 30000 }",
     ),
     ("struct BatchFile", "a [[batches]] table"),
     ("struct RowFile", "a row, a table such as { id = \"A\" }"),

@@ -2,9 +2,11 @@
 //! state around it ([`Step`]) and concludes with a verdict.
 
 mod budget;
+mod client_budget;
 mod completeness;
 mod concurrency;
 mod order;
+mod pause;
 mod spacing;
 mod stats;
 mod throttle_law;
@@ -13,6 +15,7 @@ use std::collections::BTreeMap;
 
 use paceline_trace::{Ending, Invariant};
 
+use crate::reference::PoolRules;
 use crate::step::{RowTrack, Step};
 use crate::verdict::{Report, RowRef, Violation};
 
@@ -26,6 +29,8 @@ pub(crate) struct Checks {
     budget: budget::Budget,
     throttle_law: throttle_law::ThrottleLaw,
     stats: stats::Stats,
+    pause: pause::Pause,
+    client_budget: client_budget::ClientBudget,
 }
 
 impl Checks {
@@ -37,12 +42,18 @@ impl Checks {
         self.budget.on(step);
         self.throttle_law.on(step);
         self.stats.on(step);
+        self.pause.on(step);
+        self.client_budget.on(step);
     }
 
+    /// `complete_details`: the trace writes every detail key wherever it applies, so an
+    /// absent key means the thing did not happen (paceline's own traces).
     pub(crate) fn finish(
         self,
         rows: &BTreeMap<u64, Vec<RowTrack>>,
         ending: Option<&Ending>,
+        rules: &PoolRules,
+        complete_details: bool,
         report: &mut Report,
     ) {
         report.set(Invariant::I1, self.spacing.finish());
@@ -52,6 +63,22 @@ impl Checks {
         report.set(Invariant::I5, self.budget.finish());
         report.set(Invariant::I6, self.throttle_law.finish());
         report.set(Invariant::I7, self.stats.finish());
+        report.set(
+            Invariant::I10,
+            if rules.honour_retry_after {
+                self.pause.finish(complete_details)
+            } else {
+                pause::Pause::not_owed()
+            },
+        );
+        report.set(
+            Invariant::I11,
+            self.client_budget.finish(
+                rules.requests_per_minute,
+                rules.tokens_per_minute,
+                complete_details,
+            ),
+        );
     }
 }
 
