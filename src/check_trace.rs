@@ -19,13 +19,14 @@ use crate::print;
 pub fn verify_file(
     trace: &Path,
     pool: &PoolTable,
+    limits: Limits,
     tolerance_us: u64,
 ) -> Result<(Report, Figures, u64), String> {
     let file = File::open(trace).map_err(|e| format!("{}: {e}", trace.display()))?;
     let mut reader =
         TraceReader::new(BufReader::new(file)).map_err(|e| format!("{}: {e}", trace.display()))?;
     let mut verifier = Verifier::new(pool.rules(), tolerance_us);
-    let mut figures = FiguresSink::new(Limits::default());
+    let mut figures = FiguresSink::new(limits);
     let mut events = 0u64;
     while let Some(row) = reader.next_row() {
         let row = row.map_err(|e| format!("{}: {e}", trace.display()))?;
@@ -58,10 +59,12 @@ pub fn run(trace: &Path, pool: &Path, tolerance_us: u64, overrides: &[Override])
         Ok(c) => c,
         Err(e) => return Outcome::Refused(e.to_string()),
     };
-    let (report, figures, events) = match verify_file(trace, &table_of(&config), tolerance_us) {
-        Ok(r) => r,
-        Err(e) => return Outcome::Refused(e),
-    };
+    let limits = figures::pool_limits(&config);
+    let (report, figures, events) =
+        match verify_file(trace, &table_of(&config), limits, tolerance_us) {
+            Ok(r) => r,
+            Err(e) => return Outcome::Refused(e),
+        };
     println!("{} ({})", trace.display(), counted(events, "event"));
     print!("{}", figures::text(&figures));
     println!("  invariants: {}", print::verdict_line(&report));

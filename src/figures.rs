@@ -2,6 +2,7 @@
 //! against (the pool's own budgets, the provider's limits, how long a server's wait may
 //! pause the pool), and how the figures read on a terminal.
 
+use paceline_core::PoolConfig;
 use paceline_reports::figures::{Budget, Counts, Figures, Limits, Measure, Side};
 use paceline_sim::{self as sim, Scenario};
 
@@ -14,36 +15,10 @@ const MINUTE_US: u64 = 60_000_000;
 /// the same length: its share over the run is exact, the busiest window may exceed 100%
 /// by the burst a full bucket allows. Limits of `[[service.phases]]` are not measured.
 pub fn limits_of(scenario: &Scenario) -> Limits {
-    let pool = &scenario.pool;
-    let client = |name: &str, measure: Measure, amount: Option<u64>| {
-        amount.map(|amount| Budget {
-            name: name.into(),
-            side: Side::Client,
-            measure,
-            // The pool counts every dispatch, a retry included.
-            counts: Counts::All,
-            amount,
-            per_us: MINUTE_US,
-        })
-    };
-    let mut budgets: Vec<Budget> = [
-        client(
-            "pool.requests_per_minute",
-            Measure::Requests,
-            pool.requests_per_minute(),
-        ),
-        client(
-            "pool.tokens_per_minute",
-            Measure::Tokens,
-            pool.tokens_per_minute(),
-        ),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let mut limits = pool_limits(&scenario.pool);
     if let Some(limit) = scenario.service.rate_limit {
         // The legacy sliding window counts the attempts it accepted.
-        budgets.push(Budget {
+        limits.budgets.push(Budget {
             name: "service.rate_limit".into(),
             side: Side::Provider,
             measure: Measure::Requests,
@@ -52,7 +27,7 @@ pub fn limits_of(scenario: &Scenario) -> Limits {
             per_us: limit.per_us,
         });
     }
-    budgets.extend(
+    limits.budgets.extend(
         scenario
             .service
             .limits
@@ -73,6 +48,38 @@ pub fn limits_of(scenario: &Scenario) -> Limits {
                 per_us: limit.per_us,
             }),
     );
+    limits
+}
+
+/// What a pool's own configuration says a run is measured against: its budgets and the
+/// longest server wait it honours. All a recorded trace's `[pool]` table can tell.
+pub fn pool_limits(pool: &PoolConfig) -> Limits {
+    let client = |name: &str, measure: Measure, amount: Option<u64>| {
+        amount.map(|amount| Budget {
+            name: name.into(),
+            side: Side::Client,
+            measure,
+            // The pool counts every dispatch, a retry included.
+            counts: Counts::All,
+            amount,
+            per_us: MINUTE_US,
+        })
+    };
+    let budgets: Vec<Budget> = [
+        client(
+            "pool.requests_per_minute",
+            Measure::Requests,
+            pool.requests_per_minute(),
+        ),
+        client(
+            "pool.tokens_per_minute",
+            Measure::Tokens,
+            pool.tokens_per_minute(),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let max_wait_ms = u64::try_from(pool.max_retry_after().as_millis()).unwrap_or(u64::MAX);
     Limits {
         budgets,

@@ -5,11 +5,11 @@ use std::path::Path;
 
 use paceline_harness::{replay_under_gates, table_of};
 use paceline_reports::compare::{self, MeasureSink};
-use paceline_reports::figures::Limits;
 use paceline_reports::{ReportInput, write_report};
 use paceline_sim::{Override, Scenario};
 
 use crate::check_trace::verify_file;
+use crate::figures::pool_limits;
 use crate::outcome::Outcome;
 use crate::replay::{replay_into, report};
 
@@ -76,7 +76,8 @@ fn from_trace(trace: &Path, o: &Options<'_>) -> Result<Vec<String>, String> {
         .ok_or("a trace needs --pool FILE (a file with a [pool] table; a scenario works)")?;
     let config = Scenario::load_pool_with(pool, o.overrides).map_err(|e| e.to_string())?;
     let table = table_of(&config);
-    let (verdicts, _, _) = verify_file(trace, &table, o.tolerance_us)?;
+    let limits = pool_limits(&config);
+    let (verdicts, _, _) = verify_file(trace, &table, limits.clone(), o.tolerance_us)?;
     let title = trace
         .file_stem()
         .map_or("trace".into(), |s| s.to_string_lossy().into_owned());
@@ -87,7 +88,7 @@ fn from_trace(trace: &Path, o: &Options<'_>) -> Result<Vec<String>, String> {
         verdicts: &verdicts,
         trace,
         ending: None,
-        limits: &Limits::default(),
+        limits: &limits,
     };
     write_report(&input, o.out).map_err(|e| e.to_string())?;
     Ok(vec![o.out.join("index.html").display().to_string()])

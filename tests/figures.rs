@@ -163,3 +163,24 @@ fn a_provider_outage_pauses_the_pool_for_its_length_and_one_last_wait() {
     assert_eq!(f["budgets"][0]["peak_share"], 1.0);
     assert_eq!(f["budgets"][1]["name"], "service.limits.0");
 }
+
+#[test]
+fn a_recorded_trace_is_measured_against_the_budgets_of_its_pool() {
+    // The pool file's [pool] is all check-trace reads: its own budgets, not the provider's.
+    let check = replay_then_check_trace(
+        "scenarios/providers/openai-tier1-mini.toml",
+        "figures-budgets",
+    );
+    let stdout = text(&check.stdout);
+    assert_eq!(check.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout
+            .contains("budget: pool.requests_per_minute (client budget, 490 requests per 60.0 s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("budget: pool.tokens_per_minute (client budget, 195000 tokens per 60.0 s)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("service.limits"), "{stdout}");
+}
