@@ -17,9 +17,14 @@ use rayon::prelude::*;
 
 use crate::json;
 use crate::junit::{ScenarioResult, junit_xml};
+use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
+use crate::pipe::{out, outln};
 use crate::print;
 use crate::progress;
+
+/// The most seeds one command sweeps: beyond it a run would not end in a working day.
+pub const MAX_SEEDS: u64 = 1_000_000;
 
 /// `N` (seeds 0..N) or `A..B` (seeds A to B-1).
 pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
@@ -34,9 +39,9 @@ pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
     if from >= to {
         return Err(format!("--seeds {text:?}: the range is empty"));
     }
-    if to - from > 1_000_000 {
+    if to - from > MAX_SEEDS {
         return Err(format!(
-            "--seeds {text:?}: at most 1000000 seeds in one run"
+            "--seeds {text:?}: at most {MAX_SEEDS} seeds in one run"
         ));
     }
     Ok((from..to).collect())
@@ -82,13 +87,21 @@ fn run_case(
     entry: &Entry,
     under_defect: Option<&Scenario>,
     case: &Case,
+    overrides: &[Override],
 ) -> Result<Vec<String>, String> {
     let mutant = match case.leg {
         Leg::Real => None,
         Leg::Mutant(n) => Some(n),
     };
     let report = |scenario: &Scenario, failures: &[Failure], label: &str| {
-        let mut text = print::failures(&entry.path, &scenario.name, case.seed, mutant, failures);
+        let mut text = print::failures(
+            &entry.path,
+            &scenario.name,
+            case.seed,
+            mutant,
+            overrides,
+            failures,
+        );
         text.insert_str(0, label);
         text
     };
@@ -130,6 +143,7 @@ pub struct Options<'a> {
     pub junit: Option<&'a Path>,
     pub overrides: &'a [Override],
     pub json: bool,
+    pub limits: &'a LimitArgs,
 }
 
 pub fn run(paths: &[PathBuf], o: &Options<'_>) -> Outcome {
@@ -139,11 +153,14 @@ pub fn run(paths: &[PathBuf], o: &Options<'_>) -> Outcome {
         junit,
         overrides,
         json,
+        limits,
     } = *o;
-    let entries = match scenario_files(paths).and_then(|files| load_with(&files, overrides)) {
-        Ok(e) => e,
-        Err(e) => return Outcome::Refused(e),
-    };
+    let limits = limits.scenario();
+    let entries =
+        match scenario_files(paths).and_then(|files| load_with(&files, overrides, &limits)) {
+            Ok(e) => e,
+            Err(e) => return Outcome::Refused(e),
+        };
     let extra = match seeds.map(parse_seeds).transpose() {
         Ok(s) => s.unwrap_or_default(),
         Err(e) => return Outcome::Refused(e),
@@ -182,7 +199,7 @@ pub fn run(paths: &[PathBuf], o: &Options<'_>) -> Outcome {
         if matches!(group.first().map(|c| c.leg), Some(Leg::Mutant(_))) {
             for case in group {
                 under_defect.entry(case.entry).or_insert_with(|| {
-                    Scenario::load_with(&entries[case.entry].path, overrides)
+                    Scenario::load_with(&entries[case.entry].path, overrides, &limits)
                         .map_err(|e| e.to_string())
                 });
             }
@@ -193,8 +210,8 @@ pub fn run(paths: &[PathBuf], o: &Options<'_>) -> Outcome {
                 let t0 = Instant::now();
                 let result = match under_defect.get(&case.entry) {
                     Some(Err(e)) => Err(e.clone()),
-                    Some(Ok(s)) => run_case(&entries[case.entry], Some(s), case),
-                    None => run_case(&entries[case.entry], None, case),
+                    Some(Ok(s)) => run_case(&entries[case.entry], Some(s), case, overrides),
+                    None => run_case(&entries[case.entry], None, case, overrides),
                 };
                 progress.inc(1);
                 CaseOutcome {
@@ -271,20 +288,20 @@ pub fn run(paths: &[PathBuf], o: &Options<'_>) -> Outcome {
             .mutant
             .map_or(String::new(), |d| format!(", real core and {d}"));
         if result.failures.is_empty() {
-            println!("ok   {} ({}{leg})", entry.name, counted(result.runs, "run"));
+            outln!("ok   {} ({}{leg})", entry.name, counted(result.runs, "run"));
         } else {
-            println!(
+            outln!(
                 "FAIL {} ({} of {} failed{leg})",
                 entry.name,
                 result.failures.len(),
                 counted(result.runs, "run")
             );
             for f in result.failures.iter().take(3) {
-                print!("{f}");
+                out!("{f}");
             }
         }
     }
-    println!(
+    outln!(
         "{} passed, {} failed ({} in {:.1} s, shard {k}/{n})",
         results.len() - failed,
         failed,

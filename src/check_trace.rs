@@ -1,4 +1,5 @@
-//! `paceline check-trace`: the invariants on a trace recorded elsewhere.
+//! `paceline check-trace`: the invariants and the planning figures of a trace recorded
+//! elsewhere.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -7,36 +8,40 @@ use std::path::Path;
 use paceline_harness::table_of;
 use paceline_reports::figures::{Figures, FiguresSink, Limits};
 use paceline_sim::{Override, Scenario};
-use paceline_trace::{Invariant, TraceReader, TraceSink, counted};
-use paceline_verify::{PoolTable, Report, Verdict, Verifier};
+use paceline_trace::{Invariant, TraceLimits, TraceReader, TraceSink, counted};
+use paceline_verify::{PoolTable, Report, Verdict, verify_trace};
 
 use crate::figures;
+use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
+use crate::pipe::{out, outln};
 use crate::print;
 
-/// Every verdict on the trace at `trace` for a pool configured as `pool`, its planning
-/// figures, and how many events it has; errors name the file and line.
+/// Every verdict on the trace at `trace` for a pool configured as `pool`, and how many
+/// events it has; errors name the file and line. The file's size is checked before it is
+/// read, and the reader holds it to `limits` as it streams.
 pub fn verify_file(
     trace: &Path,
     pool: &PoolTable,
-    limits: Limits,
     tolerance_us: u64,
-) -> Result<(Report, Figures, u64), String> {
+    limits: &TraceLimits,
+) -> Result<(Report, u64), String> {
     let file = File::open(trace).map_err(|e| format!("{}: {e}", trace.display()))?;
-    let mut reader =
-        TraceReader::new(BufReader::new(file)).map_err(|e| format!("{}: {e}", trace.display()))?;
-    let mut verifier = Verifier::new(pool.rules(), tolerance_us);
-    let mut figures = FiguresSink::new(limits);
-    let mut events = 0u64;
-    while let Some(row) = reader.next_row() {
-        let row = row.map_err(|e| format!("{}: {e}", trace.display()))?;
-        verifier.observe(&row.as_record());
-        // A sink in memory: recording cannot fail.
-        let _ = figures.record(&row.as_record());
-        events += 1;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > limits.max_file_bytes {
+        return Err(format!(
+            "{}: {size} bytes, larger than the limit of {} bytes for a trace (raise it with --max-trace-bytes)",
+            trace.display(),
+            limits.max_file_bytes
+        ));
     }
-    let figures = figures.finish(None);
-    let mut report = verifier.finish(None);
+    let (mut report, events) = verify_trace(
+        BufReader::with_capacity(1 << 16, file),
+        pool.rules(),
+        tolerance_us,
+        limits,
+    )
+    .map_err(|e| format!("{}: {e}", trace.display()))?;
     report.set(
         Invariant::I8,
         Verdict::Skipped {
@@ -51,35 +56,55 @@ pub fn verify_file(
                     .into(),
         },
     );
-    Ok((report, figures, events))
+    Ok((report, events))
 }
 
-pub fn run(trace: &Path, pool: &Path, tolerance_us: u64, overrides: &[Override]) -> Outcome {
-    let config = match Scenario::load_pool_with(pool, overrides) {
+/// The planning figures of the trace at `trace`, measured against `budgets`; read after
+/// [`verify_file`] has accepted the file, under the same limits.
+fn figures_of_file(trace: &Path, budgets: Limits, limits: &TraceLimits) -> Result<Figures, String> {
+    let at = |e: &dyn std::fmt::Display| format!("{}: {e}", trace.display());
+    let file = File::open(trace).map_err(|e| at(&e))?;
+    let mut reader =
+        TraceReader::with_limits(BufReader::with_capacity(1 << 16, file), limits.clone())
+            .map_err(|e| at(&e))?;
+    let mut figures = FiguresSink::new(budgets);
+    while let Some(row) = reader.next_row() {
+        // A sink in memory: recording cannot fail.
+        let _ = figures.record(&row.map_err(|e| at(&e))?.as_record());
+    }
+    Ok(figures.finish(None))
+}
+
+pub fn run(
+    trace: &Path,
+    pool: &Path,
+    tolerance_us: u64,
+    overrides: &[Override],
+    limits: &LimitArgs,
+) -> Outcome {
+    let config = match Scenario::load_pool_with(pool, overrides, &limits.scenario()) {
         Ok(c) => c,
         Err(e) => return Outcome::Refused(e.to_string()),
     };
-    let limits = figures::pool_limits(&config);
-    let (report, figures, events) =
-        match verify_file(trace, &table_of(&config), limits, tolerance_us) {
+    let (report, events) =
+        match verify_file(trace, &table_of(&config), tolerance_us, &limits.trace()) {
             Ok(r) => r,
             Err(e) => return Outcome::Refused(e),
         };
-    println!("{} ({})", trace.display(), counted(events, "event"));
-    print!("{}", figures::text(&figures));
-    println!("  invariants: {}", print::verdict_line(&report));
-    print!("{}", print::violations(&report));
-    let violated: Vec<String> = report
-        .verdicts
-        .iter()
-        .filter(|(_, v)| matches!(v, Verdict::Violated { .. }))
-        .map(|(i, _)| i.to_string())
-        .collect();
+    let figures = match figures_of_file(trace, figures::pool_limits(&config), &limits.trace()) {
+        Ok(f) => f,
+        Err(e) => return Outcome::Refused(e),
+    };
+    outln!("{} ({})", trace.display(), counted(events, "event"));
+    out!("{}", figures::text(&figures));
+    outln!("  invariants: {}", print::verdict_line(&report));
+    out!("{}", print::violations(&report));
+    let violated = print::violated(&report);
     if violated.is_empty() {
-        println!("PASS: no invariant violated");
+        outln!("PASS: no invariant violated");
         Outcome::Passed
     } else {
-        println!("FAIL: {} violated", violated.join(", "));
+        outln!("FAIL: {} violated", violated.join(", "));
         Outcome::Failed
     }
 }

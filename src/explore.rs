@@ -6,14 +6,19 @@ use std::path::Path;
 use paceline_harness::{Found, search};
 use paceline_trace::counted;
 
+use crate::check::MAX_SEEDS;
 use crate::outcome::Outcome;
+use crate::pipe::{out, outln};
 use crate::print;
 
 pub fn run(cases: u32, seed: u64, save: &Path) -> Outcome {
+    if u64::from(cases) > MAX_SEEDS {
+        return Outcome::Refused(format!("--cases {cases}: at most {MAX_SEEDS} in one run"));
+    }
     match search(cases, seed, true) {
         Err(why) => Outcome::Refused(format!("explore stopped: {why}")),
         Ok(None) => {
-            println!("explored {cases} random scenarios (seed {seed}): no invariant broken");
+            outln!("explored {cases} random scenarios (seed {seed}): no invariant broken");
             Outcome::Passed
         }
         Ok(Some(Found {
@@ -30,17 +35,17 @@ pub fn run(cases: u32, seed: u64, save: &Path) -> Outcome {
                 return Outcome::Refused(format!("cannot save {}: {e}", path.display()));
             }
             let rows = scenario.row_count();
-            print!(
+            out!(
                 "{}",
-                print::failures(&path, &scenario.name, scenario.seed, None, &failures)
+                print::failures(&path, &scenario.name, scenario.seed, None, &[], &failures)
             );
-            println!(
+            outln!(
                 "found after {}, shrunk to {} and {}, saved as {}\n  reproduce: {}",
                 counted(after_cases, "case"),
                 counted(scenario.batches.len() as u64, "batch"),
                 counted(rows, "row"),
                 path.display(),
-                print::reproduce(&path, scenario.seed, None)
+                print::reproduce(&path, scenario.seed, None, &[])
             );
             Outcome::Failed
         }

@@ -11,6 +11,8 @@ use paceline_trace::{Ending, ResultKind};
 use paceline_verify::{Report, Verdict};
 use serde_json::{Map, Value, json};
 
+use crate::pipe::outln;
+
 /// Microseconds as milliseconds: an integer when whole, so `590` reads as written.
 pub fn ms(us: u64) -> Value {
     if us.is_multiple_of(1000) {
@@ -172,7 +174,7 @@ pub fn failures(failures: &[Failure]) -> Value {
 /// Print one document on standard output.
 pub fn print(doc: &Value) {
     // Serialising a Value to a String cannot fail: its keys are strings.
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(doc).unwrap_or_else(|e| e.to_string())
     );

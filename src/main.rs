@@ -1,7 +1,8 @@
 //! `paceline`: the command line over the paceline crates.
 //!
 //! Exit codes: 0 everything held; 1 an invariant or expectation failed; 2 the input was
-//! refused (usage, file, scenario or configuration errors).
+//! refused (usage, file, scenario or configuration errors, or a resource limit reached);
+//! 141 standard output was closed early (a broken pipe: `paceline ... | head`).
 
 mod check;
 mod check_trace;
@@ -9,8 +10,10 @@ mod explore;
 mod figures;
 mod json;
 mod junit;
+mod limits;
 mod mutants;
 mod outcome;
+mod pipe;
 mod print;
 mod progress;
 mod replay;
@@ -23,6 +26,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
 
 /// Deterministic simulation and verification of paced worker pools.
@@ -31,6 +35,8 @@ use crate::outcome::Outcome;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(Subcommand)]
@@ -117,7 +123,7 @@ enum Command {
         /// For a scenario: also replay it under gate = "min" and "aimd" and compare.
         #[arg(long)]
         compare_gates: bool,
-        /// Seeds per gate for --compare-gates.
+        /// Seeds per gate for --compare-gates (at most 10000).
         #[arg(long, default_value_t = 20)]
         seeds: u64,
         /// Edit the scenario (or, for a trace, the --pool file's [pool]): a dotted key and a TOML value, such as pool.pool_size=8
@@ -177,7 +183,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let outcome = match run(cli.command) {
+    let outcome = match run(cli.command, &cli.limits) {
         Ok(outcome) => outcome,
         Err(message) => Outcome::Refused(message),
     };
@@ -192,7 +198,7 @@ fn main() -> ExitCode {
 }
 
 /// Run one command; `Err` is a refusal of its arguments.
-fn run(command: Command) -> Result<Outcome, String> {
+fn run(command: Command, limits: &LimitArgs) -> Result<Outcome, String> {
     Ok(match command {
         Command::Replay {
             scenario,
@@ -209,6 +215,7 @@ fn run(command: Command) -> Result<Outcome, String> {
                 mutant: mutant.as_deref(),
                 overrides: &settings::parse(&set)?,
                 json,
+                limits,
             },
         ),
         Command::Check {
@@ -226,6 +233,7 @@ fn run(command: Command) -> Result<Outcome, String> {
                 junit: junit.as_deref(),
                 overrides: &settings::parse(&set)?,
                 json,
+                limits,
             },
         ),
         Command::Explore { cases, seed, save } => explore::run(cases, seed, &save),
@@ -233,7 +241,7 @@ fn run(command: Command) -> Result<Outcome, String> {
             scenarios,
             seeds,
             cases,
-        } => mutants::run(&scenarios, seeds, cases),
+        } => mutants::run(&scenarios, seeds, cases, limits),
         Command::Report {
             input,
             out,
@@ -251,6 +259,7 @@ fn run(command: Command) -> Result<Outcome, String> {
                 compare_gates,
                 seeds,
                 overrides: &settings::parse(&set)?,
+                limits,
             },
         ),
         Command::Tune {
@@ -272,6 +281,7 @@ fn run(command: Command) -> Result<Outcome, String> {
                 yes,
                 json,
                 overrides: &settings::parse(&set)?,
+                limits,
             },
         ),
         Command::CheckTrace {
@@ -279,6 +289,6 @@ fn run(command: Command) -> Result<Outcome, String> {
             pool,
             tolerance_us,
             set,
-        } => check_trace::run(&trace, &pool, tolerance_us, &settings::parse(&set)?),
+        } => check_trace::run(&trace, &pool, tolerance_us, &settings::parse(&set)?, limits),
     })
 }

@@ -16,7 +16,10 @@ use paceline_sim::Scenario;
 use paceline_trace::{DefectId, counted};
 use rayon::prelude::*;
 
+use crate::check::MAX_SEEDS;
+use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
+use crate::pipe::outln;
 
 /// How one check fared against one defect.
 enum Verdict {
@@ -167,8 +170,14 @@ fn all_checks(
     })
 }
 
-pub fn run(dir: &Path, seeds: u64, cases: u32) -> Outcome {
-    let entries = match scenario_files(&[PathBuf::from(dir)]).and_then(|f| load(&f)) {
+pub fn run(dir: &Path, seeds: u64, cases: u32, limits: &LimitArgs) -> Outcome {
+    if seeds > MAX_SEEDS || u64::from(cases) > MAX_SEEDS {
+        return Outcome::Refused(format!(
+            "--seeds {seeds} --cases {cases}: at most {MAX_SEEDS} of each"
+        ));
+    }
+    let limits = limits.scenario();
+    let entries = match scenario_files(&[PathBuf::from(dir)]).and_then(|f| load(&f, &limits)) {
         Ok(e) => e,
         Err(e) => return Outcome::Refused(e),
     };
@@ -183,12 +192,12 @@ pub fn run(dir: &Path, seeds: u64, cases: u32) -> Outcome {
         Ok(row) => row,
         Err(e) => return Outcome::Refused(e),
     };
-    println!(
+    outln!(
         "| defect | caught | its scenario | seed sweep of the library | explore | config property |"
     );
-    println!("| --- | --- | --- | --- | --- | --- |");
+    outln!("| --- | --- | --- | --- | --- | --- |");
     for row in &rows {
-        println!(
+        outln!(
             "| {} | {} | {} | {} | {} | {} |",
             row.defect.map_or(String::from("none"), |d| d.to_string()),
             if row.caught() { "yes" } else { "NO" },
@@ -213,7 +222,7 @@ pub fn run(dir: &Path, seeds: u64, cases: u32) -> Outcome {
         .filter(|r| !r.caught())
         .filter_map(|r| r.defect.map(|d| d.to_string()))
         .collect();
-    println!(
+    outln!(
         "\n{} of {} defects caught; unmutated core: {} ({}, {} of explore, {} of configuration)",
         rows.len() - escaped.len(),
         rows.len(),
@@ -223,10 +232,10 @@ pub fn run(dir: &Path, seeds: u64, cases: u32) -> Outcome {
         counted(cases.saturating_mul(4), "case")
     );
     for alarm in &alarms {
-        println!("  FALSE ALARM {alarm}");
+        outln!("  FALSE ALARM {alarm}");
     }
     if !escaped.is_empty() {
-        println!("  NOT CAUGHT: {}", escaped.join(", "));
+        outln!("  NOT CAUGHT: {}", escaped.join(", "));
     }
     Outcome::of(escaped.is_empty() && alarms.is_empty())
 }

@@ -3,18 +3,43 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use paceline_harness::{Failure, outcome_line};
-use paceline_sim::RunSummary;
+use paceline_harness::{Failure, ms_list, outcome_line};
+use paceline_sim::{Override, RunSummary};
 use paceline_trace::{DefectId, Ending, Invariant, counted, ms};
 use paceline_verify::{Report, Verdict};
 
 /// How many violations of one invariant are printed.
 const SHOWN: usize = 5;
 
-/// The command that replays `path` under `seed`, with defect `mutant` on if given.
-pub fn reproduce(path: &Path, seed: u64, mutant: Option<DefectId>) -> String {
+/// The command that replays `path` under `seed`, with its `--set` edits and defect
+/// `mutant` on if given.
+pub fn reproduce(
+    path: &Path,
+    seed: u64,
+    mutant: Option<DefectId>,
+    overrides: &[Override],
+) -> String {
+    let sets: String = overrides
+        .iter()
+        .map(|o| format!(" --set {}", shell_word(&o.to_string())))
+        .collect();
     let defect = mutant.map_or(String::new(), |d| format!(" --mutant {d}"));
-    format!("paceline replay {}{defect} --seed {seed}", path.display())
+    format!(
+        "paceline replay {}{sets}{defect} --seed {seed}",
+        path.display()
+    )
+}
+
+/// A word a shell passes as is: quoted when it holds anything but safe characters.
+fn shell_word(word: &str) -> String {
+    if word
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-=/:,".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// A few lines about what a run did.
@@ -33,6 +58,9 @@ pub fn run_summary(run: &RunSummary) -> String {
         Ending::Livelock { at_us, events } => {
             format!("LIVELOCK: {events} events at {} ms", ms(*at_us))
         }
+        Ending::EventBudget { at_us, events } => {
+            format!("CUT at its budget of {events} events at {} ms", ms(*at_us))
+        }
         other => format!("{other:?}"),
     };
     let mut out = format!(
@@ -49,10 +77,7 @@ pub fn run_summary(run: &RunSummary) -> String {
         let rows: Vec<String> = run
             .dispatch_us
             .iter()
-            .map(|(id, ts)| {
-                let ts: Vec<String> = ts.iter().map(|&t| ms(t)).collect();
-                format!("{id} [{}]", ts.join(", "))
-            })
+            .map(|(id, ts)| format!("{id} {}", ms_list(ts)))
             .collect();
         let _ = writeln!(out, "  dispatch ms: {}", rows.join(" | "));
     }
@@ -92,6 +117,7 @@ pub fn failures(
     name: &str,
     seed: u64,
     mutant: Option<DefectId>,
+    overrides: &[Override],
     failures: &[Failure],
 ) -> String {
     let headline = if failures
@@ -127,7 +153,11 @@ pub fn failures(
             }
         }
     }
-    let _ = writeln!(out, "  reproduce: {}", reproduce(path, seed, mutant));
+    let _ = writeln!(
+        out,
+        "  reproduce: {}",
+        reproduce(path, seed, mutant, overrides)
+    );
     out
 }
 
@@ -147,4 +177,14 @@ pub fn violations(report: &Report) -> String {
         verdict_details(*invariant, verdict, &mut out);
     }
     out
+}
+
+/// The invariants a report found violated, by id.
+pub fn violated(report: &Report) -> Vec<String> {
+    report
+        .verdicts
+        .iter()
+        .filter(|(_, v)| matches!(v, Verdict::Violated { .. }))
+        .map(|(i, _)| i.to_string())
+        .collect()
 }

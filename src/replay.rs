@@ -8,13 +8,15 @@ use paceline_harness::{
     with_defect,
 };
 use paceline_reports::figures::{Figures, FiguresSink};
-use paceline_reports::{ReportInput, write_report};
+use paceline_reports::{ReportInput, write_report_within};
 use paceline_sim::{Override, Scenario};
-use paceline_trace::{DefectId, counted};
+use paceline_trace::{DefectId, TraceLimits, counted};
 
 use crate::figures;
 use crate::json;
+use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
+use crate::pipe::{out, outln};
 use crate::print;
 
 /// How `replay` was asked to run.
@@ -24,6 +26,7 @@ pub struct Options<'a> {
     pub mutant: Option<&'a str>,
     pub overrides: &'a [Override],
     pub json: bool,
+    pub limits: &'a LimitArgs,
 }
 
 pub fn run(path: &Path, o: &Options<'_>) -> Outcome {
@@ -39,7 +42,7 @@ pub fn run(path: &Path, o: &Options<'_>) -> Outcome {
 
 /// Replay on the real core, or with a defect on (`mutant`), where it must be caught.
 fn replay(path: &Path, o: &Options<'_>, mutant: Option<DefectId>) -> Outcome {
-    let scenario = match Scenario::load_with(path, o.overrides) {
+    let scenario = match Scenario::load_with(path, o.overrides, &o.limits.scenario()) {
         Ok(s) => s,
         Err(e) => return Outcome::Refused(e.to_string()),
     };
@@ -52,7 +55,7 @@ fn replay(path: &Path, o: &Options<'_>, mutant: Option<DefectId>) -> Outcome {
         Ok(r) => r,
         Err(e) => return Outcome::Refused(e),
     };
-    let page = match report(&scenario, &run, &trace_path, &dir) {
+    let page = match report(&scenario, &run, &trace_path, &dir, &o.limits.trace()) {
         Ok(page) => page,
         Err(e) => return Outcome::Refused(e),
     };
@@ -102,23 +105,23 @@ fn replay(path: &Path, o: &Options<'_>, mutant: Option<DefectId>) -> Outcome {
         }));
         return outcome;
     }
-    println!("{} (seed {seed})", scenario.name);
+    outln!("{} (seed {seed})", scenario.name);
     if !scenario.description.is_empty() {
-        println!("  {}", scenario.description);
+        outln!("  {}", scenario.description);
     }
-    print!("{}", print::run_summary(&run.summary));
-    print!("{}", figures::text(&figures));
-    println!("  invariants: {}", print::verdict_line(&run.report));
-    println!("  trace: {}", trace_path.display());
-    println!("  report: {}", page.display());
+    out!("{}", print::run_summary(&run.summary));
+    out!("{}", figures::text(&figures));
+    outln!("  invariants: {}", print::verdict_line(&run.report));
+    outln!("  trace: {}", trace_path.display());
+    outln!("  report: {}", page.display());
     if mutant.is_some() {
         if failures.is_empty() {
-            println!("CAUGHT: {}", caught_by(&scenario, &run).join(", "));
-            print!("{}", print::violations(&run.report));
+            outln!("CAUGHT: {}", caught_by(&scenario, &run).join(", "));
+            out!("{}", print::violations(&run.report));
         } else {
-            print!(
+            out!(
                 "{}",
-                print::failures(path, &scenario.name, seed, mutant, &failures)
+                print::failures(path, &scenario.name, seed, mutant, o.overrides, &failures)
             );
         }
         // A defect caught is what a defect's replay is for.
@@ -132,7 +135,7 @@ fn replay(path: &Path, o: &Options<'_>, mutant: Option<DefectId>) -> Outcome {
         } else {
             format!("{} met", counted(exact as u64, "exact expectation"))
         };
-        println!(
+        outln!(
             "PASS: {} as expected, {exact}",
             counted(
                 (expected.holds.len() + expected.violates.len()) as u64,
@@ -140,9 +143,9 @@ fn replay(path: &Path, o: &Options<'_>, mutant: Option<DefectId>) -> Outcome {
             )
         );
     } else {
-        print!(
+        out!(
             "{}",
-            print::failures(path, &scenario.name, seed, None, &failures)
+            print::failures(path, &scenario.name, seed, None, o.overrides, &failures)
         );
     }
     outcome
@@ -172,6 +175,7 @@ pub fn report(
     run: &CheckedRun,
     trace: &Path,
     dir: &Path,
+    limits: &TraceLimits,
 ) -> Result<PathBuf, String> {
     let input = ReportInput {
         title: &scenario.name,
@@ -182,6 +186,6 @@ pub fn report(
         ending: Some(&run.summary.ending),
         limits: &figures::limits_of(scenario),
     };
-    write_report(&input, dir).map_err(|e| e.to_string())?;
+    write_report_within(&input, dir, limits).map_err(|e| e.to_string())?;
     Ok(dir.join("index.html"))
 }

@@ -11,14 +11,16 @@ use std::path::Path;
 use paceline_harness::tune::{self, Goal, Score, Search, SettingRuns, Tuned, Vary};
 use paceline_reports::figures::{Figures, FiguresSink};
 use paceline_reports::{ParetoPoint, write_pareto};
-use paceline_sim::{Override, Scenario};
+use paceline_sim::{Override, Scenario, read_text};
 use paceline_trace::{ResultKind, counted};
 use serde_json::{Value, json};
 
 use crate::check::parse_seeds;
 use crate::figures::limits_of;
+use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
-use crate::{json, progress};
+use crate::pipe::{out, outln};
+use crate::{json, print, progress};
 
 /// Searches of more runs than this ask for `--yes` first.
 pub const ASK_ABOVE: usize = 10_000;
@@ -32,6 +34,7 @@ pub struct Options<'a> {
     pub yes: bool,
     pub json: bool,
     pub overrides: &'a [Override],
+    pub limits: &'a LimitArgs,
 }
 
 /// A run's values on every goal, from its figures. A run in which no row ended has no
@@ -47,26 +50,10 @@ fn score(f: &Figures) -> Score {
     }
 }
 
-/// The command that replays a setting under a seed.
+/// The command that replays a setting under a seed, with the search's own `--set` edits.
 fn replay_command(path: &Path, base: &[Override], setting: &[Override], seed: u64) -> String {
-    let sets: String = base
-        .iter()
-        .chain(setting)
-        .map(|o| format!(" --set {}", shell_word(&o.to_string())))
-        .collect();
-    format!("paceline replay {}{sets} --seed {seed}", path.display())
-}
-
-/// A word a shell passes as is: quoted when it holds anything but safe characters.
-fn shell_word(word: &str) -> String {
-    if word
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "._-=/:,".contains(c))
-    {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
+    let all: Vec<Override> = base.iter().chain(setting).cloned().collect();
+    print::reproduce(path, seed, None, &all)
 }
 
 /// A measure as the table shows it: whole numbers as such, else three places below 10
@@ -329,9 +316,10 @@ pub fn run(path: &Path, o: &Options<'_>) -> Outcome {
 }
 
 fn tune(path: &Path, o: &Options<'_>) -> Result<Outcome, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read the file: {e}", path.display()))?;
-    let scenario = Scenario::parse_with(path, &text, o.overrides).map_err(|e| e.to_string())?;
+    let limits = o.limits.scenario();
+    let text = read_text(path, &limits).map_err(|e| e.to_string())?;
+    let scenario =
+        Scenario::parse_with(path, &text, o.overrides, &limits).map_err(|e| e.to_string())?;
     let axes = o
         .vary
         .iter()
@@ -366,6 +354,7 @@ fn tune(path: &Path, o: &Options<'_>) -> Result<Outcome, String> {
         axes: &axes,
         seeds: &seeds,
         goal,
+        limits: &limits,
     };
     let tuned = tune::run(
         &search,
@@ -394,7 +383,7 @@ fn tune(path: &Path, o: &Options<'_>) -> Result<Outcome, String> {
         json::print(&doc);
         return Ok(outcome);
     }
-    println!(
+    outln!(
         "tune {}: {} x {} = {}, goal {} ({} is better)",
         scenario.name,
         counted(settings as u64, "setting"),
@@ -407,10 +396,10 @@ fn tune(path: &Path, o: &Options<'_>) -> Result<Outcome, String> {
             "lower"
         }
     );
-    print!("{}", table(&tuned, &axes));
-    print!("{}", best_words(&tuned, path, o.overrides));
+    out!("{}", table(&tuned, &axes));
+    out!("{}", best_words(&tuned, path, o.overrides));
     for file in written {
-        println!("wrote {file}");
+        outln!("wrote {file}");
     }
     Ok(outcome)
 }

@@ -49,7 +49,9 @@ fn report_takes_a_recorded_trace_with_its_pool() {
         "--out",
         out.to_str().expect("utf-8"),
     ]);
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    // The report is written, and the exit code says the trace broke I1.
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    assert!(text(&run.stdout).contains("FAIL: I1 violated"));
     let svg = std::fs::read_to_string(out.join("gaps.svg")).expect("chart written");
     assert!(svg.contains("I1: 10 ms apart"));
     let missing_pool = paceline(&[

@@ -110,7 +110,7 @@ fn a_spacing_violation_is_drawn_red_and_labelled() {
     let trace = out.join("trace.csv");
     std::fs::write(
         &trace,
-        "t_us,event,batch,row,id\n0,dispatch,0,0,A\n10000,dispatch,0,1,B\n200000,dispatch,0,2,C\n",
+        "t_us,event,batch,row,id\n0,batch_start,0,,\n0,dispatch,0,0,A\n10000,dispatch,0,1,B\n200000,dispatch,0,2,C\n",
     )
     .expect("trace written");
     let pool = PoolTable {

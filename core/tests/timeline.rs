@@ -280,6 +280,81 @@ fn shutdown_ends_every_row_exactly_once() {
 }
 
 #[test]
+fn a_failure_after_shutdown_past_the_deadline_times_out() {
+    // Budget 1 s, floor 100 ms, gate "min", two permits. Both rows take a permit at 0
+    // (deadline 1000 ms): row 0 dispatches at 0, row 1 at 100. Shutdown at 500 ms. Row 1
+    // fails at 600 ms, before its deadline: `shutdown`. Row 0 fails at 1500 ms, past its
+    // deadline: the budget ran out before shutdown mattered, so `retry_timeout` with
+    // elapsed 1500 ms of a 1000 ms budget. Neither failure reaches the throttle.
+    let mut p = pool(|r| {
+        r.pool_size = 2;
+        r.min_dispatch_delay_ms = 100;
+        r.recovery_step_ms = 500;
+        r.max_capacity_retry_seconds = 1;
+        r.gate = "min".into();
+    });
+    let clock = ManualClock::new();
+    let batch = p
+        .call_batch(clock.now(), vec![Duration::ZERO; 2])
+        .id()
+        .expect("queued");
+    let mut dispatched = Vec::new();
+    let mut ends = BTreeMap::new();
+    let mut drain = |p: &mut Pool, now: Duration| {
+        while let Some(e) = p.poll(now) {
+            match e.kind {
+                EventKind::Dispatch { .. } => dispatched.push((e.row, now.as_millis())),
+                EventKind::Emit(meta) => {
+                    ends.insert(meta.submit_index, meta.end);
+                }
+                _ => {}
+            }
+        }
+    };
+    drain(&mut p, clock.now());
+    clock.advance_to(100 * MS);
+    drain(&mut p, clock.now());
+    clock.advance_to(500 * MS);
+    p.shutdown(clock.now());
+    drain(&mut p, clock.now());
+    clock.advance_to(600 * MS);
+    p.attempt_done(
+        clock.now(),
+        batch,
+        1,
+        ApiAnswer::new(Outcome::Capacity).with_status(Some(429)),
+    )
+    .expect("row 1 is in flight");
+    drain(&mut p, clock.now());
+    clock.advance_to(1500 * MS);
+    p.attempt_done(
+        clock.now(),
+        batch,
+        0,
+        ApiAnswer::new(Outcome::Retryable).with_status(Some(503)),
+    )
+    .expect("row 0 is in flight");
+    drain(&mut p, clock.now());
+    assert_eq!(dispatched, [(Some(0), 0), (Some(1), 100)]);
+    assert_eq!(ends.get(&1), Some(&RowEnd::Shutdown));
+    match ends.get(&0) {
+        Some(RowEnd::RetryTimeout {
+            elapsed,
+            budget,
+            last,
+        }) => {
+            assert_eq!(*elapsed, 1500 * MS);
+            assert_eq!(*budget, 1000 * MS);
+            assert_eq!(last.outcome, Outcome::Retryable);
+            assert_eq!(last.status, Some(503));
+        }
+        other => panic!("expected retry_timeout, got {other:?}"),
+    }
+    assert_eq!(p.delay_ms(), 100.0, "neither failure reached the throttle");
+    assert!(p.is_idle());
+}
+
+#[test]
 fn a_stuck_row_is_reported_with_its_state() {
     let mut p = pool(|r| r.pool_size = 1);
     let clock = ManualClock::new();

@@ -8,6 +8,8 @@ use paceline_core::GatePolicy;
 use paceline_sim::{RunSummary, Scenario, simulate};
 use paceline_trace::TraceSink;
 
+use crate::run::within_budget;
+
 /// The gates compared, in display order.
 pub const GATES: [GatePolicy; 2] = [GatePolicy::Min, GatePolicy::Aimd];
 
@@ -30,6 +32,7 @@ pub fn replay_under_gates<S: TraceSink>(
                 .map(|seed| {
                     let mut s = sink();
                     let summary = simulate(&under, seed, &mut s)?;
+                    within_budget(&summary)?;
                     Ok((s, summary))
                 })
                 .collect::<io::Result<Vec<_>>>()?;

@@ -27,9 +27,19 @@ impl fmt::Display for Mismatch {
     }
 }
 
-fn ms_list(us: &[u64]) -> String {
-    let items: Vec<String> = us.iter().map(|&t| ms(t)).collect();
-    format!("[{}]", items.join(", "))
+/// Times shown of a list in a mismatch; the rest are counted.
+const SHOWN_TIMES: usize = 20;
+
+/// Times in microseconds as a list of milliseconds, `[0, 590]`, the first 20 shown and
+/// the rest counted.
+pub fn ms_list(us: &[u64]) -> String {
+    let items: Vec<String> = us.iter().take(SHOWN_TIMES).map(|&t| ms(t)).collect();
+    let more = us.len().saturating_sub(SHOWN_TIMES);
+    if more > 0 {
+        format!("[{}, ... {more} more]", items.join(", "))
+    } else {
+        format!("[{}]", items.join(", "))
+    }
 }
 
 /// The expectations `run` missed. `dispatch_ms` and `results` describe one timeline, so
@@ -90,5 +100,18 @@ pub fn outcome_line(run: &RunSummary) -> String {
         "none".to_string()
     } else {
         parts.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lists_of_times_are_cut() {
+        assert_eq!(ms_list(&[1000, 2500]), "[1, 2.5]");
+        let long: Vec<u64> = (0..10_000).map(|i| i * 1000).collect();
+        let text = ms_list(&long);
+        assert!(text.ends_with(", 19, ... 9980 more]"), "{text}");
     }
 }

@@ -6,8 +6,8 @@
 
 use paceline_core::{Outcome, PoolConfig, RawPoolConfig};
 use paceline_sim::{
-    BatchSpec, Distribution, Expect, RateLimit, RowSpec, Rows, Scenario, ScriptedAttempt,
-    ServiceModel,
+    BatchSpec, DEFAULT_MAX_EVENTS, Distribution, Expect, RateLimit, RowSpec, Rows, Scenario,
+    ScriptedAttempt, ServiceModel,
 };
 use paceline_trace::Invariant;
 use proptest::prelude::*;
@@ -211,5 +211,6 @@ pub fn scenario() -> impl Strategy<Value = Scenario> {
                 holds: Invariant::ALL.into_iter().collect(),
                 ..Expect::default()
             },
+            max_events: DEFAULT_MAX_EVENTS,
         })
 }

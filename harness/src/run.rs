@@ -7,7 +7,7 @@ use std::hash::Hasher;
 use std::io::{self, Write};
 
 use paceline_sim::{RunSummary, Scenario, simulate};
-use paceline_trace::{CsvTrace, Invariant, NoTrace, Tee, TraceSink};
+use paceline_trace::{CsvTrace, Ending, Invariant, NoTrace, Tee, TraceSink, ms};
 use paceline_verify::{Findings, Report, Verdict, Verifier, Violation};
 
 use crate::config::{config_verdict, rules_of, table_of};
@@ -76,8 +76,23 @@ fn digest<W: Write>(inner: W) -> Digest<W> {
     }
 }
 
+/// `Err` naming the limit when a run was cut at its event budget: such a run is not a
+/// verdict on the pool, and the harness refuses it as it refuses any input beyond a limit.
+pub fn within_budget(summary: &RunSummary) -> io::Result<()> {
+    match summary.ending {
+        Ending::EventBudget { at_us, events } => Err(io::Error::other(format!(
+            "{} (seed {}): the run reached its budget of {events} events at {} ms before it could end (raise it with --max-events)",
+            summary.scenario,
+            summary.seed,
+            ms(at_us)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Replay `scenario` under `seed` with every check on; the trace CSV also goes to
-/// `trace` when given.
+/// `trace` when given. A run cut at the scenario's event budget is an error
+/// ([`within_budget`]).
 pub fn check_run(
     scenario: &Scenario,
     seed: u64,
@@ -103,6 +118,7 @@ pub fn check_run_with<S: TraceSink>(
     let Tee(_, csv) = csv_sink;
     let mut first = csv.finish()?;
     first.flush()?;
+    within_budget(&run.summary)?;
 
     let mut again = CsvTrace::new(digest(io::sink()))?;
     simulate(scenario, seed, &mut again)?;
@@ -123,6 +139,7 @@ pub fn judged_run<S: TraceSink>(
     extra: &mut S,
 ) -> io::Result<CheckedRun> {
     let mut run = verified_run(scenario, seed, extra)?;
+    within_budget(&run.summary)?;
     run.report.set(
         Invariant::I8,
         Verdict::Skipped {

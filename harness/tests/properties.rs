@@ -200,6 +200,7 @@ fn budget_traffic() -> impl Strategy<Value = Scenario> {
             description: "random traffic under client budgets".to_string(),
             seed,
             horizon_us: 7 * 24 * 3_600_000_000,
+            max_events: paceline_sim::DEFAULT_MAX_EVENTS,
             pool,
             service,
             batches: batches
@@ -448,5 +449,5 @@ fn the_budget_traffic_reaches_the_edges() {
     assert!(paused >= cases / 10, "{counts}");
     assert!(too_large >= cases / 10, "{counts}");
     assert!((cases / 5..=cases * 4 / 5).contains(&broken), "{counts}");
-    println!("{counts}");
+    eprintln!("{counts}");
 }

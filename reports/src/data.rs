@@ -9,6 +9,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use paceline_trace::{EventName, ResultKind, TraceRow, key};
 use paceline_verify::PoolRules;
 
+/// Batches whose statistics the pages show; the rest are counted.
+pub const STATS_SHOWN: usize = 100;
+
 /// Beyond this many rows the timeline shows workers instead of rows.
 pub const ROW_LANES: usize = 60;
 /// At most this many worker lanes are drawn.
@@ -74,11 +77,14 @@ pub struct TraceData {
     pub lanes: Lanes,
     pub per_row: bool,
     pub outcomes: BTreeMap<&'static str, u64>,
-    /// Each batch's statistics, as `batch_end` reported them.
+    /// The first [`STATS_SHOWN`] batches' statistics, as `batch_end` reported them.
     pub batch_stats: Vec<(u64, String)>,
     /// Server pauses owed (a capacity answer's wait, under `honour_retry_after`), merged
     /// where they overlap: (from, until) in microseconds.
     pub pauses: Vec<(u64, u64)>,
+    /// Batches that ended beyond those: counted, so that a trace of a million batches
+    /// neither grows the report's memory nor its pages.
+    pub batch_stats_more: u64,
 }
 
 type RowKey = (u64, usize);
@@ -121,6 +127,7 @@ impl Collector {
                 outcomes: BTreeMap::new(),
                 batch_stats: Vec::new(),
                 pauses: Vec::new(),
+                batch_stats_more: 0,
             },
             rules: rules.clone(),
             held: 0,
@@ -171,10 +178,15 @@ impl Collector {
                 self.data.dispatches.push((t, self.rules.spacing_ms(d)));
             }
             e if e.is_answer() => self.in_flight = self.in_flight.saturating_sub(1),
-            EventName::BatchEnd => self
-                .data
-                .batch_stats
-                .push((r.batch.unwrap_or(0), r.detail.clone())),
+            EventName::BatchEnd => {
+                if self.data.batch_stats.len() < STATS_SHOWN {
+                    self.data
+                        .batch_stats
+                        .push((r.batch.unwrap_or(0), r.detail.clone()));
+                } else {
+                    self.data.batch_stats_more += 1;
+                }
+            }
             EventName::Emit => {
                 let name = r
                     .detail_value(key::RESULT)

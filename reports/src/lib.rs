@@ -21,7 +21,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use paceline_trace::{Ending, Invariant, ReadError, TraceReader, TraceSink};
+use paceline_trace::{Ending, Invariant, ReadError, TraceLimits, TraceReader, TraceSink};
 use paceline_verify::{PoolTable, Report, Verdict};
 
 use crate::figures::{FiguresSink, Limits};
@@ -80,8 +80,19 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
     }
 }
 
-/// Draw the charts and write the pages into `dir`; returns every file written.
+/// Draw the charts and write the pages into `dir`, reading the trace under the default
+/// [`TraceLimits`]; returns every file written.
 pub fn write_report(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    write_report_within(input, dir, &TraceLimits::default())
+}
+
+/// [`write_report`], the trace held to `limits`. The charts keep about 50 bytes per
+/// event (series of changes, spans), so the trace's size limit bounds their memory.
+pub fn write_report_within(
+    input: &ReportInput<'_>,
+    dir: &Path,
+    limits: &TraceLimits,
+) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let file = File::open(input.trace).map_err(io(input.trace))?;
     let trace_err = |source| ReportError::Trace {
@@ -89,7 +100,8 @@ pub fn write_report(input: &ReportInput<'_>, dir: &Path) -> Result<Vec<PathBuf>,
         source,
     };
     let mut reader =
-        TraceReader::new(BufReader::with_capacity(1 << 16, file)).map_err(trace_err)?;
+        TraceReader::with_limits(BufReader::with_capacity(1 << 16, file), limits.clone())
+            .map_err(trace_err)?;
     let rules = input.pool.rules();
     let mut collector = data::Collector::new(&rules);
     let mut figures = FiguresSink::new(input.limits.clone());

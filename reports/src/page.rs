@@ -41,6 +41,30 @@ fn html(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Text for one cell of a Markdown table: a `|` would end the cell and a line break the
+/// row, so they are escaped (`\|`, `<br>`), as is `\` before them; Markdown renders the rest.
+fn md_cell(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('<', "&lt;")
+        .replace('|', "\\|")
+        .replace("\r\n", "<br>")
+        .replace(['\n', '\r'], "<br>")
+}
+
+/// Text for a Markdown line outside tables (a heading, a paragraph): one line.
+fn md_line(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}
+
+/// The line that counts the batches whose statistics are not shown.
+fn more_batches(data: &TraceData) -> String {
+    format!(
+        "{} more batches ended; the first {} are shown (every batch_end is checked under I7).",
+        data.batch_stats_more,
+        data.batch_stats.len()
+    )
+}
+
 /// Rows of (name, value) for the configuration table.
 fn config_rows(input: &ReportInput<'_>) -> Vec<(&'static str, String)> {
     let t = input.pool;
@@ -145,6 +169,9 @@ img{{max-width:100%;border:1px solid #ddd}}figure{{margin:1em 0 2em}}\
         }
         out.push_str("</table>\n");
     }
+    if data.batch_stats_more > 0 {
+        let _ = writeln!(out, "<p>{}</p>", more_batches(data));
+    }
     out.push_str("<h2>Charts</h2>\n");
     for (stem, caption) in CHARTS {
         let _ = writeln!(
@@ -175,10 +202,11 @@ pub fn summary_md(
 ) -> String {
     let mut out = format!(
         "# {}\n\n{}\n\n## Planning figures\n\n| figure | value |\n| --- | --- |\n",
-        input.title, input.description
+        md_line(input.title),
+        md_line(input.description)
     );
     for (name, value) in figures.lines() {
-        let _ = writeln!(out, "| {name} | {} |", value.replace('|', "\\|"));
+        let _ = writeln!(out, "| {name} | {} |", md_cell(&value));
     }
     out.push_str(
         "\n## Invariants\n\n| id | invariant | verdict | detail |\n| --- | --- | --- | --- |\n",
@@ -188,7 +216,7 @@ pub fn summary_md(
             out,
             "| {i} | {} | {label} | {} |",
             i.name(),
-            detail.replace('|', "\\|")
+            md_cell(&detail)
         );
     }
     out.push_str("\n## Outcomes\n\n| result | rows |\n| --- | --- |\n");
@@ -202,7 +230,7 @@ pub fn summary_md(
         ms(data.end_us)
     );
     for (k, v) in config_rows(input) {
-        let _ = writeln!(out, "| {k} | {v} |");
+        let _ = writeln!(out, "| {k} | {} |", md_cell(&v));
     }
     for (batch, detail) in &data.batch_stats {
         let _ = writeln!(
@@ -210,13 +238,33 @@ pub fn summary_md(
             "\n## Batch {batch}\n\n| statistic | value |\n| --- | --- |"
         );
         for (k, v) in pairs(detail) {
-            let _ = writeln!(out, "| {k} | {v} |");
+            let _ = writeln!(out, "| {} | {} |", md_cell(k), md_cell(v));
         }
+    }
+    if data.batch_stats_more > 0 {
+        let _ = writeln!(out, "\n{}", more_batches(data));
     }
     out.push_str("\n## Charts\n\n");
     for (stem, caption) in CHARTS {
         let _ = writeln!(out, "![{stem}]({stem}.png)\n\n{caption}\n");
     }
-    let _ = writeln!(out, "Trace: [{trace_link}]({trace_link})");
+    let link = md_line(trace_link);
+    let target = link
+        .replace(' ', "%20")
+        .replace('(', "%28")
+        .replace(')', "%29");
+    let _ = writeln!(out, "Trace: [{}]({target})", link.replace(['[', ']'], ""));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_cells_and_lines_cannot_break_the_table() {
+        assert_eq!(md_cell("a|b\nc\\<i>"), "a\\|b<br>c\\\\&lt;i>");
+        assert_eq!(md_line("title\n# injected"), "title # injected");
+        assert_eq!(html("<b id=\"x\">&"), "&lt;b id=&quot;x&quot;&gt;&amp;");
+    }
 }

@@ -20,9 +20,9 @@ mod time;
 
 pub use provider::{Counts, LimitKind, LimitSpec, Measure, RetryAfter};
 pub use record::{answer_name, outcome_of, record_of, result_kind};
-pub use run::{RunSummary, simulate};
+pub use run::{DISPATCH_TIMES_KEPT, RunSummary, simulate};
 pub use scenario::{
-    BatchSpec, DEFAULT_HORIZON_MS, Distribution, Expect, MAX_ROWS_PER_BATCH, Outage, Override,
-    Phase, RateLimit, RowSpec, Rows, Scenario, ScenarioError, ScriptedAttempt, ServiceModel,
-    declared_mutant,
+    BatchSpec, DEFAULT_HORIZON_MS, DEFAULT_MAX_EVENTS, Distribution, Expect, MAX_ROWS_PER_BATCH,
+    Outage, Override, Phase, RateLimit, RowSpec, Rows, Scenario, ScenarioError, ScenarioLimits,
+    ScriptedAttempt, ServiceModel, declared_mutant, decode, read_text,
 };

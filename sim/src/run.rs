@@ -5,7 +5,10 @@
 //! simulated API, batch calls and shutdowns from the scenario, and the trace. Every rule
 //! (gate, throttle, permits, budgets, ordering) is the pool's own. The run ends when
 //! every batch has been called and has ended (quiescence), when nothing is left to happen
-//! but rows remain (a deadlock), or at the horizon with work still scheduled (unfinished).
+//! but rows remain (a deadlock), at the horizon with work still scheduled (unfinished), or
+//! when it reaches the scenario's event budget (cut). Memory does not grow with events:
+//! dispatch times are kept per row id only up to [`DISPATCH_TIMES_KEPT`] (or one more
+//! than an expectation lists).
 
 use paceline_core::Waiting;
 use paceline_core::{ApiAnswer, BatchId, BatchStats, Cause, EventKind, Pool};
@@ -22,6 +25,10 @@ use crate::record::{record_of, result_kind};
 use crate::scenario::Scenario;
 use crate::service::{Answer, RowLoad, Service, draw};
 use crate::time::{ceil_us, time, us};
+
+/// Dispatch times kept per row id: enough for any expectation (one more than it lists,
+/// if it lists more) to tell a match from a mismatch, without growing with a retry storm.
+pub const DISPATCH_TIMES_KEPT: usize = 10_000;
 
 /// What a run did, for summaries and expectations.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +55,8 @@ pub struct RunSummary {
     pub batch_stats: Vec<Option<BatchStats>>,
     /// How the run ended.
     pub ending: Ending,
-    /// Dispatch times of rows with an id, in microseconds.
+    /// Dispatch times of rows with an id, in microseconds: the first
+    /// [`DISPATCH_TIMES_KEPT`] of each row (more where an expectation lists more).
     pub dispatch_us: BTreeMap<String, Vec<u64>>,
     /// Final results of rows with an id.
     pub results: BTreeMap<String, ResultKind>,
@@ -213,6 +221,9 @@ impl<'s> Simulation<'s> {
                 }
             }
             self.drain(at, sink)?;
+            if matches!(self.summary.ending, Ending::EventBudget { .. }) {
+                break;
+            }
             if self.same_instant.1 > self.livelock_at {
                 self.summary.ending = Ending::Livelock {
                     at_us: at,
@@ -242,6 +253,13 @@ impl<'s> Simulation<'s> {
             self.same_instant = (at_us, 0);
         }
         while let Some(event) = self.pool.poll(now) {
+            if self.summary.events >= self.scenario.max_events {
+                self.summary.ending = Ending::EventBudget {
+                    at_us,
+                    events: self.scenario.max_events,
+                };
+                return Ok(());
+            }
             self.summary.events += 1;
             self.same_instant.1 += 1;
             if self.same_instant.1 > self.livelock_at {
@@ -281,11 +299,17 @@ impl<'s> Simulation<'s> {
                         self.summary.retries += 1;
                     }
                     if !id.is_empty() {
-                        self.summary
-                            .dispatch_us
-                            .entry(id.to_string())
-                            .or_default()
-                            .push(at_us);
+                        let kept = self
+                            .scenario
+                            .expect
+                            .dispatch_ms
+                            .get(id)
+                            .map_or(0, |expected| expected.len() + 1)
+                            .max(DISPATCH_TIMES_KEPT);
+                        let times = self.summary.dispatch_us.entry(id.to_string()).or_default();
+                        if times.len() < kept {
+                            times.push(at_us);
+                        }
                     }
                     let load = self.row_load(index, row);
                     let answer = self.service.answer(at_us, rows.script(row, attempt), load);
@@ -333,8 +357,9 @@ impl<'s> Simulation<'s> {
             })
             .collect();
         // Batches never called still have every row to do.
+        let called: std::collections::BTreeSet<usize> = self.batch_of.iter().copied().collect();
         for batch in 0..self.scenario.batches.len() {
-            if !self.batch_of.contains(&batch) {
+            if !called.contains(&batch) {
                 let rows = &self.scenario.batches[batch].rows;
                 stuck.extend((0..rows.len()).map(|row| Stuck {
                     batch,

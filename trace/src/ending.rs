@@ -33,6 +33,16 @@ pub enum Ending {
         /// Events seen at that instant.
         events: u64,
     },
+    /// The run reached its budget of events before it could end, and was cut there: a
+    /// valid scenario can ask for billions of dispatches (a retry storm), and a run must
+    /// end in bounded time and memory. Not a verdict on the pool: the harness refuses the
+    /// run, naming the limit.
+    EventBudget {
+        /// When the last event within the budget happened.
+        at_us: u64,
+        /// The budget, in events.
+        events: u64,
+    },
 }
 
 /// A row left when a run could not finish, and what it waits for.

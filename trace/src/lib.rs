@@ -6,7 +6,7 @@
 //! any language can write it, and the verifier and the reports read it. This crate holds
 //! the format and nothing else of paceline's: the record ([`TraceRecord`], [`TraceRow`]),
 //! the event names ([`EventName`]), the detail keys ([`key`]), a streaming CSV writer
-//! ([`CsvTrace`]) and reader ([`TraceReader`]), the [`TraceSink`] seam between stages,
+//! ([`CsvTrace`]) and a reader bounded by [`TraceLimits`] ([`TraceReader`]), the [`TraceSink`] seam between stages,
 //! and the vocabulary of verdicts ([`Invariant`], [`ResultKind`], [`DefectId`],
 //! [`Ending`]). Each word is spelled in one place.
 //!
@@ -14,19 +14,30 @@
 //! use paceline_trace::{CsvTrace, EventName, TraceReader, TraceRecord, TraceSink};
 //!
 //! let mut csv = CsvTrace::new(Vec::new())?;
-//! csv.record(&TraceRecord {
+//! let start = TraceRecord {
 //!     t_us: 0,
-//!     event: EventName::Dispatch,
+//!     event: EventName::BatchStart,
 //!     batch: Some(0),
+//!     row: None,
+//!     id: "",
+//!     attempt: None,
+//!     delay_ms: Some(100.0),
+//!     detail: "rows=1",
+//! };
+//! csv.record(&start)?;
+//! csv.record(&TraceRecord {
+//!     event: EventName::Dispatch,
 //!     row: Some(0),
 //!     id: "A",
 //!     attempt: Some(1),
-//!     delay_ms: Some(100.0),
 //!     detail: "",
+//!     ..start
 //! })?;
 //! let bytes = csv.finish()?;
 //! let mut reader = TraceReader::new(bytes.as_slice())?;
-//! let row = reader.next_row().expect("one row")?;
+//! let first = reader.next_row().expect("two rows")?;
+//! assert_eq!(first.event, EventName::BatchStart);
+//! let row = reader.next_row().expect("two rows")?;
 //! assert_eq!((row.event, row.id.as_str()), (EventName::Dispatch, "A"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -38,10 +49,14 @@ mod defect;
 mod detail;
 mod ending;
 mod event;
+mod guard;
+mod idset;
 mod invariant;
+mod limits;
 mod reader;
 mod record;
 mod result;
+mod schema;
 mod sink;
 mod time;
 mod writer;
@@ -51,7 +66,9 @@ pub use defect::DefectId;
 pub use detail::{DetailWriter, detail_value, key};
 pub use ending::{Ending, Stuck};
 pub use event::EventName;
+pub use idset::IdSet;
 pub use invariant::Invariant;
+pub use limits::{LimitHit, SHOWN_CHARS, TraceLimits, shown};
 pub use reader::{Columns, ReadError, TraceReader};
 pub use record::{HEADER, TraceRecord, TraceRow};
 pub use result::ResultKind;

@@ -38,6 +38,11 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// The verifier reads traces from anywhere: no panic on any input.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 mod checks;
 mod reference;
@@ -47,4 +52,4 @@ mod verifier;
 
 pub use reference::{PoolRules, PoolTable, ReferenceThrottle};
 pub use verdict::{Findings, KEPT_VIOLATIONS, Report, RowRef, Verdict, Violation};
-pub use verifier::{Verifier, verify_rows};
+pub use verifier::{Verifier, verify_rows, verify_trace};

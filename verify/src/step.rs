@@ -2,7 +2,7 @@
 //! ([`RowTrack`]) and the shared state around it ([`Step`]). The verifier builds these;
 //! the checks only read them, so neither imports the other's internals.
 
-use paceline_trace::{EventName, detail_value, key};
+use paceline_trace::{EventName, IdSet, detail_value, key};
 
 use crate::reference::PoolRules;
 use crate::verdict::RowRef;
@@ -65,13 +65,39 @@ impl RowTrack {
     pub(crate) fn budget_start(&self) -> Option<u64> {
         self.first_permit_us.or(self.first_dispatch_us)
     }
+
+    /// Ended, returned, holding nothing: the trace has nothing more to say about it, so
+    /// its track can go (the batch remembers it among its finished rows).
+    pub(crate) fn is_finished(&self) -> bool {
+        self.terminal.is_some() && self.emitted && !self.holds_permit && !self.in_flight
+    }
+}
+
+/// What the verifier keeps of a batch while it is open, and of a batch that ended with
+/// rows missing until the end of the trace.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BatchTrack {
+    /// Whether its `batch_start` was seen.
+    pub started: bool,
+    /// Rows its `batch_start` declared.
+    pub declared: Option<u64>,
+    /// Rows that ended and were returned, whose tracks were dropped: one range while
+    /// they finish in order.
+    pub finished: IdSet,
 }
 
 /// One event with the shared state around it, as handed to every check.
 pub(crate) struct Step<'a> {
     pub ev: &'a Ev,
-    /// The row's state before this event.
+    /// The row's state before this event; `None` for events of no row, and for rows that
+    /// had finished (ended and were returned) before it.
     pub row: Option<&'a RowTrack>,
+    /// The row had finished before this event: anything but a release is too late.
+    pub finished: bool,
+    /// The event's batch, while it is open (or ended incomplete).
+    pub batch: Option<&'a BatchTrack>,
+    /// The batch had ended (its first `batch_end`) before this event.
+    pub batch_closed: bool,
     /// The reference `D` after this event.
     pub d_ms: f64,
     /// For `capacity` and `retryable`: whether the throttle recorded the failure.
@@ -98,7 +124,7 @@ pub(crate) fn update(track: &mut RowTrack, ev: &Ev) {
         }
         EventName::Dispatch => {
             track.first_dispatch_us.get_or_insert(t);
-            track.dispatches += 1;
+            track.dispatches = track.dispatches.saturating_add(1);
             track.in_flight = true;
             track.gate_since = None;
         }

@@ -110,10 +110,21 @@ pub struct Findings {
 impl Findings {
     /// Count a violation; keep it if fewer than [`KEPT_VIOLATIONS`] are kept.
     pub fn push(&mut self, v: Violation) {
-        self.count += 1;
+        self.push_counted(v, 1);
+    }
+
+    /// Count `count` violations that `v` describes together (rows missing from a batch
+    /// of a trillion are counted, not listed); keep `v` as one.
+    pub fn push_counted(&mut self, v: Violation, count: u64) {
+        self.count = self.count.saturating_add(count);
         if self.first.len() < KEPT_VIOLATIONS {
             self.first.push(v);
         }
+    }
+
+    /// Whether nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
     }
 
     /// `Held` (with `note`) if nothing was found.

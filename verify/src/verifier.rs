@@ -5,48 +5,93 @@
 //! the throttle recorded a `capacity` or `retryable` answer is known only from the row's
 //! next event (a `backoff` means yes; `retry_timeout` or `shutdown` means no). Events are
 //! held back from the first unresolved answer until it is resolved, so every check sees
-//! the reference `D` exactly as it stood after each event. Memory stays flat otherwise.
+//! the reference `D` exactly as it stood after each event.
+//!
+//! Memory is kept per *open* row and per *open* batch, never per row index or per
+//! declared count: a row's track is dropped once it has ended, been returned and holds
+//! nothing (its batch remembers it in a range set), and a batch's state is dropped when
+//! it ends complete (the ended batches are a range set too). A trace can make the
+//! verifier hold at most `max_open_rows` tracks.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 
-use paceline_trace::{Ending, EventName, TraceRecord, TraceRow, TraceSink};
+use paceline_trace::{
+    Ending, EventName, IdSet, LimitHit, ReadError, TraceLimits, TraceReader, TraceRecord, TraceRow,
+    TraceSink, detail_value, key,
+};
 
 use crate::checks::Checks;
 use crate::reference::{PoolRules, ReferenceThrottle};
-use crate::step::{Ev, RowTrack, Step, update};
+use crate::step::{BatchTrack, Ev, RowTrack, Step, update};
 use crate::verdict::Report;
 
 /// Events held back waiting for a failure's resolution before one is forced (recorded).
 const MAX_HELD: usize = 100_000;
 
+type RowKey = (u64, usize);
+
+/// What the verifier knows of rows and batches, shared by every check.
+#[derive(Debug, Default)]
+pub(crate) struct Tracks {
+    /// Rows seen and not finished.
+    pub rows: BTreeMap<RowKey, RowTrack>,
+    /// Batches open, or ended with rows missing.
+    pub batches: BTreeMap<u64, BatchTrack>,
+    /// Batches that ended (their first `batch_end`).
+    pub closed: IdSet,
+}
+
+impl Tracks {
+    fn finished(&self, (batch, row): RowKey) -> bool {
+        self.batches
+            .get(&batch)
+            .is_some_and(|b| b.finished.contains(row as u64))
+    }
+}
+
 /// Checks invariants I1 to I7 on a stream of trace records.
 pub struct Verifier {
     rules: PoolRules,
     tolerance_us: u64,
+    max_open_rows: u64,
     throttle: ReferenceThrottle,
-    rows: BTreeMap<u64, Vec<RowTrack>>,
+    tracks: Tracks,
     permits_held: u64,
     in_flight: u64,
     batches_started: u64,
+    /// Events held back, the front one numbered `held_base`, with their resolution.
     held: VecDeque<(Ev, Option<bool>)>,
+    held_base: u64,
+    /// Each row's unresolved failure among the held events, by number.
+    unresolved: BTreeMap<RowKey, u64>,
     checks: Checks,
     complete_details: bool,
 }
 
 impl Verifier {
     /// A verifier for a pool with these rules; `tolerance_us` absorbs clock jitter of
-    /// real runs in time comparisons (0 for simulated traces).
+    /// real runs in time comparisons (0 for simulated traces). It tracks as many rows as
+    /// the trace opens: a simulated run is bounded by its scenario.
     pub fn new(rules: PoolRules, tolerance_us: u64) -> Self {
+        Verifier::with_limits(rules, tolerance_us, u64::MAX)
+    }
+
+    /// A verifier that refuses (through [`Verifier::try_observe`]) to track more than
+    /// `max_open_rows` rows at once, for traces from elsewhere.
+    pub fn with_limits(rules: PoolRules, tolerance_us: u64, max_open_rows: u64) -> Self {
         Verifier {
             throttle: ReferenceThrottle::new(&rules),
             rules,
             tolerance_us,
-            rows: BTreeMap::new(),
+            max_open_rows,
+            tracks: Tracks::default(),
             permits_held: 0,
             in_flight: 0,
             batches_started: 0,
             held: VecDeque::new(),
+            held_base: 0,
+            unresolved: BTreeMap::new(),
             checks: Checks::default(),
             complete_details: false,
         }
@@ -61,19 +106,44 @@ impl Verifier {
         self
     }
 
-    /// Feed one record.
+    /// Feed one record; past the open-row limit the record is dropped (use
+    /// [`Verifier::try_observe`] to hear of it).
     pub fn observe(&mut self, record: &TraceRecord<'_>) {
+        let _ = self.try_observe(record);
+    }
+
+    /// Feed one record, or refuse it when it would open a row beyond the limit.
+    pub fn try_observe(&mut self, record: &TraceRecord<'_>) -> Result<(), LimitHit> {
         let kind = record.event;
+        // Without a batch column, batches are counted from their starts.
+        let batch = record.batch.unwrap_or(
+            self.batches_started
+                .saturating_sub(u64::from(kind != EventName::BatchStart)),
+        );
+        if let Some(row) = record.row {
+            let key = (batch, row);
+            let t = &mut self.tracks;
+            if !t.rows.contains_key(&key) && !t.finished(key) && !t.closed.contains(batch) {
+                if t.rows.len() as u64 >= self.max_open_rows {
+                    return Err(LimitHit {
+                        what: format!(
+                            "{} rows seen and not yet ended and returned",
+                            t.rows.len() + 1
+                        ),
+                        limit: self.max_open_rows,
+                        flag: "--max-open-rows",
+                    });
+                }
+                t.rows.insert(key, RowTrack::default());
+            }
+        }
         if kind == EventName::BatchStart && record.batch.is_none() {
             self.batches_started += 1;
         }
         let ev = Ev {
             t_us: record.t_us,
             kind,
-            // Without a batch column, batches are counted from their starts.
-            batch: record
-                .batch
-                .unwrap_or(self.batches_started.saturating_sub(1)),
+            batch,
             row: record.row,
             id: record.id.to_string(),
             attempt: record.attempt,
@@ -82,26 +152,31 @@ impl Verifier {
         };
         if self.held.is_empty() && !ev.awaits_resolution() {
             self.process(&ev, false);
-            return;
+            return Ok(());
         }
         if ev.kind != EventName::Release
             && let Some(row) = ev.row
+            && let Some(seq) = self.unresolved.remove(&(ev.batch, row))
         {
             // The row's next event (a release excepted) resolves its pending failure.
             let recorded = !matches!(ev.kind, EventName::RetryTimeout | EventName::Shutdown);
-            if let Some(pending) = self.held.iter_mut().find(|(e, resolved)| {
-                resolved.is_none() && e.row == Some(row) && e.batch == ev.batch
-            }) {
+            let at = usize::try_from(seq.saturating_sub(self.held_base)).unwrap_or(usize::MAX);
+            if let Some(pending) = self.held.get_mut(at) {
                 pending.1 = Some(recorded);
             }
         }
         let resolved = if ev.awaits_resolution() {
+            if let Some(row) = ev.row {
+                let seq = self.held_base + self.held.len() as u64;
+                self.unresolved.insert((ev.batch, row), seq);
+            }
             None
         } else {
             Some(false)
         };
         self.held.push_back((ev, resolved));
         self.release_held(false);
+        Ok(())
     }
 
     /// Process held events up to the first unresolved failure (all of them if `all`,
@@ -113,7 +188,15 @@ impl Verifier {
                 None if all || self.held.len() > MAX_HELD => true,
                 None => break,
             };
-            if let Some((ev, _)) = self.held.pop_front() {
+            if let Some((ev, resolved)) = self.held.pop_front() {
+                let seq = self.held_base;
+                self.held_base += 1;
+                if resolved.is_none()
+                    && let Some(row) = ev.row
+                    && self.unresolved.get(&(ev.batch, row)) == Some(&seq)
+                {
+                    self.unresolved.remove(&(ev.batch, row));
+                }
                 self.process(&ev, recorded);
             }
         }
@@ -127,27 +210,44 @@ impl Verifier {
             }
             _ => {}
         }
-        let key = ev.row.map(|row| (ev.batch, row));
-        if let Some((batch, row)) = key {
-            let rows = self.rows.entry(batch).or_default();
-            if rows.len() <= row {
-                rows.resize_with(row + 1, RowTrack::default);
-            }
+        let t = &mut self.tracks;
+        let batch_closed = t.closed.contains(ev.batch);
+        if ev.kind == EventName::BatchStart && !batch_closed {
+            let track = t.batches.entry(ev.batch).or_default();
+            track.started = true;
+            track.declared = detail_value(&ev.detail, key::ROWS).and_then(|v| v.parse().ok());
         }
-        let before = key.and_then(|(b, r)| self.rows.get(&b).and_then(|rows| rows.get(r)));
+        let key = ev.row.map(|row| (ev.batch, row));
+        let finished = key.is_some_and(|k| !t.rows.contains_key(&k) && t.finished(k));
+        if let Some(k) = key
+            && !finished
+            && !batch_closed
+        {
+            // Opened when observed; again here only if a held event finished it meanwhile.
+            t.rows.entry(k).or_default();
+            t.batches.entry(ev.batch).or_default();
+        }
+        let before = key.and_then(|k| t.rows.get(&k));
         let holds = before.is_some_and(|t| t.holds_permit);
-        match ev.kind {
-            EventName::Permit => self.permits_held += 1,
-            EventName::Release if holds => self.permits_held = self.permits_held.saturating_sub(1),
-            EventName::Dispatch => self.in_flight += 1,
-            k if k.is_answer() && before.is_some_and(|t| t.in_flight) => {
-                self.in_flight = self.in_flight.saturating_sub(1)
+        if !finished {
+            match ev.kind {
+                EventName::Permit => self.permits_held += 1,
+                EventName::Release if holds => {
+                    self.permits_held = self.permits_held.saturating_sub(1)
+                }
+                EventName::Dispatch => self.in_flight += 1,
+                k if k.is_answer() && before.is_some_and(|t| t.in_flight) => {
+                    self.in_flight = self.in_flight.saturating_sub(1)
+                }
+                _ => {}
             }
-            _ => {}
         }
         let step = Step {
             ev,
             row: before,
+            finished,
+            batch: t.batches.get(&ev.batch),
+            batch_closed,
             d_ms: self.throttle.d_ms(),
             recorded,
             permits_held: self.permits_held,
@@ -156,11 +256,41 @@ impl Verifier {
             tolerance_us: self.tolerance_us,
         };
         self.checks.on(&step);
-        if let Some((batch, row)) = key
-            && let Some(track) = self.rows.get_mut(&batch).and_then(|rows| rows.get_mut(row))
+        if let Some(k) = key
+            && let Some(track) = t.rows.get_mut(&k)
         {
             update(track, ev);
+            if track.is_finished() {
+                t.rows.remove(&k);
+                if let Some(batch) = t.batches.get_mut(&ev.batch) {
+                    batch.finished.insert(k.1 as u64);
+                }
+            }
         }
+        if ev.kind == EventName::BatchEnd && !batch_closed {
+            t.closed.insert(ev.batch);
+            // A batch whose declared rows all finished is done with: forget it.
+            let complete = t.batches.get(&ev.batch).is_some_and(|b| {
+                b.declared.is_some_and(|n| {
+                    b.finished.len() == n && (n == 0 || b.finished.next_missing(0) == Some(n))
+                })
+            }) && t
+                .rows
+                .range((ev.batch, 0)..=(ev.batch, usize::MAX))
+                .next()
+                .is_none();
+            if complete {
+                t.batches.remove(&ev.batch);
+            }
+        }
+    }
+
+    /// What the verifier holds now: rows tracked, batches tracked, and ranges of ended
+    /// batches. Each is bounded by the trace's open rows and batches, never by its length
+    /// or its indexes (the README's resource bounds; the bounds tests read it).
+    pub fn held(&self) -> (usize, usize, usize) {
+        let t = &self.tracks;
+        (t.rows.len(), t.batches.len(), t.closed.ranges())
     }
 
     /// Conclude, given how the run ended where a simulator knows it.
@@ -168,7 +298,7 @@ impl Verifier {
         self.release_held(true);
         let mut report = Report::default();
         self.checks.finish(
-            &self.rows,
+            &self.tracks,
             ending,
             &self.rules,
             self.complete_details,
@@ -180,8 +310,8 @@ impl Verifier {
 
 impl TraceSink for Verifier {
     fn record(&mut self, record: &TraceRecord<'_>) -> io::Result<()> {
-        self.observe(record);
-        Ok(())
+        self.try_observe(record)
+            .map_err(|hit| io::Error::other(hit.to_string()))
     }
 }
 
@@ -192,4 +322,29 @@ pub fn verify_rows(rules: PoolRules, rows: &[TraceRow], ending: Option<&Ending>)
         verifier.observe(&row.as_record());
     }
     verifier.finish(ending)
+}
+
+/// Check a trace CSV read from `input` (a file, a pipe, bytes) held to `limits`: every
+/// verdict and how many events it has, or the first line that breaks the format or a
+/// limit. Memory stays within the limits whatever the input.
+pub fn verify_trace<R: io::Read>(
+    input: R,
+    rules: PoolRules,
+    tolerance_us: u64,
+    limits: &TraceLimits,
+) -> Result<(Report, u64), ReadError> {
+    let mut reader = TraceReader::with_limits(input, limits.clone())?;
+    let mut verifier = Verifier::with_limits(rules, tolerance_us, limits.max_open_rows);
+    let mut events = 0u64;
+    while let Some(row) = reader.next_row() {
+        let row = row?;
+        verifier
+            .try_observe(&row.as_record())
+            .map_err(|hit| ReadError {
+                line: reader.line(),
+                message: hit.to_string(),
+            })?;
+        events += 1;
+    }
+    Ok((verifier.finish(None), events))
 }

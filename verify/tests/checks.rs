@@ -1,8 +1,10 @@
 //! Each invariant check fires on a trace that breaks it, and stays quiet on one that
 //! does not. Traces are written by hand, as another implementation would record them.
 
-use paceline_trace::{Ending, EventName, Invariant, Stuck, TraceRow};
-use paceline_verify::{PoolRules, PoolTable, Report, Verdict, verify_rows};
+use std::time::Instant;
+
+use paceline_trace::{Ending, EventName, Invariant, Stuck, TraceLimits, TraceRecord, TraceRow};
+use paceline_verify::{PoolRules, PoolTable, Report, Verdict, Verifier, verify_rows, verify_trace};
 
 /// The model's defaults, edited.
 fn rules(edit: impl FnOnce(&mut PoolTable)) -> PoolRules {
@@ -450,4 +452,209 @@ fn a_failure_ended_by_its_deadline_is_not_a_throttle_failure() {
         report.verdicts.get(&Invariant::I6)
     );
     assert!(report.is_held(Invariant::I5));
+}
+
+// Hostile traces: state per open row and open batch, missing rows counted rather than
+// enumerated, arithmetic that saturates, and schema faults of the pool reported as
+// violations.
+
+fn hostile_rules() -> PoolRules {
+    rules(|r| {
+        r.pool_size = 2;
+        r.min_dispatch_delay_ms = 100;
+        r.gate = "min".into();
+    })
+}
+
+fn record(t_us: u64, event: EventName, batch: u64, row: Option<usize>) -> TraceRecord<'static> {
+    TraceRecord {
+        t_us,
+        event,
+        batch: Some(batch),
+        row,
+        id: "",
+        attempt: row.map(|_| 1),
+        delay_ms: None,
+        detail: "",
+    }
+}
+
+/// One row's whole life in batch `batch`, as the pool writes it.
+fn row_life(v: &mut Verifier, t_us: u64, batch: u64, row: usize) {
+    for event in [
+        EventName::Permit,
+        EventName::Dispatch,
+        EventName::Ok,
+        EventName::Release,
+    ] {
+        v.observe(&record(t_us, event, batch, Some(row)));
+    }
+    v.observe(&TraceRecord {
+        detail: "result=ok",
+        ..record(t_us, EventName::Emit, batch, Some(row))
+    });
+}
+
+#[test]
+fn a_million_tiny_batches_leave_nothing_behind() {
+    let mut v = Verifier::new(hostile_rules(), 0);
+    let started = Instant::now();
+    for batch in 0..1_000_000u64 {
+        let t = batch * 100_000;
+        v.observe(&TraceRecord {
+            detail: "rows=1",
+            ..record(t, EventName::BatchStart, batch, None)
+        });
+        row_life(&mut v, t, batch, 0);
+        v.observe(&record(t, EventName::BatchEnd, batch, None));
+        if batch % 100_000 == 0 {
+            assert_eq!(v.held(), (0, 0, 1), "after batch {batch}");
+        }
+    }
+    let report = v.finish(None);
+    assert!(report.is_held(Invariant::I1) && report.is_held(Invariant::I4));
+    assert!(started.elapsed().as_secs() < 60);
+}
+
+#[test]
+fn rows_are_tracked_while_open_not_up_to_their_index() {
+    let mut v = Verifier::new(hostile_rules(), 0);
+    v.observe(&TraceRecord {
+        detail: "rows=100000001",
+        ..record(0, EventName::BatchStart, 0, None)
+    });
+    v.observe(&record(0, EventName::Ready, 0, Some(100_000_000)));
+    v.observe(&record(0, EventName::Ready, 0, Some(usize::MAX)));
+    assert_eq!(v.held().0, 2, "two open rows, whatever their indexes");
+    row_life(&mut v, 0, 0, 100_000_000);
+    assert_eq!(v.held().0, 1, "a finished row's track is dropped");
+    let report = v.finish(None);
+    let m = message(&report, Invariant::I3);
+    assert!(
+        m.contains("returned row 100000000 when row 0 was due"),
+        "{m}"
+    );
+    let m = message(&report, Invariant::I4);
+    assert!(
+        m.contains("99999995 more rows of batch 0 have no terminal result (of 100000000 missing)"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_batch_claiming_a_trillion_rows_is_counted_not_enumerated() {
+    let started = Instant::now();
+    let mut v = Verifier::new(hostile_rules(), 0);
+    v.observe(&TraceRecord {
+        detail: "rows=1000000000000",
+        ..record(0, EventName::BatchStart, 0, None)
+    });
+    row_life(&mut v, 0, 0, 0);
+    v.observe(&record(5, EventName::BatchEnd, 0, None));
+    let report = v.finish(None);
+    let m = message(&report, Invariant::I4);
+    assert!(
+        m.contains("batch 0 row 1: the row has no terminal result; never seen"),
+        "{m}"
+    );
+    assert!(m.contains("999999999994 more rows of batch 0"), "{m}");
+    match &report.verdicts[&Invariant::I4] {
+        Verdict::Violated { count, first } => {
+            assert_eq!(*count, 999_999_999_999);
+            assert_eq!(first.len(), 6, "five rows named, the rest in one line");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed().as_secs() < 5);
+}
+
+#[test]
+fn a_second_batch_end_and_events_after_it_are_violations() {
+    let mut v = Verifier::new(hostile_rules(), 0);
+    v.observe(&TraceRecord {
+        detail: "rows=1",
+        ..record(0, EventName::BatchStart, 0, None)
+    });
+    row_life(&mut v, 0, 0, 0);
+    v.observe(&record(1, EventName::BatchEnd, 0, None));
+    v.observe(&record(2, EventName::BatchEnd, 0, None));
+    v.observe(&record(3, EventName::Dispatch, 0, Some(0)));
+    let m = message(&v.finish(None), Invariant::I4);
+    assert!(m.contains("batch 0 ended a second time"), "{m}");
+    assert!(m.contains("dispatch after batch 0 ended"), "{m}");
+}
+
+#[test]
+fn a_second_result_after_a_row_was_returned_is_a_violation() {
+    let mut v = Verifier::new(hostile_rules(), 0);
+    v.observe(&TraceRecord {
+        detail: "rows=2",
+        ..record(0, EventName::BatchStart, 0, None)
+    });
+    row_life(&mut v, 0, 0, 0);
+    v.observe(&record(200_000, EventName::Permanent, 0, Some(0)));
+    v.observe(&TraceRecord {
+        detail: "result=ok",
+        ..record(200_000, EventName::Emit, 0, Some(0))
+    });
+    let report = v.finish(None);
+    let m = message(&report, Invariant::I4);
+    assert!(
+        m.contains("a second result (permanent) after the row ended"),
+        "{m}"
+    );
+    assert!(message(&report, Invariant::I3).contains("returned twice"));
+}
+
+#[test]
+fn a_tolerance_near_the_maximum_saturates() {
+    let text = "t_us,event,batch,row\n0,batch_start,0,\n0,dispatch,0,0\n10,dispatch,0,1\n";
+    for tolerance in [u64::MAX, u64::MAX - 5] {
+        let (report, _) = verify_trace(
+            text.as_bytes(),
+            hostile_rules(),
+            tolerance,
+            &TraceLimits::default(),
+        )
+        .expect("well-formed");
+        assert!(
+            report.is_held(Invariant::I1),
+            "{:?}",
+            report.verdicts[&Invariant::I1]
+        );
+    }
+    let (report, _) =
+        verify_trace(text.as_bytes(), hostile_rules(), 0, &TraceLimits::default()).expect("read");
+    assert!(report.is_violated(Invariant::I1));
+}
+
+#[test]
+fn open_rows_beyond_the_limit_are_refused_with_their_line() {
+    let mut text = String::from("t_us,event,batch,row\n0,batch_start,0,\n");
+    for row in 0..10 {
+        text.push_str(&format!("0,ready,0,{row}\n"));
+    }
+    let limits = TraceLimits {
+        max_open_rows: 5,
+        ..TraceLimits::default()
+    };
+    let e = verify_trace(text.as_bytes(), hostile_rules(), 0, &limits).expect_err("refused");
+    assert_eq!(e.line, 8);
+    assert!(e.message.contains("6 rows seen and not yet ended"), "{e}");
+    assert!(e.message.contains("--max-open-rows"), "{e}");
+}
+
+#[test]
+fn unresolved_failures_cost_no_quadratic_time() {
+    // 300 000 rows each fail once and are never heard of again: every event used to scan
+    // the events held back.
+    let started = Instant::now();
+    let mut v = Verifier::new(hostile_rules(), 0);
+    v.observe(&record(0, EventName::BatchStart, 0, None));
+    for row in 0..300_000 {
+        v.observe(&record(row as u64, EventName::Capacity, 0, Some(row)));
+        v.observe(&record(row as u64, EventName::Release, 0, Some(row)));
+    }
+    let _ = v.finish(None);
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
 }

@@ -20,7 +20,7 @@ mod rank;
 
 use std::path::Path;
 
-use paceline_sim::{Override, Scenario};
+use paceline_sim::{Override, Scenario, ScenarioLimits};
 use paceline_trace::{Ending, TraceSink, counted};
 use paceline_verify::Verdict;
 use rayon::prelude::*;
@@ -150,6 +150,8 @@ pub struct Search<'a> {
     pub seeds: &'a [u64],
     /// What to rank by.
     pub goal: Goal,
+    /// What the scenario file and each run may ask for.
+    pub limits: &'a ScenarioLimits,
 }
 
 /// Why a run disqualifies its setting.
@@ -189,7 +191,8 @@ where
         .iter()
         .map(|setting| {
             let all: Vec<Override> = search.base.iter().chain(setting).cloned().collect();
-            Scenario::parse_with(search.path, search.text, &all).map_err(|e| e.to_string())
+            Scenario::parse_with(search.path, search.text, &all, search.limits)
+                .map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<Scenario>, String>>()?;
     let jobs: Vec<(usize, u64)> = (0..grid.len())

@@ -1,8 +1,12 @@
 //! The figures of a run, gathered from its trace as it streams past: a little state per
-//! row (where it waits since when), running totals, and the latencies of rows that
-//! ended.
+//! row still open (where it waits since when), running totals, and the latencies of rows
+//! that ended.
+//!
+//! State is kept per row *seen*, in maps, never in a vector indexed by row number: a
+//! recorded trace may name row 9 999 999 on its first line, and that must cost one
+//! entry, not ten million.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 
 use paceline_trace::{Ending, EventName, ResultKind, TraceRecord, TraceSink, detail_value, key};
@@ -26,24 +30,33 @@ struct Row {
     tokens: Option<u64>,
     /// Index of its attempt in flight in the budgets' log.
     attempt: Option<usize>,
+    /// It has a result; kept only until it gives its permit back.
     ended: bool,
-    /// Submit to result.
-    latency_us: Option<u64>,
 }
 
-/// One batch: when it was called (rows are submitted then) and its rows.
-#[derive(Debug, Clone, Default)]
+/// One batch: when it started (its rows' submit time, unless `emit` says otherwise), the
+/// rows its `batch_start` declared, and the rows seen.
+#[derive(Debug, Clone, Copy, Default)]
 struct Batch {
     start_us: u64,
-    declared: usize,
-    rows: Vec<Row>,
+    declared: u64,
+    seen: u64,
 }
+
+type RowKey = (u64, usize);
 
 /// Gathers the [`Figures`] of a run from its trace.
 #[derive(Debug)]
 pub struct FiguresSink {
     limits: Limits,
     batches: BTreeMap<u64, Batch>,
+    /// Rows seen that have not ended (or ended still holding their permit).
+    open: HashMap<RowKey, Row>,
+    /// Rows that ended and are not yet returned: where their latency is in `latencies`,
+    /// for an `emit` to correct it (submit time of the batch call, not its start).
+    unreturned: HashMap<RowKey, usize>,
+    /// Latency of every row that ended, submit to result.
+    latencies: Vec<u64>,
     batches_started: u64,
     first_us: Option<u64>,
     last_result_us: u64,
@@ -75,6 +88,9 @@ impl FiguresSink {
         FiguresSink {
             limits,
             batches: BTreeMap::new(),
+            open: HashMap::new(),
+            unreturned: HashMap::new(),
+            latencies: Vec::new(),
             batches_started: 0,
             first_us: None,
             last_result_us: 0,
@@ -96,14 +112,6 @@ impl FiguresSink {
             paused_us: 0,
             attempts: Vec::new(),
         }
-    }
-
-    fn row(&mut self, batch: u64, row: usize) -> &mut Row {
-        let rows = &mut self.batches.entry(batch).or_default().rows;
-        if rows.len() <= row {
-            rows.resize_with(row + 1, Row::default);
-        }
-        &mut rows[row]
     }
 
     /// A server asked for a wait of `ms` at `t`: the pool pauses until `t + ms`.
@@ -140,11 +148,15 @@ impl FiguresSink {
             }
             EventName::Emit => {
                 self.last_result_us = self.last_result_us.max(t);
-                let submit = detail_value(r.detail, key::SUBMIT_US).and_then(|v| v.parse().ok());
-                let complete =
+                let submit: Option<u64> =
+                    detail_value(r.detail, key::SUBMIT_US).and_then(|v| v.parse().ok());
+                let complete: Option<u64> =
                     detail_value(r.detail, key::COMPLETE_US).and_then(|v| v.parse().ok());
-                if let (Some(row), Some(submit), Some(complete)) = (r.row, submit, complete) {
-                    self.row(batch, row).latency_us = Some(u64::saturating_sub(complete, submit));
+                let at = r.row.and_then(|row| self.unreturned.remove(&(batch, row)));
+                if let (Some(at), Some(submit), Some(complete)) = (at, submit, complete)
+                    && let Some(latency) = self.latencies.get_mut(at)
+                {
+                    *latency = complete.saturating_sub(submit);
                 }
                 return;
             }
@@ -157,15 +169,39 @@ impl FiguresSink {
         let Some(index) = r.row else {
             return;
         };
+        let key = (batch, index);
+        let mut row = match self.open.remove(&key) {
+            Some(row) => row,
+            // Ended and released: what follows is I4's business, not the figures'.
+            None if self.unreturned.contains_key(&key) => return,
+            None => {
+                self.batches.entry(batch).or_default().seen += 1;
+                Row::default()
+            }
+        };
+        if row.ended {
+            // Ended while holding its permit: only the permit's release is left.
+            if r.event == EventName::Release {
+                self.permits = self.permits.saturating_sub(1);
+            } else {
+                self.open.insert(key, row);
+            }
+            return;
+        }
         let start_us = self.batches.get(&batch).map_or(0, |b| b.start_us);
-        let row = self.row(batch, index);
-        let mut row_state = std::mem::take(row);
-        self.row_event(&mut row_state, r, start_us);
-        *self.row(batch, index) = row_state;
+        if self.row_event(&mut row, r, start_us) {
+            self.unreturned
+                .insert(key, self.latencies.len().saturating_sub(1));
+            row.ended = true;
+        }
+        if !row.ended || row.holds_permit {
+            self.open.insert(key, row);
+        }
     }
 
-    /// What `r` does to its row, and to the totals.
-    fn row_event(&mut self, row: &mut Row, r: &TraceRecord<'_>, start_us: u64) {
+    /// What `r` does to its row, and to the totals; `true` when it ended the row (its
+    /// latency is then the last of `latencies`).
+    fn row_event(&mut self, row: &mut Row, r: &TraceRecord<'_>, start_us: u64) -> bool {
         let t = r.t_us;
         // A row's next event ends its backoff (early, if it ends the row).
         if r.event != EventName::Backoff
@@ -236,8 +272,10 @@ impl FiguresSink {
             }
             self.answer(row, r);
         }
-        if r.event.is_terminal() && !row.ended {
-            row.ended = true;
+        if !r.event.is_terminal() {
+            return false;
+        }
+        {
             self.last_result_us = self.last_result_us.max(t);
             // Ended while waiting: the wait counts up to the end.
             if let Some(from) = row.permit_from.take() {
@@ -252,8 +290,9 @@ impl FiguresSink {
                     self.ok_tokens += row.tokens.unwrap_or(0);
                 }
             }
-            row.latency_us = Some(t.saturating_sub(start_us));
+            self.latencies.push(t.saturating_sub(start_us));
         }
+        true
     }
 
     /// A failed answer counted by kind and status; a `capacity` one may pause the pool.
@@ -302,17 +341,8 @@ impl FiguresSink {
         };
         let end = horizon_us.unwrap_or(self.last_result_us.max(first));
         let makespan_us = end.saturating_sub(first);
-        let mut latencies: Vec<u64> = Vec::new();
-        let mut seen = 0u64;
-        for b in self.batches.values() {
-            seen += b.declared.max(b.rows.len()) as u64;
-            latencies.extend(
-                b.rows
-                    .iter()
-                    .filter(|r| r.ended)
-                    .filter_map(|r| r.latency_us),
-            );
-        }
+        let mut latencies = std::mem::take(&mut self.latencies);
+        let seen: u64 = self.batches.values().map(|b| b.declared.max(b.seen)).sum();
         let ended: u64 = self.results.values().sum();
         let unfinished = match ending {
             // The driver knows rows the trace never showed (batches never called).

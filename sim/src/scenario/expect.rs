@@ -4,13 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
-use paceline_trace::{DefectId, Invariant, ResultKind};
+use paceline_trace::{DefectId, Invariant, ResultKind, shown};
 use serde::Deserialize;
 use toml::Value;
 
 use super::Expect;
 use super::file::ExpectFile;
-use super::source::{Checked, Source};
+use super::source::{Checked, Source, key_text, value_text};
 
 /// The defect a scenario file declares in `expect.mutant`, read leniently: a file that
 /// demonstrates a configuration defect (D4, D9) is refused by the real core, and the
@@ -42,7 +42,7 @@ impl Source<'_> {
                     self.error(
                         offset,
                         key,
-                        format!("{n:?}: invariants are named I1 to I11"),
+                        format!("{}: invariants are named I1 to I11", shown(n)),
                     )
                 })
             })
@@ -81,7 +81,10 @@ impl Source<'_> {
                         return Err(self.error(
                             offset,
                             "expect.holds",
-                            format!("{other}: write \"all\" or a list such as [\"I1\", \"I3\"]"),
+                            format!(
+                                "{}: write \"all\" or a list such as [\"I1\", \"I3\"]",
+                                value_text(other)
+                            ),
                         ));
                     }
                 }
@@ -100,8 +103,8 @@ impl Source<'_> {
             } else {
                 Err(self.error(
                     self.key_offset(map_span, id),
-                    &format!("{key}.{id}"),
-                    format!("no row has the id {id:?}"),
+                    &format!("{key}.{}", key_text(id)),
+                    format!("no row has the id {}", shown(id)),
                 ))
             }
         };
@@ -125,9 +128,10 @@ impl Source<'_> {
                     let parsed = ResultKind::parse(&kind).ok_or_else(|| {
                         self.error(
                             self.key_offset(&span, &id),
-                            &format!("expect.results.{id}"),
+                            &format!("expect.results.{}", key_text(&id)),
                             format!(
-                                "{kind:?}: a result is ok, permanent, retry_timeout or shutdown"
+                                "{}: a result is ok, permanent, retry_timeout or shutdown",
+                                shown(&kind)
                             ),
                         )
                     })?;
@@ -145,7 +149,7 @@ impl Source<'_> {
                     let parsed = ResultKind::parse(&kind).ok_or_else(|| {
                         self.error(
                             self.key_offset(&span, &kind),
-                            &format!("expect.outcomes.{kind}"),
+                            &format!("expect.outcomes.{}", key_text(&kind)),
                             "unknown result: use ok, permanent, retry_timeout or shutdown",
                         )
                     })?;
@@ -160,7 +164,7 @@ impl Source<'_> {
                 self.error(
                     m.span().start,
                     "expect.mutant",
-                    format!("{:?}: defects are named D1 to D19", m.get_ref()),
+                    format!("{}: defects are named D1 to D19", shown(m.get_ref())),
                 )
             })?),
         };

@@ -8,9 +8,13 @@
 //! The model is here; the file as written is in `file`, pointing into the text in
 //! `source`, edits from the command line (`--set`) in `set`, the checks in `validate`
 //! (the run) and `expect` (the expectations), and the way back to TOML in `to_toml`.
+//! What a file may ask for is bounded in `limits`.
+// Scenario files come from anywhere: no panic on any input.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod expect;
 mod file;
+mod limits;
 mod service_model;
 mod set;
 mod source;
@@ -28,6 +32,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use expect::declared_mutant;
+pub use limits::{DEFAULT_MAX_EVENTS, ScenarioLimits, decode, read_text};
 pub use service_model::{Distribution, Outage, Phase, RateLimit, ServiceModel};
 pub use set::Override;
 pub use source::ScenarioError;
@@ -63,6 +68,9 @@ pub struct Scenario {
     pub shutdowns_us: Vec<u64>,
     /// What `replay` and `check` assert.
     pub expect: Expect,
+    /// The run budget: a run that reaches this many events is cut there
+    /// (`Ending::EventBudget`). Not part of the file: `ScenarioLimits::max_events`.
+    pub max_events: u64,
 }
 
 /// One `[[batches]]` entry.
@@ -219,20 +227,41 @@ pub struct Expect {
 }
 
 impl Scenario {
-    /// Read and validate a scenario file.
+    /// Read and validate a scenario file under the default [`ScenarioLimits`].
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        Scenario::load_with(path, &[])
+        Scenario::load_within(path, &ScenarioLimits::default())
     }
 
-    /// Read a scenario file with `--set` edits applied, and validate the result.
-    pub fn load_with(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| Source::unreadable(path, &e))?;
-        Scenario::parse_with(path, &text, overrides)
+    /// Read and validate a scenario file held to `limits` (its size is checked before it
+    /// is read).
+    pub fn load_within(path: &Path, limits: &ScenarioLimits) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with(path, &[], limits)
     }
 
-    /// Validate scenario text; `path` is only used in error messages.
+    /// Read a scenario file held to `limits`, with `--set` edits applied, and validate
+    /// the result.
+    pub fn load_with(
+        path: &Path,
+        overrides: &[Override],
+        limits: &ScenarioLimits,
+    ) -> Result<Scenario, ScenarioError> {
+        let text = read_text(path, limits)?;
+        Scenario::parse_with(path, &text, overrides, limits)
+    }
+
+    /// Validate scenario text under the default [`ScenarioLimits`]; `path` is only used
+    /// in error messages.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-        Scenario::parse_with(path, text, &[])
+        Scenario::parse_within(path, text, &ScenarioLimits::default())
+    }
+
+    /// Validate scenario text held to `limits`; `path` is only used in error messages.
+    pub fn parse_within(
+        path: &Path,
+        text: &str,
+        limits: &ScenarioLimits,
+    ) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_with(path, text, &[], limits)
     }
 
     /// Validate scenario text with `--set` edits applied to the document first, so a
@@ -242,8 +271,9 @@ impl Scenario {
         path: &Path,
         text: &str,
         overrides: &[Override],
+        limits: &ScenarioLimits,
     ) -> Result<Scenario, ScenarioError> {
-        let src = Source { path, text };
+        let src = Source { path, text, limits };
         let file: File = src.read(overrides)?;
         src.scenario(file).map_err(|e| set::blame(e, overrides))
     }
@@ -251,14 +281,23 @@ impl Scenario {
     /// Read only the `[pool]` table of a file (a scenario, or a file holding just that
     /// table), for checking traces recorded elsewhere.
     pub fn load_pool(path: &Path) -> Result<PoolConfig, ScenarioError> {
-        Scenario::load_pool_with(path, &[])
+        Scenario::load_pool_within(path, &ScenarioLimits::default())
     }
 
-    /// [`Scenario::load_pool`] with `--set` edits of the `[pool]` table (only `pool.*`
-    /// keys: nothing else of the file is read).
+    /// [`Scenario::load_pool`], the file held to `limits`.
+    pub fn load_pool_within(
+        path: &Path,
+        limits: &ScenarioLimits,
+    ) -> Result<PoolConfig, ScenarioError> {
+        Scenario::load_pool_with(path, &[], limits)
+    }
+
+    /// [`Scenario::load_pool_within`] with `--set` edits of the `[pool]` table (only
+    /// `pool.*` keys: nothing else of the file is read).
     pub fn load_pool_with(
         path: &Path,
         overrides: &[Override],
+        limits: &ScenarioLimits,
     ) -> Result<PoolConfig, ScenarioError> {
         #[derive(Deserialize)]
         struct PoolOnly {
@@ -275,8 +314,12 @@ impl Scenario {
                 ),
             });
         }
-        let text = std::fs::read_to_string(path).map_err(|e| Source::unreadable(path, &e))?;
-        let src = Source { path, text: &text };
+        let text = read_text(path, limits)?;
+        let src = Source {
+            path,
+            text: &text,
+            limits,
+        };
         let file: PoolOnly = src.read(overrides)?;
         if file.pool.is_none() {
             return Err(ScenarioError {

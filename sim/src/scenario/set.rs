@@ -56,27 +56,29 @@ impl Override {
         })
     }
 
-    /// The key as the scenario's error messages name it: list entries' numbers left out
-    /// (`batches.0.generate.count` is `batches.generate.count`).
-    fn named_key(&self) -> String {
-        self.key
-            .split('.')
-            .filter(|s| !s.bytes().all(|b| b.is_ascii_digit()))
-            .collect::<Vec<_>>()
-            .join(".")
-    }
-
     /// Whether an error about `key` (as validation names keys: a full path, a bare key,
-    /// or several joined by ", ") is about this setting.
+    /// or several joined by ", ") is about this setting. List entries are compared
+    /// without their numbers, however a key writes them (`batches.0.generate.count`,
+    /// `batches[0].generate.count`).
     fn concerns(&self, key: &str) -> bool {
-        let mine = self.named_key();
-        key.split(", ").any(|k| {
+        let mine = without_entries(&self.key);
+        key.split(", ").map(without_entries).any(|k| {
             k == mine
                 || k.starts_with(&format!("{mine}."))
                 || mine.starts_with(&format!("{k}."))
                 || mine.ends_with(&format!(".{k}"))
         })
     }
+}
+
+/// A dotted key without its list entries' numbers: `batches[0].rows.1.id` is
+/// `batches.rows.id`.
+fn without_entries(key: &str) -> String {
+    key.split('.')
+        .map(|segment| segment.split('[').next().unwrap_or(segment))
+        .filter(|segment| !segment.bytes().all(|b| b.is_ascii_digit()))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 impl fmt::Display for Override {
@@ -226,7 +228,7 @@ fn kind(value: &DeValue<'_>) -> &'static str {
 
 /// The first `depth` segments of `full`, joined: where in the path a problem is.
 fn prefix(full: &[&str], depth: usize) -> String {
-    full[..depth.min(full.len())].join(".")
+    full.get(..depth).unwrap_or(full).join(".")
 }
 
 /// Set `value` at `path` inside `slot`: a key of a table (missing tables on the way are
@@ -275,11 +277,12 @@ fn set_in<'v>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::scenario::{Distribution, Rows, Scenario};
+    use crate::scenario::{Distribution, Rows, Scenario, ScenarioLimits};
 
     const BASE: &str = r#"name = "base"
 [pool]
@@ -296,7 +299,12 @@ generate = { count = 10 }
             .iter()
             .map(|s| Override::parse(s).expect("KEY=VALUE"))
             .collect();
-        Scenario::parse_with(Path::new("base.toml"), BASE, &overrides)
+        Scenario::parse_with(
+            Path::new("base.toml"),
+            BASE,
+            &overrides,
+            &ScenarioLimits::default(),
+        )
     }
 
     fn refused(settings: &[&str]) -> String {
@@ -360,7 +368,7 @@ generate = { count = 10 }
         let e = refused(&["seeed=3"]);
         assert!(e.contains("key `seeed`"), "{e}");
         let e = refused(&["batches.0.generate.count=0"]);
-        assert!(e.contains("key `batches.generate.count`"), "{e}");
+        assert!(e.contains("key `batches[0].generate.count`"), "{e}");
         assert!(e.contains("(from --set batches.0.generate.count=0)"), "{e}");
     }
 
@@ -388,6 +396,7 @@ generate = { count = 10 }
             Path::new("base.toml"),
             &text,
             &[Override::parse("pool.pool_size=8").expect("KEY=VALUE")],
+            &ScenarioLimits::default(),
         )
         .expect_err("refused")
         .to_string();

@@ -4,16 +4,16 @@
 use std::collections::BTreeSet;
 
 use paceline_core::{Outcome, PoolConfig, RawPoolConfig};
-use paceline_trace::EventName;
+use paceline_trace::{EventName, shown};
 use toml::{Spanned, Value};
 
 use crate::record::outcome_of;
 
 use super::file::{BatchFile, File, RowFile};
-use super::source::{Checked, Source};
+use super::source::{Checked, Source, key_text, plain_words, value_text};
 use super::{
-    BatchSpec, DEFAULT_HORIZON_MS, Distribution, MAX_ROWS_PER_BATCH, RowSpec, Rows, Scenario,
-    ScenarioError, ScriptedAttempt,
+    BatchSpec, DEFAULT_HORIZON_MS, Distribution, RowSpec, Rows, Scenario, ScenarioError,
+    ScriptedAttempt,
 };
 
 /// A scripted `capacity` without a status is a 429, the status rate limits answer with.
@@ -33,7 +33,10 @@ impl Source<'_> {
             return Err(self.error(
                 name_span.start,
                 "name",
-                format!("{name:?}: use only letters, digits, '-' and '_' (and at least one)"),
+                format!(
+                    "{}: use only letters, digits, '-' and '_' (and at least one)",
+                    shown(&name)
+                ),
             ));
         }
         let horizon_us = match file.horizon_ms {
@@ -62,20 +65,36 @@ impl Source<'_> {
         let batches = file
             .batches
             .into_iter()
-            .map(|b| self.batch(b, &mut ids))
+            .enumerate()
+            .map(|(i, b)| self.batch(i, b, &mut ids))
             .collect::<Checked<Vec<_>>>()?;
+        let rows = batches
+            .iter()
+            .fold(0u64, |sum, b| sum.saturating_add(b.rows.len() as u64));
+        if rows > self.limits.max_rows {
+            return Err(ScenarioError {
+                file: self.path.to_path_buf(),
+                line: None,
+                column: None,
+                key: Some("batches".into()),
+                message: format!(
+                    "{rows} rows in all, beyond the limit of {} (raise it with --max-rows)",
+                    self.limits.max_rows
+                ),
+            });
+        }
         let mut shutdowns_us = Vec::new();
-        for event in file.events {
+        for (i, event) in file.events.into_iter().enumerate() {
             let offset = event.span().start;
             let event = event.into_inner();
             if !event.shutdown {
                 return Err(self.error(
                     offset,
-                    "shutdown",
+                    &format!("events[{i}].shutdown"),
                     "an event must do something: the only event is `shutdown = true`",
                 ));
             }
-            shutdowns_us.push(self.us(event.at_ms, offset, "at_ms")?);
+            shutdowns_us.push(self.us(event.at_ms, offset, &format!("events[{i}].at_ms"))?);
         }
         let expect = self.expect(file.expect, &ids)?;
         Ok(Scenario {
@@ -88,6 +107,7 @@ impl Source<'_> {
             batches,
             shutdowns_us,
             expect,
+            max_events: self.limits.max_events,
         })
     }
 
@@ -104,7 +124,11 @@ impl Source<'_> {
                 .unwrap_or_default();
             let field = fields.last().copied().unwrap_or("pool");
             let offset = self.key_offset(&span, field);
-            let mut err = self.error(offset, &format!("pool.{field}"), e.to_string());
+            let mut err = self.error(
+                offset,
+                &format!("pool.{field}"),
+                plain_words(&e.to_string()),
+            );
             if fields.len() > 1 {
                 err.key = Some(
                     fields
@@ -118,24 +142,31 @@ impl Source<'_> {
         })
     }
 
-    fn batch(&self, batch: Spanned<BatchFile>, ids: &mut BTreeSet<String>) -> Checked<BatchSpec> {
+    fn batch(
+        &self,
+        index: usize,
+        batch: Spanned<BatchFile>,
+        ids: &mut BTreeSet<String>,
+    ) -> Checked<BatchSpec> {
         let span = batch.span();
         let offset = span.start;
         let rows_at = self.key_offset(&span, "rows");
         let batch = batch.into_inner();
-        let at_us = self.us(batch.at_ms, offset, "batches.at_ms")?;
+        let path = format!("batches[{index}]");
+        let max_rows = self.limits.max_rows_per_batch;
+        let at_us = self.us(batch.at_ms, offset, &format!("{path}.at_ms"))?;
         let rows = match (batch.rows, batch.generate) {
             (Some(_), Some(_)) => {
                 return Err(self.error(
                     offset,
-                    "batches.generate",
+                    &format!("{path}.generate"),
                     "a batch has either `rows` or `generate`, not both",
                 ));
             }
             (None, None) => {
                 return Err(self.error(
                     offset,
-                    "batches.rows",
+                    &format!("{path}.rows"),
                     "a batch needs `rows` or `generate`",
                 ));
             }
@@ -143,46 +174,46 @@ impl Source<'_> {
                 if rows.is_empty() {
                     return Err(self.error(
                         rows_at,
-                        "batches.rows",
+                        &format!("{path}.rows"),
                         "an empty batch shows nothing: give it at least one row",
                     ));
                 }
-                if rows.len() as u64 > MAX_ROWS_PER_BATCH {
+                if rows.len() as u64 > max_rows {
                     return Err(self.error(
                         rows_at,
-                        "batches.rows",
-                        format!("at most {MAX_ROWS_PER_BATCH} rows per batch"),
+                        &format!("{path}.rows"),
+                        format!(
+                            "at most {max_rows} rows per batch (raise it with --max-rows-per-batch)"
+                        ),
                     ));
                 }
                 Rows::Listed(
                     rows.into_iter()
-                        .map(|r| self.row(r, ids))
+                        .enumerate()
+                        .map(|(i, r)| self.row(&format!("{path}.rows[{i}]"), r, ids))
                         .collect::<Checked<Vec<_>>>()?,
                 )
             }
             (None, Some(generate)) => {
                 let offset = generate.span().start;
                 let generate = generate.into_inner();
-                if generate.count == 0 || generate.count > MAX_ROWS_PER_BATCH {
+                if generate.count == 0 || generate.count > max_rows {
                     return Err(self.error(
                         offset,
-                        "batches.generate.count",
+                        &format!("{path}.generate.count"),
                         format!(
-                            "{}: must be between 1 and {MAX_ROWS_PER_BATCH}",
+                            "{}: must be between 1 and {max_rows} (raise the limit with --max-rows-per-batch)",
                             generate.count
                         ),
                     ));
                 }
-                let ready_every_us = self.us(
-                    generate.ready_every_ms,
-                    offset,
-                    "batches.generate.ready_every_ms",
-                )?;
+                let every_key = format!("{path}.generate.ready_every_ms");
+                let ready_every_us = self.us(generate.ready_every_ms, offset, &every_key)?;
                 // The last row's ready time must fit too.
                 if ready_every_us.checked_mul(generate.count).is_none() {
                     return Err(self.error(
                         offset,
-                        "batches.generate.ready_every_ms",
+                        &every_key,
                         "count x ready_every_ms overflows virtual time",
                     ));
                 }
@@ -192,28 +223,36 @@ impl Source<'_> {
                 Rows::Generated {
                     count: usize::try_from(generate.count).unwrap_or(usize::MAX),
                     ready_every_us,
-                    tokens: draws(generate.tokens, "batches.generate.tokens")?,
-                    output_tokens: draws(generate.output_tokens, "batches.generate.output_tokens")?,
+                    tokens: draws(generate.tokens, &format!("{path}.generate.tokens"))?,
+                    output_tokens: draws(
+                        generate.output_tokens,
+                        &format!("{path}.generate.output_tokens"),
+                    )?,
                 }
             }
         };
         Ok(BatchSpec { at_us, rows })
     }
 
-    fn row(&self, row: Spanned<RowFile>, ids: &mut BTreeSet<String>) -> Checked<RowSpec> {
+    fn row(
+        &self,
+        path: &str,
+        row: Spanned<RowFile>,
+        ids: &mut BTreeSet<String>,
+    ) -> Checked<RowSpec> {
         let offset = row.span().start;
         let row = row.into_inner();
         if !row.id.is_empty() && !ids.insert(row.id.clone()) {
             return Err(self.error(
                 offset,
-                "batches.rows.id",
+                &format!("{path}.id"),
                 format!(
-                    "{:?} is used twice: expectations name rows by id, so ids are unique",
-                    row.id
+                    "{} is used twice: expectations name rows by id, so ids are unique",
+                    shown(&row.id)
                 ),
             ));
         }
-        let ready_us = self.us(row.ready_ms, offset, "batches.rows.ready_ms")?;
+        let ready_us = self.us(row.ready_ms, offset, &format!("{path}.ready_ms"))?;
         let count = |v: Option<i64>, key: &str| -> Checked<Option<u64>> {
             v.map(|n| {
                 u64::try_from(n).map_err(|_| {
@@ -222,12 +261,13 @@ impl Source<'_> {
             })
             .transpose()
         };
-        let tokens = count(row.tokens, "batches.rows.tokens")?;
-        let output_tokens = count(row.output_tokens, "batches.rows.output_tokens")?;
+        let tokens = count(row.tokens, &format!("{path}.tokens"))?;
+        let output_tokens = count(row.output_tokens, &format!("{path}.output_tokens"))?;
         let attempts = row
             .attempts
             .into_iter()
-            .map(|a| self.attempt(a))
+            .enumerate()
+            .map(|(i, a)| self.attempt(&format!("{path}.attempts[{i}]"), a))
             .collect::<Checked<Vec<_>>>()?;
         Ok(RowSpec {
             id: row.id,
@@ -238,9 +278,8 @@ impl Source<'_> {
         })
     }
 
-    fn attempt(&self, attempt: Spanned<Value>) -> Checked<ScriptedAttempt> {
+    fn attempt(&self, key: &str, attempt: Spanned<Value>) -> Checked<ScriptedAttempt> {
         let offset = attempt.span().start;
-        let key = "batches.rows.attempts";
         let outcome = |v: &Value| -> Checked<Outcome> {
             v.as_str()
                 .and_then(EventName::parse)
@@ -250,7 +289,8 @@ impl Source<'_> {
                         offset,
                         key,
                         format!(
-                            "{v}: an outcome is \"ok\", \"capacity\", \"retryable\" or \"permanent\""
+                            "{}: an outcome is \"ok\", \"capacity\", \"retryable\" or \"permanent\"",
+                            value_text(v)
                         ),
                     )
                 })
@@ -262,7 +302,7 @@ impl Source<'_> {
                 }) {
                     return Err(self.error(
                         offset,
-                        &format!("{key}.{extra}"),
+                        &format!("{key}.{}", key_text(extra)),
                         "unknown key: an attempt has `outcome`, `status`, `latency_ms` and `retry_after_ms`",
                     ));
                 }
@@ -277,7 +317,10 @@ impl Source<'_> {
                         return Err(self.error(
                             offset,
                             &format!("{key}.status"),
-                            format!("{other}: an HTTP status is an integer from 100 to 599"),
+                            format!(
+                                "{}: an HTTP status is an integer from 100 to 599",
+                                value_text(other)
+                            ),
                         ));
                     }
                 };

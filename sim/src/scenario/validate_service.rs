@@ -244,24 +244,59 @@ impl Source<'_> {
                 )
             })?;
         let per_us = self.us(per_ms, offset, &format!("{key}.per_ms"))?;
-        let choice = |value: Option<String>, field: &str, options: &[&str]| -> Checked<usize> {
-            match value {
-                None => Ok(0),
-                Some(v) => options.iter().position(|o| *o == v).ok_or_else(|| {
-                    self.error(
+        // The first option is the default; a value must spell one of them.
+        fn choose<T: Copy>(
+            src: &Source<'_>,
+            offset: usize,
+            key: &str,
+            value: Option<String>,
+            options: &[(&str, T)],
+        ) -> Checked<Option<T>> {
+            let Some(v) = value else {
+                return Ok(options.first().map(|o| o.1));
+            };
+            match options.iter().find(|o| o.0 == v) {
+                Some(o) => Ok(Some(o.1)),
+                None => {
+                    let names: Vec<&str> = options.iter().map(|o| o.0).collect();
+                    Err(src.error(
                         offset,
-                        &format!("{key}.{field}"),
-                        format!("{v:?}: write one of {}", quoted(options)),
-                    )
-                }),
+                        key,
+                        format!("{v:?}: write one of {}", quoted(&names)),
+                    ))
+                }
             }
-        };
-        let kind = [LimitKind::Window, LimitKind::Bucket]
-            [choice(limit.kind, "kind", &["window", "bucket"])?];
-        let counts =
-            [Counts::All, Counts::Accepted][choice(limit.counts, "counts", &["all", "accepted"])?];
-        let retry_after = [RetryAfter::Ms, RetryAfter::Seconds, RetryAfter::None]
-            [choice(limit.retry_after, "retry_after", &["ms", "seconds", "none"])?];
+        }
+        let field = |f: &str| format!("{key}.{f}");
+        let defaults = LimitSpec::new(measure, amount, per_us);
+        let kind = choose(
+            self,
+            offset,
+            &field("kind"),
+            limit.kind,
+            &[("window", LimitKind::Window), ("bucket", LimitKind::Bucket)],
+        )?
+        .unwrap_or(defaults.kind);
+        let counts = choose(
+            self,
+            offset,
+            &field("counts"),
+            limit.counts,
+            &[("all", Counts::All), ("accepted", Counts::Accepted)],
+        )?
+        .unwrap_or(defaults.counts);
+        let retry_after = choose(
+            self,
+            offset,
+            &field("retry_after"),
+            limit.retry_after,
+            &[
+                ("ms", RetryAfter::Ms),
+                ("seconds", RetryAfter::Seconds),
+                ("none", RetryAfter::None),
+            ],
+        )?
+        .unwrap_or(defaults.retry_after);
         let status = match limit.status {
             None => 429,
             Some(s) => self.capacity_status(s, offset, &format!("{key}.status"))?,
@@ -271,7 +306,7 @@ impl Source<'_> {
             counts,
             retry_after,
             status,
-            ..LimitSpec::new(measure, amount, per_us)
+            ..defaults
         })
     }
 

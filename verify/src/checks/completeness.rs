@@ -1,21 +1,24 @@
 //! I4 completeness: every row ends with exactly one terminal result, nothing happens to
-//! a row after it ended, every batch that starts ends, and the run reaches quiescence.
+//! a row after it ended or to a batch after it ended, every batch that starts ends, and
+//! the run reaches quiescence.
+//!
+//! Rows missing at the end are counted, not enumerated: a `batch_start` may claim a
+//! trillion rows, and at most [`LISTED`] of a batch's missing rows are named.
 
-use std::collections::BTreeMap;
-
-use paceline_trace::{Ending, Invariant};
+use paceline_trace::{Ending, EventName, Invariant, ms};
 
 use super::violation;
+use crate::step::{BatchTrack, RowTrack, Step};
 use crate::verdict::{Findings, RowRef, Verdict, Violation};
-use paceline_trace::{EventName, key};
+use crate::verifier::Tracks;
 
-use crate::step::{RowTrack, Step};
+/// How many missing rows of one batch are named; the rest are counted.
+const LISTED: usize = 5;
 
 #[derive(Debug, Default)]
 pub(crate) struct Completeness {
-    /// Per batch: rows declared by `batch_start`, and whether it ended.
-    batches: BTreeMap<u64, (Option<usize>, bool)>,
     last_t: u64,
+    saw_start: bool,
     findings: Findings,
 }
 
@@ -23,45 +26,67 @@ impl Completeness {
     pub(crate) fn on(&mut self, step: &Step<'_>) {
         let ev = step.ev;
         self.last_t = ev.t_us;
-        match ev.kind {
-            EventName::BatchStart => {
-                let declared = ev.detail(key::ROWS).and_then(|v| v.parse().ok());
-                self.batches.insert(ev.batch, (declared, false));
-            }
-            EventName::BatchEnd => {
-                self.batches.entry(ev.batch).or_insert((None, false)).1 = true;
-            }
-            _ => {}
+        if ev.kind == EventName::BatchStart {
+            self.saw_start = true;
         }
-        let Some((ended, at)) = step.row.and_then(|r| r.terminal) else {
-            return;
-        };
-        let message = if ev.kind.is_terminal() {
-            Some(format!(
-                "a second result ({}) after it ended with {} at {} ms",
-                ev.kind.as_str(),
-                ended.as_str(),
-                paceline_trace::ms(at)
-            ))
-        } else if !matches!(ev.kind, EventName::Release | EventName::Emit) {
-            Some(format!(
-                "{} after it ended with {}",
-                ev.kind.as_str(),
-                ended.as_str()
-            ))
+        let message = if step.batch_closed {
+            Some(if ev.kind == EventName::BatchEnd {
+                format!("batch {} ended a second time", ev.batch)
+            } else {
+                format!("{} after batch {} ended", ev.kind.as_str(), ev.batch)
+            })
+        } else if step.finished {
+            match ev.kind {
+                EventName::Release => None,
+                EventName::Emit => None, // I3 reports a second entry
+                k if k.is_terminal() => Some(format!(
+                    "a second result ({}) after the row ended and was returned",
+                    k.as_str()
+                )),
+                k => Some(format!(
+                    "{} after the row ended and was returned",
+                    k.as_str()
+                )),
+            }
         } else {
-            None
+            let Some((ended, at)) = step.row.and_then(|r| r.terminal) else {
+                return;
+            };
+            if ev.kind.is_terminal() {
+                Some(format!(
+                    "a second result ({}) after it ended with {} at {} ms",
+                    ev.kind.as_str(),
+                    ended.as_str(),
+                    ms(at)
+                ))
+            } else if !matches!(ev.kind, EventName::Release | EventName::Emit) {
+                Some(format!(
+                    "{} after it ended with {}",
+                    ev.kind.as_str(),
+                    ended.as_str()
+                ))
+            } else {
+                None
+            }
         };
         if let Some(message) = message {
             self.findings.push(violation(Invariant::I4, step, message));
         }
     }
 
-    pub(crate) fn finish(
-        mut self,
-        rows: &BTreeMap<u64, Vec<RowTrack>>,
-        ending: Option<&Ending>,
-    ) -> Verdict {
+    pub(crate) fn finish(mut self, tracks: &Tracks, ending: Option<&Ending>) -> Verdict {
+        if matches!(ending, Some(Ending::EventBudget { .. })) {
+            return Verdict::Skipped {
+                reason:
+                    "the run was cut at its event budget: whether every row would end is unknown"
+                        .into(),
+            };
+        }
+        if !self.saw_start && ending.is_none() && self.findings.is_empty() {
+            return Verdict::Skipped {
+                reason: "the trace has no batch_start events: completeness needs them".into(),
+            };
+        }
         // A run cut off by its horizon with work still scheduled is unfinished, not
         // incomplete: its rows left and open batches are no violation.
         let unfinished = match ending {
@@ -71,44 +96,17 @@ impl Completeness {
             }) => Some(format!(
                 "unfinished: {} left at the horizon ({} ms) with work still scheduled",
                 paceline_trace::counted(waiting.len() as u64, "row"),
-                paceline_trace::ms(*horizon_us)
+                ms(*horizon_us)
             )),
             _ => None,
         };
-        let empty = Vec::new();
-        for (&batch, &(declared, ended)) in &self.batches {
-            if unfinished.is_some() {
-                break;
-            }
-            let tracks = rows.get(&batch).unwrap_or(&empty);
-            let count = declared.unwrap_or(0).max(tracks.len());
-            for row in 0..count {
-                let track = tracks.get(row);
-                if track.is_some_and(|t| t.terminal.is_some()) {
-                    continue;
-                }
-                let last = track.and_then(|t| t.last);
-                let seen = match last {
-                    Some((kind, t)) => format!(
-                        "last seen at {} ms ({})",
-                        paceline_trace::ms(t),
-                        kind.as_str()
-                    ),
-                    None => "never seen in the trace".to_string(),
-                };
-                self.findings.push(Violation {
-                    invariant: Invariant::I4,
-                    t_us: last.map_or(self.last_t, |(_, t)| t),
-                    rows: vec![RowRef {
-                        batch,
-                        row,
-                        id: track.map(|t| t.id.clone()).unwrap_or_default(),
-                        attempt: None,
-                    }],
-                    message: format!("the row has no terminal result; {seen}"),
-                });
-            }
-            if !ended {
+        let open_batches = tracks
+            .batches
+            .iter()
+            .filter(|(_, b)| b.started && unfinished.is_none());
+        for (&batch, track) in open_batches {
+            self.missing_rows(tracks, batch, track);
+            if !tracks.closed.contains(batch) {
                 self.findings.push(Violation {
                     invariant: Invariant::I4,
                     t_us: self.last_t,
@@ -117,6 +115,71 @@ impl Completeness {
                 });
             }
         }
+        self.ending(ending);
+        self.findings.verdict(unfinished)
+    }
+
+    /// Rows of `batch` with no terminal result: the first few named, the rest counted.
+    fn missing_rows(&mut self, tracks: &Tracks, batch: u64, track: &BatchTrack) {
+        let open = tracks
+            .rows
+            .range((batch, 0)..=(batch, usize::MAX))
+            .map(|(&(_, row), t)| (row, t));
+        let (count, listed): (u64, Vec<(usize, Option<&RowTrack>)>) = match track.declared {
+            None => {
+                let missing: Vec<_> = open.filter(|(_, t)| t.terminal.is_none()).collect();
+                let listed = missing
+                    .iter()
+                    .take(LISTED)
+                    .map(|&(r, t)| (r, Some(t)))
+                    .collect();
+                (missing.len() as u64, listed)
+            }
+            Some(declared) => {
+                let ended_open = open
+                    .filter(|&(row, t)| t.terminal.is_some() && (row as u64) < declared)
+                    .count() as u64;
+                let count = declared
+                    .saturating_sub(track.finished.count_below(declared))
+                    .saturating_sub(ended_open);
+                (count, first_missing(tracks, batch, track, declared))
+            }
+        };
+        for &(row, t) in &listed {
+            let last = t.and_then(|t| t.last);
+            let seen = match last {
+                Some((kind, at)) => format!("last seen at {} ms ({})", ms(at), kind.as_str()),
+                None => "never seen in the trace".to_string(),
+            };
+            self.findings.push(Violation {
+                invariant: Invariant::I4,
+                t_us: last.map_or(self.last_t, |(_, at)| at),
+                rows: vec![RowRef {
+                    batch,
+                    row,
+                    id: t.map(|t| t.id.clone()).unwrap_or_default(),
+                    attempt: None,
+                }],
+                message: format!("the row has no terminal result; {seen}"),
+            });
+        }
+        let more = count.saturating_sub(listed.len() as u64);
+        if more > 0 {
+            self.findings.push_counted(
+                Violation {
+                    invariant: Invariant::I4,
+                    t_us: self.last_t,
+                    rows: Vec::new(),
+                    message: format!(
+                        "{more} more rows of batch {batch} have no terminal result (of {count} missing)"
+                    ),
+                },
+                more,
+            );
+        }
+    }
+
+    fn ending(&mut self, ending: Option<&Ending>) {
         let stuck = match ending {
             Some(Ending::Deadlock { at_us, waiting }) => {
                 Some(("deadlock: nothing more could happen", *at_us, waiting))
@@ -134,7 +197,7 @@ impl Completeness {
         if let Some((what, at, waiting)) = stuck {
             let list: Vec<String> = waiting
                 .iter()
-                .take(5)
+                .take(LISTED)
                 .map(|s| {
                     let name = if s.id.is_empty() {
                         format!("row {}", s.row)
@@ -144,7 +207,7 @@ impl Completeness {
                     format!("{name} of batch {} waits for {}", s.batch, s.waiting_for)
                 })
                 .collect();
-            let more = waiting.len().saturating_sub(5);
+            let more = waiting.len().saturating_sub(LISTED);
             let tail = if more > 0 {
                 format!(" and {more} more")
             } else {
@@ -157,6 +220,35 @@ impl Completeness {
                 message: format!("{what}; {}{tail}", list.join("; ")),
             });
         }
-        self.findings.verdict(unfinished)
     }
+}
+
+/// The first few rows below `declared` that neither finished nor have a terminal event,
+/// found by skipping over the ranges of finished rows.
+fn first_missing<'a>(
+    tracks: &'a Tracks,
+    batch: u64,
+    track: &BatchTrack,
+    declared: u64,
+) -> Vec<(usize, Option<&'a RowTrack>)> {
+    let mut listed = Vec::new();
+    let mut at = 0u64;
+    while listed.len() < LISTED {
+        let Some(row) = track.finished.next_missing(at) else {
+            break;
+        };
+        if row >= declared {
+            break;
+        }
+        let index = usize::try_from(row).unwrap_or(usize::MAX);
+        let open = tracks.rows.get(&(batch, index));
+        if open.is_none_or(|t| t.terminal.is_none()) {
+            listed.push((index, open));
+        }
+        at = row.saturating_add(1);
+        if at == 0 {
+            break;
+        }
+    }
+    listed
 }

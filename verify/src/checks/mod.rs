@@ -11,13 +11,12 @@ mod spacing;
 mod stats;
 mod throttle_law;
 
-use std::collections::BTreeMap;
-
 use paceline_trace::{Ending, Invariant};
 
 use crate::reference::PoolRules;
-use crate::step::{RowTrack, Step};
+use crate::step::Step;
 use crate::verdict::{Report, RowRef, Violation};
+use crate::verifier::Tracks;
 
 /// All trace checks together.
 #[derive(Debug, Default)]
@@ -50,7 +49,7 @@ impl Checks {
     /// absent key means the thing did not happen (paceline's own traces).
     pub(crate) fn finish(
         self,
-        rows: &BTreeMap<u64, Vec<RowTrack>>,
+        tracks: &Tracks,
         ending: Option<&Ending>,
         rules: &PoolRules,
         complete_details: bool,
@@ -59,7 +58,7 @@ impl Checks {
         report.set(Invariant::I1, self.spacing.finish());
         report.set(Invariant::I2, self.concurrency.finish());
         report.set(Invariant::I3, self.order.finish());
-        report.set(Invariant::I4, self.completeness.finish(rows, ending));
+        report.set(Invariant::I4, self.completeness.finish(tracks, ending));
         report.set(Invariant::I5, self.budget.finish());
         report.set(Invariant::I6, self.throttle_law.finish());
         report.set(Invariant::I7, self.stats.finish());

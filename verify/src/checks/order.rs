@@ -13,8 +13,8 @@ use crate::step::Step;
 
 #[derive(Debug, Default)]
 pub(crate) struct Order {
-    /// Per batch: rows declared by `batch_start` and the next row due.
-    batches: BTreeMap<u64, (Option<usize>, usize)>,
+    /// Per open batch: the next row due (dropped when the batch ends).
+    next_due: BTreeMap<u64, u64>,
     saw_emit: bool,
     findings: Findings,
 }
@@ -22,14 +22,16 @@ pub(crate) struct Order {
 impl Order {
     pub(crate) fn on(&mut self, step: &Step<'_>) {
         let ev = step.ev;
+        let declared = step.batch.and_then(|b| b.declared);
         match ev.kind {
-            EventName::BatchStart => {
-                let declared = ev.detail(key::ROWS).and_then(|v| v.parse().ok());
-                self.batches.insert(ev.batch, (declared, 0));
+            EventName::BatchStart if !step.batch_closed => {
+                self.next_due.insert(ev.batch, 0);
             }
+            // I4 reports anything after a batch ended.
+            EventName::Emit if step.batch_closed => self.saw_emit = true,
             EventName::Emit => {
                 self.saw_emit = true;
-                let (declared, next) = self.batches.entry(ev.batch).or_insert((None, 0));
+                let next = self.next_due.entry(ev.batch).or_insert(0);
                 let Some(row) = ev.row else {
                     self.findings.push(violation(
                         Invariant::I3,
@@ -38,16 +40,14 @@ impl Order {
                     ));
                     return;
                 };
+                let row = row as u64;
                 let mut problems = Vec::new();
-                if declared.is_some_and(|n| row >= n) {
-                    problems.push(format!(
-                        "returned a row outside its batch of {} rows",
-                        declared.unwrap_or(0)
-                    ));
+                if let Some(n) = declared.filter(|&n| row >= n) {
+                    problems.push(format!("returned a row outside its batch of {n} rows"));
                 } else if row != *next {
                     problems.push(format!("returned row {row} when row {next} was due"));
                 }
-                *next = (*next).max(row + 1);
+                *next = (*next).max(row.saturating_add(1));
                 let ended = step.row.and_then(|r| r.terminal).map(|(k, _)| k);
                 let claimed = ev.detail(key::RESULT);
                 if let (Some(claimed), Some(ended)) = (claimed, ended)
@@ -58,15 +58,16 @@ impl Order {
                         ended.as_str()
                     ));
                 }
-                if step.row.is_some_and(|r| r.emitted) {
+                if step.finished || step.row.is_some_and(|r| r.emitted) {
                     problems.push("returned twice".to_string());
                 }
                 for p in problems {
                     self.findings.push(violation(Invariant::I3, step, p));
                 }
             }
-            EventName::BatchEnd => {
-                if let Some(&(Some(declared), next)) = self.batches.get(&ev.batch)
+            EventName::BatchEnd if !step.batch_closed => {
+                let next = self.next_due.remove(&ev.batch).unwrap_or(0);
+                if let Some(declared) = declared
                     && next != declared
                 {
                     self.findings.push(violation(

@@ -26,7 +26,7 @@ impl Spacing {
             let gap_us = t.saturating_sub(*last_t);
             let required_ms = step.rules.spacing_ms(step.d_ms);
             // Integer microseconds against fractional milliseconds: allow float noise only.
-            if (gap_us + step.tolerance_us) as f64 + 1e-6 < required_ms * 1000.0 {
+            if gap_us.saturating_add(step.tolerance_us) as f64 + 1e-6 < required_ms * 1000.0 {
                 let mut v = violation(
                     Invariant::I1,
                     step,

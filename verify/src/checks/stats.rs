@@ -33,6 +33,10 @@ pub(crate) struct Stats {
 impl Stats {
     pub(crate) fn on(&mut self, step: &Step<'_>) {
         let ev = step.ev;
+        if step.batch_closed {
+            // I4 reports anything after a batch ended; its statistics were compared.
+            return;
+        }
         if ev.kind == EventName::BatchStart {
             self.batches.insert(
                 ev.batch,
@@ -46,7 +50,7 @@ impl Stats {
         r.peak_delay_ms = r.peak_delay_ms.max(step.d_ms);
         let t = ev.t_us;
         let add = |from: u64, r: &mut Recount| {
-            r.throttle_us += t.saturating_sub(from);
+            r.throttle_us = r.throttle_us.saturating_add(t.saturating_sub(from));
             r.intervals += 1;
         };
         let row = step.row;
@@ -56,7 +60,7 @@ impl Stats {
             EventName::Permit => {
                 r.max_concurrent = r.max_concurrent.max(step.permits_held);
                 if let Some((_, length)) = row.and_then(|w| w.backoff) {
-                    r.throttle_us += length;
+                    r.throttle_us = r.throttle_us.saturating_add(length);
                     r.intervals += 1;
                 }
             }
@@ -70,7 +74,9 @@ impl Stats {
                     add(since, r);
                 }
                 if let Some((start, length)) = row.and_then(|w| w.backoff) {
-                    r.throttle_us += length.min(t.saturating_sub(start));
+                    r.throttle_us = r
+                        .throttle_us
+                        .saturating_add(length.min(t.saturating_sub(start)));
                     r.intervals += 1;
                 }
             }
@@ -80,12 +86,12 @@ impl Stats {
     }
 
     fn compare(&mut self, step: &Step<'_>) {
-        let Some(r) = self.batches.get(&step.ev.batch).cloned() else {
+        let Some(r) = self.batches.remove(&step.ev.batch) else {
             return;
         };
         let ev = step.ev;
         let number = |key: &str| ev.detail(key).and_then(|v| v.parse::<f64>().ok());
-        let slack = (step.tolerance_us * r.intervals) as f64;
+        let slack = step.tolerance_us.saturating_mul(r.intervals) as f64;
         let expected: [(&str, f64, f64); 6] = [
             (key::CAPACITY_RETRIES, r.capacity_retries as f64, 0.0),
             (key::SUCCESSES, r.successes as f64, 0.0),
