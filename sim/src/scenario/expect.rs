@@ -24,6 +24,9 @@ pub fn declared_mutant(text: &str) -> Option<DefectId> {
     struct LenientExpect {
         mutant: Option<String>,
     }
+    if super::nesting::too_deep(text).is_some() {
+        return None;
+    }
     let file: Lenient = toml::from_str(text).ok()?;
     DefectId::parse(&file.expect?.mutant?)
 }

@@ -15,6 +15,7 @@
 mod expect;
 mod file;
 mod limits;
+mod nesting;
 mod service_model;
 mod set;
 mod source;
@@ -273,6 +274,7 @@ impl Scenario {
         overrides: &[Override],
         limits: &ScenarioLimits,
     ) -> Result<Scenario, ScenarioError> {
+        nesting::check(path, text)?;
         let src = Source { path, text, limits };
         let file: File = src.read(overrides)?;
         src.scenario(file).map_err(|e| set::blame(e, overrides))
@@ -315,6 +317,7 @@ impl Scenario {
             });
         }
         let text = read_text(path, limits)?;
+        nesting::check(path, &text)?;
         let src = Source {
             path,
             text: &text,

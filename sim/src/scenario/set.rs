@@ -174,6 +174,15 @@ impl Source<'_> {
     /// The value of a setting: TOML if it reads as TOML, else the text as a string. Text
     /// that starts like a TOML string, list or table must read as one.
     fn value_of<'v>(&self, o: &'v Override, span: Range<usize>) -> Checked<Spanned<DeValue<'v>>> {
+        if super::nesting::too_deep(&o.value).is_some() {
+            return Err(self.setting_error(
+                o,
+                format!(
+                    "the value nests [ and {{ more than {} deep",
+                    super::nesting::MAX_NESTING
+                ),
+            ));
+        }
         let value = match DeValue::parse(&o.value) {
             Ok(v) => v.into_inner(),
             Err(e) if o.value.starts_with(['{', '[', '"', '\'']) => {
@@ -387,6 +396,16 @@ generate = { count = 10 }
         assert!(e.contains("not valid TOML"), "{e}");
         assert!(Override::parse("pool.pool_size").is_err());
         assert!(Override::parse("pool..x=1").is_err());
+    }
+
+    #[test]
+    fn a_value_nested_thousands_deep_is_refused_before_it_is_read() {
+        let deep = format!("name={}", "{ a = [".repeat(5_000));
+        let e = refused(&[deep.as_str()]);
+        assert!(
+            e.contains("key `name`") && e.contains("more than 128 deep"),
+            "{e}"
+        );
     }
 
     #[test]
