@@ -5,23 +5,23 @@
 //! be caught. Defects are switched process-wide, so those runs go one defect at a time.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use paceline_harness::{
-    Entry, Failure, check_run, judge_clean, judge_mutant, load, scenario_files, with_defect,
+    Entry, Failure, check_run, judge_clean, judge_mutant, load_with, scenario_files, with_defect,
 };
-use paceline_sim::Scenario;
-use paceline_trace::DefectId;
+use paceline_sim::{Override, Scenario};
+use paceline_trace::{DefectId, counted};
 use rayon::prelude::*;
 
+use crate::json;
 use crate::junit::{ScenarioResult, junit_xml};
 use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
 use crate::pipe::{out, outln};
 use crate::print;
+use crate::progress;
 
 /// The most seeds one command sweeps: beyond it a run would not end in a working day.
 pub const MAX_SEEDS: u64 = 1_000_000;
@@ -87,13 +87,21 @@ fn run_case(
     entry: &Entry,
     under_defect: Option<&Scenario>,
     case: &Case,
+    overrides: &[Override],
 ) -> Result<Vec<String>, String> {
     let mutant = match case.leg {
         Leg::Real => None,
         Leg::Mutant(n) => Some(n),
     };
     let report = |scenario: &Scenario, failures: &[Failure], label: &str| {
-        let mut text = print::failures(&entry.path, &scenario.name, case.seed, mutant, failures);
+        let mut text = print::failures(
+            &entry.path,
+            &scenario.name,
+            case.seed,
+            mutant,
+            overrides,
+            failures,
+        );
         text.insert_str(0, label);
         text
     };
@@ -128,18 +136,31 @@ fn run_case(
     }
 }
 
-pub fn run(
-    paths: &[PathBuf],
-    seeds: Option<&str>,
-    shard: Option<&str>,
-    junit: Option<&Path>,
-    limits: &LimitArgs,
-) -> Outcome {
+/// How `check` was asked to run.
+pub struct Options<'a> {
+    pub seeds: Option<&'a str>,
+    pub shard: Option<&'a str>,
+    pub junit: Option<&'a Path>,
+    pub overrides: &'a [Override],
+    pub json: bool,
+    pub limits: &'a LimitArgs,
+}
+
+pub fn run(paths: &[PathBuf], o: &Options<'_>) -> Outcome {
+    let Options {
+        seeds,
+        shard,
+        junit,
+        overrides,
+        json,
+        limits,
+    } = *o;
     let limits = limits.scenario();
-    let entries = match scenario_files(paths).and_then(|files| load(&files, &limits)) {
-        Ok(e) => e,
-        Err(e) => return Outcome::Refused(e),
-    };
+    let entries =
+        match scenario_files(paths).and_then(|files| load_with(&files, overrides, &limits)) {
+            Ok(e) => e,
+            Err(e) => return Outcome::Refused(e),
+        };
     let extra = match seeds.map(parse_seeds).transpose() {
         Ok(s) => s.unwrap_or_default(),
         Err(e) => return Outcome::Refused(e),
@@ -170,16 +191,7 @@ pub fn run(
         .collect();
     cases.sort_by_key(|c| c.leg);
 
-    let progress = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(cases.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} runs {elapsed} (eta {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let progress = progress::runs(cases.len() as u64);
     let started = Instant::now();
     let run_group = |group: &[Case]| -> Vec<CaseOutcome> {
         // Defect legs read their scenarios once, with the defect on.
@@ -187,7 +199,7 @@ pub fn run(
         if matches!(group.first().map(|c| c.leg), Some(Leg::Mutant(_))) {
             for case in group {
                 under_defect.entry(case.entry).or_insert_with(|| {
-                    Scenario::load_within(&entries[case.entry].path, &limits)
+                    Scenario::load_with(&entries[case.entry].path, overrides, &limits)
                         .map_err(|e| e.to_string())
                 });
             }
@@ -198,8 +210,8 @@ pub fn run(
                 let t0 = Instant::now();
                 let result = match under_defect.get(&case.entry) {
                     Some(Err(e)) => Err(e.clone()),
-                    Some(Ok(s)) => run_case(&entries[case.entry], Some(s), case),
-                    None => run_case(&entries[case.entry], None, case),
+                    Some(Ok(s)) => run_case(&entries[case.entry], Some(s), case, overrides),
+                    None => run_case(&entries[case.entry], None, case, overrides),
                 };
                 progress.inc(1);
                 CaseOutcome {
@@ -241,21 +253,48 @@ pub fn run(
     if !errors.is_empty() {
         return Outcome::Refused(errors.join("\n"));
     }
-    let mut failed = 0;
+    let failed = results.values().filter(|r| !r.failures.is_empty()).count();
+    if let Some(path) = junit {
+        let xml = junit_xml(&entries, &results);
+        if let Err(e) = std::fs::write(path, xml) {
+            return Outcome::Refused(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    if json {
+        json::print(&serde_json::json!({
+            "schema": "paceline/check/1",
+            "passed": results.len() - failed,
+            "failed": failed,
+            "runs": cases.len(),
+            "shard": format!("{k}/{n}"),
+            "settings": overrides.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "scenarios": results.iter().map(|(&index, result)| {
+                let entry = &entries[index];
+                serde_json::json!({
+                    "name": entry.name,
+                    "file": entry.path.display().to_string(),
+                    "mutant": entry.mutant.map(|d| d.to_string()),
+                    "runs": result.runs,
+                    "failed_runs": result.failures.len(),
+                    "failures": result.failures,
+                })
+            }).collect::<Vec<_>>(),
+        }));
+        return Outcome::of(failed == 0);
+    }
     for (&index, result) in &results {
         let entry = &entries[index];
         let leg = entry
             .mutant
             .map_or(String::new(), |d| format!(", real core and {d}"));
         if result.failures.is_empty() {
-            outln!("ok   {} ({} runs{leg})", entry.name, result.runs);
+            outln!("ok   {} ({}{leg})", entry.name, counted(result.runs, "run"));
         } else {
-            failed += 1;
             outln!(
-                "FAIL {} ({} of {} runs failed{leg})",
+                "FAIL {} ({} of {} failed{leg})",
                 entry.name,
                 result.failures.len(),
-                result.runs
+                counted(result.runs, "run")
             );
             for f in result.failures.iter().take(3) {
                 out!("{f}");
@@ -263,17 +302,11 @@ pub fn run(
         }
     }
     outln!(
-        "{} passed, {} failed ({} runs in {:.1} s, shard {k}/{n})",
+        "{} passed, {} failed ({} in {:.1} s, shard {k}/{n})",
         results.len() - failed,
         failed,
-        cases.len(),
+        counted(cases.len() as u64, "run"),
         started.elapsed().as_secs_f64()
     );
-    if let Some(path) = junit {
-        let xml = junit_xml(&entries, &results);
-        if let Err(e) = std::fs::write(path, xml) {
-            return Outcome::Refused(format!("cannot write {}: {e}", path.display()));
-        }
-    }
     Outcome::of(failed == 0)
 }

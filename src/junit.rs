@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use paceline_harness::Entry;
+use paceline_trace::counted;
 
 /// The result of one scenario over its seeds and legs.
 #[derive(Default)]
@@ -63,9 +64,9 @@ pub fn junit_xml(entries: &[Entry], results: &BTreeMap<usize, ScenarioResult>) -
         } else {
             let _ = writeln!(
                 xml,
-                ">\n      <failure message=\"{} of {} runs failed\">{}</failure>\n    </testcase>",
+                ">\n      <failure message=\"{} of {} failed\">{}</failure>\n    </testcase>",
                 result.failures.len(),
-                result.runs,
+                counted(result.runs, "run"),
                 escape(&result.failures.join("\n"))
             );
         }

@@ -7,14 +7,19 @@
 mod check;
 mod check_trace;
 mod explore;
+mod figures;
+mod json;
 mod junit;
 mod limits;
 mod mutants;
 mod outcome;
 mod pipe;
 mod print;
+mod progress;
 mod replay;
 mod report;
+mod settings;
+mod tune;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +53,13 @@ enum Command {
         /// Switch on a defect of the bug zoo (D1 to D19) for this run.
         #[arg(long)]
         mutant: Option<String>,
+        /// Print one JSON document (schema paceline/replay/1) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Edit the scenario: a dotted key and a TOML value, such as pool.pool_size=8
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Check every scenario under the paths over seeds: the CI entry point.
     Check {
@@ -62,6 +74,13 @@ enum Command {
         /// Write JUnit XML here, one test case per scenario.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Print one JSON document (schema paceline/check/1) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Edit every scenario: a dotted key and a TOML value, such as pool.pool_size=8
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Random scenarios until one breaks an invariant; save it shrunk.
     Explore {
@@ -107,6 +126,37 @@ enum Command {
         /// Seeds per gate for --compare-gates (at most 10000).
         #[arg(long, default_value_t = 20)]
         seeds: u64,
+        /// Edit the scenario (or, for a trace, the --pool file's [pool]): a dotted key and a TOML value, such as pool.pool_size=8
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Search settings: the scenario over a grid of values and seeds, ranked by a goal.
+    Tune {
+        scenario: PathBuf,
+        /// KEY=VALUES: a dotted key and its values, a list (4,8,16) or an inclusive
+        /// range (0..200/20); repeatable, every combination is run.
+        #[arg(long, value_name = "KEY=VALUES", required = true)]
+        vary: Vec<String>,
+        /// `N` for seeds 0..N, or `A..B`: every setting runs under each.
+        #[arg(long, default_value = "10")]
+        seeds: String,
+        /// What to rank by: makespan, throughput, failures or p95.
+        #[arg(long, default_value = "makespan")]
+        goal: String,
+        /// Write tune.csv, tune.json and the Pareto chart (PNG and SVG) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run a grid of more than 10 000 runs.
+        #[arg(long)]
+        yes: bool,
+        /// Print one JSON document (schema paceline/tune/1) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Edit the scenario under every setting: a dotted key and a TOML value
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Check a trace recorded elsewhere against the invariants.
     CheckTrace {
@@ -117,6 +167,10 @@ enum Command {
         /// Clock jitter to absorb in time comparisons, in microseconds.
         #[arg(long, default_value_t = 0)]
         tolerance_us: u64,
+        /// Edit the --pool file's [pool]: a pool.* key and a TOML value, such as pool.pool_size=8
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
 }
 
@@ -129,55 +183,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let limits = cli.limits;
-    let outcome = match cli.command {
-        Command::Replay {
-            scenario,
-            seed,
-            out,
-            mutant,
-        } => replay::run(&scenario, seed, out, mutant.as_deref(), &limits),
-        Command::Check {
-            paths,
-            seeds,
-            shard,
-            junit,
-        } => check::run(
-            &paths,
-            seeds.as_deref(),
-            shard.as_deref(),
-            junit.as_deref(),
-            &limits,
-        ),
-        Command::Explore { cases, seed, save } => explore::run(cases, seed, &save),
-        Command::Mutants {
-            scenarios,
-            seeds,
-            cases,
-        } => mutants::run(&scenarios, seeds, cases, &limits),
-        Command::Report {
-            input,
-            out,
-            pool,
-            tolerance_us,
-            compare_gates,
-            seeds,
-        } => report::run(
-            &input,
-            &report::Options {
-                out: &out,
-                pool: pool.as_deref(),
-                tolerance_us,
-                compare_gates,
-                seeds,
-                limits: &limits,
-            },
-        ),
-        Command::CheckTrace {
-            trace,
-            pool,
-            tolerance_us,
-        } => check_trace::run(&trace, &pool, tolerance_us, &limits),
+    let outcome = match run(cli.command, &cli.limits) {
+        Ok(outcome) => outcome,
+        Err(message) => Outcome::Refused(message),
     };
     match outcome {
         Outcome::Passed => ExitCode::SUCCESS,
@@ -187,4 +195,100 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Run one command; `Err` is a refusal of its arguments.
+fn run(command: Command, limits: &LimitArgs) -> Result<Outcome, String> {
+    Ok(match command {
+        Command::Replay {
+            scenario,
+            seed,
+            out,
+            mutant,
+            json,
+            set,
+        } => replay::run(
+            &scenario,
+            &replay::Options {
+                seed,
+                out,
+                mutant: mutant.as_deref(),
+                overrides: &settings::parse(&set)?,
+                json,
+                limits,
+            },
+        ),
+        Command::Check {
+            paths,
+            seeds,
+            shard,
+            junit,
+            json,
+            set,
+        } => check::run(
+            &paths,
+            &check::Options {
+                seeds: seeds.as_deref(),
+                shard: shard.as_deref(),
+                junit: junit.as_deref(),
+                overrides: &settings::parse(&set)?,
+                json,
+                limits,
+            },
+        ),
+        Command::Explore { cases, seed, save } => explore::run(cases, seed, &save),
+        Command::Mutants {
+            scenarios,
+            seeds,
+            cases,
+        } => mutants::run(&scenarios, seeds, cases, limits),
+        Command::Report {
+            input,
+            out,
+            pool,
+            tolerance_us,
+            compare_gates,
+            seeds,
+            set,
+        } => report::run(
+            &input,
+            &report::Options {
+                out: &out,
+                pool: pool.as_deref(),
+                tolerance_us,
+                compare_gates,
+                seeds,
+                overrides: &settings::parse(&set)?,
+                limits,
+            },
+        ),
+        Command::Tune {
+            scenario,
+            vary,
+            seeds,
+            goal,
+            out,
+            yes,
+            json,
+            set,
+        } => tune::run(
+            &scenario,
+            &tune::Options {
+                vary: &vary,
+                seeds: &seeds,
+                goal: &goal,
+                out: out.as_deref(),
+                yes,
+                json,
+                overrides: &settings::parse(&set)?,
+                limits,
+            },
+        ),
+        Command::CheckTrace {
+            trace,
+            pool,
+            tolerance_us,
+            set,
+        } => check_trace::run(&trace, &pool, tolerance_us, &settings::parse(&set)?, limits),
+    })
 }

@@ -1,25 +1,10 @@
 //! The `paceline` binary as users and CI scripts run it: output, files and exit codes.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn paceline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_paceline"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("paceline-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+use common::{paceline, replay_then_check_trace, temp_dir, text};
 
 #[test]
 fn replay_prints_the_worker_a_d_timeline_and_writes_the_trace() {
@@ -317,20 +302,7 @@ fn malformed_traces_exit_2_with_the_line() {
 
 #[test]
 fn a_replayed_trace_passes_check_trace() {
-    let out = temp_dir("roundtrip");
-    let run = paceline(&[
-        "replay",
-        "scenarios/shutdown-mid-batch.toml",
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(run.status.code(), Some(0));
-    let check = paceline(&[
-        "check-trace",
-        out.join("trace.csv").to_str().expect("utf-8"),
-        "--pool",
-        "scenarios/shutdown-mid-batch.toml",
-    ]);
+    let check = replay_then_check_trace("scenarios/shutdown-mid-batch.toml", "roundtrip");
     let stdout = text(&check.stdout);
     assert_eq!(check.status.code(), Some(0), "{stdout}");
     for held in [
