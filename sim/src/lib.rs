@@ -26,3 +26,4 @@ pub use scenario::{
     RateLimit, RowSpec, Rows, Scenario, ScenarioError, ScriptedAttempt, ServiceModel,
     declared_mutant,
 };
+pub use service::{Answer, Remaining, RowLoad, Service};

@@ -46,7 +46,7 @@ mod time;
 mod writer;
 
 pub use defect::DefectId;
-pub use detail::{DetailWriter, detail_value, key};
+pub use detail::{DetailWriter, SERVER_VANTAGE, detail_value, key};
 pub use ending::{Ending, Stuck};
 pub use event::EventName;
 pub use invariant::Invariant;

@@ -10,7 +10,9 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 
-use paceline_trace::{Ending, EventName, TraceRecord, TraceRow, TraceSink};
+use paceline_trace::{
+    Ending, EventName, SERVER_VANTAGE, TraceRecord, TraceRow, TraceSink, detail_value, key,
+};
 
 use crate::checks::Checks;
 use crate::reference::{PoolRules, ReferenceThrottle};
@@ -32,6 +34,7 @@ pub struct Verifier {
     held: VecDeque<(Ev, Option<bool>)>,
     checks: Checks,
     complete_details: bool,
+    server_side: bool,
 }
 
 impl Verifier {
@@ -49,6 +52,7 @@ impl Verifier {
             held: VecDeque::new(),
             checks: Checks::default(),
             complete_details: false,
+            server_side: false,
         }
     }
 
@@ -61,9 +65,33 @@ impl Verifier {
         self
     }
 
+    /// Judge the trace as the provider's side recorded it (`paceline serve`): each
+    /// `dispatch` is a request as it arrived, each answer what the server said, every
+    /// detail key written where it applies. A trace says so itself with
+    /// `vantage=server` on its `batch_start`, which switches this on.
+    ///
+    /// A server sees requests, not the pool: I3 to I7 are skipped (they need the pool's
+    /// own events); I1 spaces arrivals by the floor `min_dispatch_delay_ms` (the pool's
+    /// `D` moves when the *client* reads an answer, which the server cannot see); I2
+    /// counts requests in flight at the server; and in I10 a request arriving within the
+    /// tolerance after the answer that asked for a pause may have been sent before that
+    /// answer reached the client, so the pause is owed from the answer's time plus the
+    /// tolerance. Client traces are judged as before.
+    pub fn server_side(mut self) -> Self {
+        self.server_side = true;
+        self.complete_details = true;
+        self
+    }
+
     /// Feed one record.
     pub fn observe(&mut self, record: &TraceRecord<'_>) {
         let kind = record.event;
+        if kind == EventName::BatchStart
+            && detail_value(record.detail, key::VANTAGE) == Some(SERVER_VANTAGE)
+        {
+            self.server_side = true;
+            self.complete_details = true;
+        }
         if kind == EventName::BatchStart && record.batch.is_none() {
             self.batches_started += 1;
         }
@@ -80,7 +108,9 @@ impl Verifier {
             delay_ms: record.delay_ms,
             detail: record.detail.to_string(),
         };
-        if self.held.is_empty() && !ev.awaits_resolution() {
+        // A server's rows are requests: no later event resolves a failure, and whether
+        // the pool recorded it matters only to checks a server-side trace skips.
+        if self.held.is_empty() && (self.server_side || !ev.awaits_resolution()) {
             self.process(&ev, false);
             return;
         }
@@ -154,6 +184,7 @@ impl Verifier {
             in_flight: self.in_flight,
             rules: &self.rules,
             tolerance_us: self.tolerance_us,
+            server_side: self.server_side,
         };
         self.checks.on(&step);
         if let Some((batch, row)) = key
@@ -172,6 +203,7 @@ impl Verifier {
             ending,
             &self.rules,
             self.complete_details,
+            self.server_side,
             &mut report,
         );
         report
