@@ -12,6 +12,7 @@ mod outcome;
 mod print;
 mod replay;
 mod report;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,6 +103,23 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         seeds: u64,
     },
+    /// Play a scenario's [service] live on an OpenAI-compatible HTTP endpoint
+    /// (POST /v1/chat/completions) until Ctrl-C, writing the server-side trace.
+    Serve {
+        scenario: PathBuf,
+        /// Address to listen on: loopback unless --allow-non-loopback.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Where to write the server-side trace.
+        #[arg(long, default_value = "server-trace.csv")]
+        trace: PathBuf,
+        /// Run the scenario's timeline this many times faster than wall time.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Allow binding an address other than loopback.
+        #[arg(long)]
+        allow_non_loopback: bool,
+    },
     /// Check a trace recorded elsewhere against the invariants.
     CheckTrace {
         trace: PathBuf,
@@ -164,6 +182,21 @@ fn main() -> ExitCode {
             pool,
             tolerance_us,
         } => check_trace::run(&trace, &pool, tolerance_us),
+        Command::Serve {
+            scenario,
+            addr,
+            trace,
+            speed,
+            allow_non_loopback,
+        } => serve::run(
+            &scenario,
+            serve::Options {
+                addr,
+                trace,
+                speed,
+                allow_non_loopback,
+            },
+        ),
     };
     match outcome {
         Outcome::Passed => ExitCode::SUCCESS,
