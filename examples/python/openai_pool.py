@@ -36,7 +36,7 @@ def main() -> int:
             client.chat.completions.create(
                 model="gpt-4o-mini",
                 messages=[{"role": "user", "content": f"row {i}: say ok"}],
-                max_tokens=80,
+                max_tokens=16,
                 # Names the row in the server's trace (the client's own
                 # x-stainless-retry-count header gives the attempt).
                 extra_headers={"x-paceline-row": f"row-{i}"},
