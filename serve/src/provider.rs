@@ -141,7 +141,9 @@ impl Provider {
             number,
             outcome: answer.outcome,
             status,
-            latency: Duration::from_secs_f64(answer.latency_us as f64 / 1e6 / self.speed),
+            // Beyond what a Duration holds (a speed near zero), "never" is the answer.
+            latency: Duration::try_from_secs_f64(answer.latency_us as f64 / 1e6 / self.speed)
+                .unwrap_or(Duration::MAX),
             retry_after_ms: answer
                 .retry_after_ms
                 .map(|ms| (ms as f64 / self.speed).ceil() as u64),
