@@ -32,8 +32,9 @@ use crate::slots::{self, Answer, Slots, panic_message};
 /// A paced pool running the user's async function `F` on tokio tasks.
 ///
 /// `execute_batch` must be awaited inside a tokio runtime with its time driver enabled
-/// (`#[tokio::main]` and `#[tokio::test]` have it). Batches are single-flight, as on
-/// the threaded executor: a second caller waits until the running batch is done.
+/// (`#[tokio::main]` and `#[tokio::test]` have it); the pool's tasks run on the runtime
+/// of its first batch, so keep a pool within one runtime. Batches are single-flight, as
+/// on the threaded executor: a second caller waits until the running batch is done.
 ///
 /// **Cancellation.** Dropping the future of [`AsyncPool::execute_batch`] does not wedge
 /// the pool and does not cancel the batch: the pool is one state machine shared by every
