@@ -18,6 +18,7 @@ mod print;
 mod progress;
 mod replay;
 mod report;
+mod serve;
 mod settings;
 mod tune;
 
@@ -158,6 +159,27 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Play a scenario's [service] live on an OpenAI-compatible HTTP endpoint
+    /// (POST /v1/chat/completions) until Ctrl-C, writing the server-side trace.
+    Serve {
+        scenario: PathBuf,
+        /// Address to listen on: loopback unless --allow-non-loopback.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Where to write the server-side trace.
+        #[arg(long, default_value = "server-trace.csv")]
+        trace: PathBuf,
+        /// Run the scenario's timeline this many times faster than wall time.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Allow binding an address other than loopback.
+        #[arg(long)]
+        allow_non_loopback: bool,
+        /// Edit the scenario: a dotted key and a TOML value, such as pool.pool_size=8
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
     /// Check a trace recorded elsewhere against the invariants.
     CheckTrace {
         trace: PathBuf,
@@ -290,5 +312,23 @@ fn run(command: Command, limits: &LimitArgs) -> Result<Outcome, String> {
             tolerance_us,
             set,
         } => check_trace::run(&trace, &pool, tolerance_us, &settings::parse(&set)?, limits),
+        Command::Serve {
+            scenario,
+            addr,
+            trace,
+            speed,
+            allow_non_loopback,
+            set,
+        } => serve::run(
+            &scenario,
+            serve::Options {
+                addr,
+                trace,
+                speed,
+                allow_non_loopback,
+                overrides: &settings::parse(&set)?,
+                limits,
+            },
+        ),
     })
 }

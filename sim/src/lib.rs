@@ -26,3 +26,4 @@ pub use scenario::{
     Outage, Override, Phase, RateLimit, RowSpec, Rows, Scenario, ScenarioError, ScenarioLimits,
     ScriptedAttempt, ServiceModel, declared_mutant, decode, read_text,
 };
+pub use service::{Answer, Remaining, RowLoad, Service};

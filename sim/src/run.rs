@@ -22,7 +22,7 @@ use paceline_trace::{Ending, ResultKind, Stuck, TraceSink};
 
 use crate::queue::EventQueue;
 use crate::record::{record_of, result_kind};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ServiceModel};
 use crate::service::{Answer, RowLoad, Service, draw};
 use crate::time::{ceil_us, time, us};
 
@@ -87,7 +87,7 @@ struct Simulation<'s> {
     scenario: &'s Scenario,
     pool: Pool,
     queue: EventQueue<SimEvent>,
-    service: Service<'s>,
+    service: Service<&'s ServiceModel>,
     /// Scenario batch index of each pool batch id, in call order.
     batch_of: Vec<usize>,
     /// The earliest wake-up scheduled: (time, cause).

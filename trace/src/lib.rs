@@ -63,7 +63,7 @@ mod writer;
 
 pub use count::counted;
 pub use defect::DefectId;
-pub use detail::{DetailWriter, detail_value, key};
+pub use detail::{DetailWriter, SERVER_VANTAGE, detail_value, key};
 pub use ending::{Ending, Stuck};
 pub use event::EventName;
 pub use idset::IdSet;
