@@ -4,24 +4,24 @@
 //! real core, where everything must hold, and with its defect switched on, where it must
 //! be caught. Defects are switched process-wide, so those runs go one defect at a time.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::IsTerminal;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use paceline_harness::{
-    Entry, Failure, check_run, judge_clean, judge_mutant, load, scenario_files, with_defect,
+    Entry, Failure, check_run, judge_clean, judge_mutant, load_with, scenario_files, with_defect,
 };
-use paceline_sim::Scenario;
-use paceline_trace::DefectId;
+use paceline_sim::{Override, Scenario};
+use paceline_trace::{DefectId, counted};
 use rayon::prelude::*;
 
+use crate::json;
 use crate::junit::{ScenarioResult, junit_xml};
 use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
 use crate::pipe::{out, outln};
 use crate::print;
+use crate::progress;
 
 /// The most seeds one command sweeps: beyond it a run would not end in a working day.
 pub const MAX_SEEDS: u64 = 1_000_000;
@@ -74,29 +74,38 @@ struct Case {
     leg: Leg,
 }
 
-/// One run's conclusion: failure reports (empty when it passed), and its time.
+/// One run's conclusion: failure reports (empty when it passed) and, for a run of the
+/// real core, the digest of its trace; and its time.
 struct CaseOutcome {
     entry: usize,
     result: Result<Judged, String>,
     seconds: f64,
 }
 
-/// What one case concluded: its failure reports (empty when it passed) and, for a run of
-/// the real core, the digest of its trace.
-struct Judged {
-    failures: Vec<String>,
-    digest: Option<(u64, u64)>,
-}
+/// Failure reports, and the digest of a real core's trace.
+type Judged = (Vec<String>, Option<(u64, u64)>);
 
 /// Run one case; `under_defect` is the entry's scenario as read with the case's defect
 /// on (a configuration defect reads differently), for defect legs.
-fn run_case(entry: &Entry, under_defect: Option<&Scenario>, case: &Case) -> Result<Judged, String> {
+fn run_case(
+    entry: &Entry,
+    under_defect: Option<&Scenario>,
+    case: &Case,
+    overrides: &[Override],
+) -> Result<Judged, String> {
     let mutant = match case.leg {
         Leg::Real => None,
         Leg::Mutant(n) => Some(n),
     };
     let report = |scenario: &Scenario, failures: &[Failure], label: &str| {
-        let mut text = print::failures(&entry.path, &scenario.name, case.seed, mutant, failures);
+        let mut text = print::failures(
+            &entry.path,
+            &scenario.name,
+            case.seed,
+            mutant,
+            overrides,
+            failures,
+        );
         text.insert_str(0, label);
         text
     };
@@ -104,58 +113,60 @@ fn run_case(entry: &Entry, under_defect: Option<&Scenario>, case: &Case) -> Resu
         Leg::Real => {
             // A configuration defect's scenario is refused by the real core: as it must be.
             let Some(scenario) = &entry.real else {
-                return Ok(Judged {
-                    failures: Vec::new(),
-                    digest: None,
-                });
+                return Ok((Vec::new(), None));
             };
             let run = check_run(scenario, case.seed, None).map_err(|e| e.to_string())?;
             let failures = judge_clean(scenario, &run);
-            Ok(Judged {
-                failures: if failures.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![report(scenario, &failures, "")]
-                },
-                digest: Some(run.trace_digest),
-            })
+            let reports = if failures.is_empty() {
+                Vec::new()
+            } else {
+                vec![report(scenario, &failures, "")]
+            };
+            Ok((reports, run.trace_digest))
         }
         Leg::Mutant(n) => {
             let scenario = under_defect.ok_or("the scenario was not read with its defect on")?;
             let run = check_run(scenario, case.seed, None).map_err(|e| e.to_string())?;
             let escaped = judge_mutant(scenario, &run);
-            Ok(Judged {
-                failures: if escaped.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![report(
-                        scenario,
-                        &escaped,
-                        &format!("[{n} switched on, not caught] "),
-                    )]
-                },
-                digest: None,
-            })
+            let reports = if escaped.is_empty() {
+                Vec::new()
+            } else {
+                vec![report(
+                    scenario,
+                    &escaped,
+                    &format!("[{n} switched on, not caught] "),
+                )]
+            };
+            Ok((reports, None))
         }
     }
 }
 
-pub fn run(
-    paths: &[PathBuf],
-    seeds: Option<&str>,
-    shard: Option<&str>,
-    junit: Option<&Path>,
-    slack: Option<u64>,
-    limits: &LimitArgs,
-) -> Outcome {
+/// How `check` was asked to run.
+pub struct Options<'a> {
+    pub seeds: Option<&'a str>,
+    pub shard: Option<&'a str>,
+    pub junit: Option<&'a Path>,
+    pub overrides: &'a [Override],
+    pub json: bool,
+    pub limits: &'a LimitArgs,
+}
+
+pub fn run(paths: &[PathBuf], o: &Options<'_>) -> Outcome {
+    let Options {
+        seeds,
+        shard,
+        junit,
+        overrides,
+        json,
+        limits,
+    } = *o;
     let limits = limits.scenario();
-    let mut entries = match scenario_files(paths).and_then(|files| load(&files, &limits)) {
-        Ok(e) => e,
-        Err(e) => return Outcome::Refused(e),
-    };
-    for scenario in entries.iter_mut().filter_map(|e| e.real.as_mut()) {
-        crate::slack::apply(scenario, slack);
-    }
+    let entries =
+        match scenario_files(paths).and_then(|files| load_with(&files, overrides, &limits)) {
+            Ok(e) => e,
+            Err(e) => return Outcome::Refused(e),
+        };
     let extra = match seeds.map(parse_seeds).transpose() {
         Ok(s) => s.unwrap_or_default(),
         Err(e) => return Outcome::Refused(e),
@@ -185,22 +196,8 @@ pub fn run(
         .map(|(_, c)| c)
         .collect();
     cases.sort_by_key(|c| c.leg);
-    // Runs of the real core per scenario in this shard: the coverage figure's denominator.
-    let mut cases_of: BTreeMap<usize, usize> = BTreeMap::new();
-    for case in cases.iter().filter(|c| c.leg == Leg::Real) {
-        *cases_of.entry(case.entry).or_default() += 1;
-    }
 
-    let progress = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(cases.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} runs {elapsed} (eta {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let progress = progress::runs(cases.len() as u64);
     let started = Instant::now();
     let run_group = |group: &[Case]| -> Vec<CaseOutcome> {
         // Defect legs read their scenarios once, with the defect on.
@@ -208,10 +205,8 @@ pub fn run(
         if matches!(group.first().map(|c| c.leg), Some(Leg::Mutant(_))) {
             for case in group {
                 under_defect.entry(case.entry).or_insert_with(|| {
-                    let mut scenario = Scenario::load_within(&entries[case.entry].path, &limits)
-                        .map_err(|e| e.to_string())?;
-                    crate::slack::apply(&mut scenario, slack);
-                    Ok(scenario)
+                    Scenario::load_with(&entries[case.entry].path, overrides, &limits)
+                        .map_err(|e| e.to_string())
                 });
             }
         }
@@ -221,8 +216,8 @@ pub fn run(
                 let t0 = Instant::now();
                 let result = match under_defect.get(&case.entry) {
                     Some(Err(e)) => Err(e.clone()),
-                    Some(Ok(s)) => run_case(&entries[case.entry], Some(s), case),
-                    None => run_case(&entries[case.entry], None, case),
+                    Some(Ok(s)) => run_case(&entries[case.entry], Some(s), case, overrides),
+                    None => run_case(&entries[case.entry], None, case, overrides),
                 };
                 progress.inc(1);
                 CaseOutcome {
@@ -246,8 +241,6 @@ pub fn run(
     progress.finish_and_clear();
 
     let mut results: BTreeMap<usize, ScenarioResult> = BTreeMap::new();
-    // Coverage: the distinct traces the real core wrote per scenario, by digest.
-    let mut traces: BTreeMap<usize, BTreeSet<(u64, u64)>> = BTreeMap::new();
     let mut errors = Vec::new();
     for CaseOutcome {
         entry,
@@ -259,10 +252,11 @@ pub fn run(
         r.runs += 1;
         r.seconds += seconds;
         match result {
-            Ok(judged) => {
-                r.failures.extend(judged.failures);
-                if let Some(d) = judged.digest {
-                    traces.entry(entry).or_default().insert(d);
+            Ok((f, digest)) => {
+                r.failures.extend(f);
+                if let Some(d) = digest {
+                    r.real_runs += 1;
+                    r.traces.insert(d);
                 }
             }
             Err(e) => errors.push(format!("{}: {e}", entries[entry].path.display())),
@@ -271,24 +265,55 @@ pub fn run(
     if !errors.is_empty() {
         return Outcome::Refused(errors.join("\n"));
     }
-    let mut failed = 0;
+    let failed = results.values().filter(|r| !r.failures.is_empty()).count();
+    if let Some(path) = junit {
+        let xml = junit_xml(&entries, &results);
+        if let Err(e) = std::fs::write(path, xml) {
+            return Outcome::Refused(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    if json {
+        json::print(&serde_json::json!({
+            "schema": "paceline/check/1",
+            "passed": results.len() - failed,
+            "failed": failed,
+            "runs": cases.len(),
+            "shard": format!("{k}/{n}"),
+            "settings": overrides.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "scenarios": results.iter().map(|(&index, result)| {
+                let entry = &entries[index];
+                serde_json::json!({
+                    "name": entry.name,
+                    "file": entry.path.display().to_string(),
+                    "mutant": entry.mutant.map(|d| d.to_string()),
+                    "runs": result.runs,
+                    "failed_runs": result.failures.len(),
+                    "seeds": result.real_runs,
+                    "distinct_traces": result.traces.len(),
+                    "failures": result.failures,
+                })
+            }).collect::<Vec<_>>(),
+        }));
+        return Outcome::of(failed == 0);
+    }
     for (&index, result) in &results {
         let entry = &entries[index];
         let leg = entry
             .mutant
             .map_or(String::new(), |d| format!(", real core and {d}"));
-        let distinct = traces.get(&index).map_or(0, BTreeSet::len);
-        let seeds_run = cases_of.get(&index).copied().unwrap_or(0);
-        let leg = format!("{leg}; {distinct} distinct traces of {seeds_run} seeds");
+        let leg = format!(
+            "{leg}; {} of {}",
+            counted(result.traces.len() as u64, "distinct trace"),
+            counted(result.real_runs, "seed")
+        );
         if result.failures.is_empty() {
-            outln!("ok   {} ({} runs{leg})", entry.name, result.runs);
+            outln!("ok   {} ({}{leg})", entry.name, counted(result.runs, "run"));
         } else {
-            failed += 1;
             outln!(
-                "FAIL {} ({} of {} runs failed{leg})",
+                "FAIL {} ({} of {} failed{leg})",
                 entry.name,
                 result.failures.len(),
-                result.runs
+                counted(result.runs, "run")
             );
             for f in result.failures.iter().take(3) {
                 out!("{f}");
@@ -296,17 +321,11 @@ pub fn run(
         }
     }
     outln!(
-        "{} passed, {} failed ({} runs in {:.1} s, shard {k}/{n})",
+        "{} passed, {} failed ({} in {:.1} s, shard {k}/{n})",
         results.len() - failed,
         failed,
-        cases.len(),
+        counted(cases.len() as u64, "run"),
         started.elapsed().as_secs_f64()
     );
-    if let Some(path) = junit {
-        let xml = junit_xml(&entries, &results);
-        if let Err(e) = std::fs::write(path, xml) {
-            return Outcome::Refused(format!("cannot write {}: {e}", path.display()));
-        }
-    }
     Outcome::of(failed == 0)
 }

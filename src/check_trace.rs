@@ -1,14 +1,17 @@
-//! `paceline check-trace`: the invariants on a trace recorded elsewhere.
+//! `paceline check-trace`: the invariants and the planning figures of a trace recorded
+//! elsewhere.
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
 use paceline_harness::table_of;
-use paceline_sim::Scenario;
-use paceline_trace::{Invariant, TraceLimits};
+use paceline_reports::figures::{Figures, FiguresSink, Limits};
+use paceline_sim::{Override, Scenario};
+use paceline_trace::{Invariant, TraceLimits, TraceReader, TraceSink, counted};
 use paceline_verify::{PoolTable, Report, Verdict, verify_trace};
 
+use crate::figures;
 use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
 use crate::pipe::{out, outln};
@@ -56,8 +59,30 @@ pub fn verify_file(
     Ok((report, events))
 }
 
-pub fn run(trace: &Path, pool: &Path, tolerance_us: u64, limits: &LimitArgs) -> Outcome {
-    let config = match Scenario::load_pool_within(pool, &limits.scenario()) {
+/// The planning figures of the trace at `trace`, measured against `budgets`; read after
+/// [`verify_file`] has accepted the file, under the same limits.
+fn figures_of_file(trace: &Path, budgets: Limits, limits: &TraceLimits) -> Result<Figures, String> {
+    let at = |e: &dyn std::fmt::Display| format!("{}: {e}", trace.display());
+    let file = File::open(trace).map_err(|e| at(&e))?;
+    let mut reader =
+        TraceReader::with_limits(BufReader::with_capacity(1 << 16, file), limits.clone())
+            .map_err(|e| at(&e))?;
+    let mut figures = FiguresSink::new(budgets);
+    while let Some(row) = reader.next_row() {
+        // A sink in memory: recording cannot fail.
+        let _ = figures.record(&row.map_err(|e| at(&e))?.as_record());
+    }
+    Ok(figures.finish(None))
+}
+
+pub fn run(
+    trace: &Path,
+    pool: &Path,
+    tolerance_us: u64,
+    overrides: &[Override],
+    limits: &LimitArgs,
+) -> Outcome {
+    let config = match Scenario::load_pool_with(pool, overrides, &limits.scenario()) {
         Ok(c) => c,
         Err(e) => return Outcome::Refused(e.to_string()),
     };
@@ -66,7 +91,12 @@ pub fn run(trace: &Path, pool: &Path, tolerance_us: u64, limits: &LimitArgs) -> 
             Ok(r) => r,
             Err(e) => return Outcome::Refused(e),
         };
-    outln!("{} ({events} events)", trace.display());
+    let figures = match figures_of_file(trace, figures::pool_limits(&config), &limits.trace()) {
+        Ok(f) => f,
+        Err(e) => return Outcome::Refused(e),
+    };
+    outln!("{} ({})", trace.display(), counted(events, "event"));
+    out!("{}", figures::text(&figures));
     outln!("  invariants: {}", print::verdict_line(&report));
     out!("{}", print::violations(&report));
     let violated = print::violated(&report);

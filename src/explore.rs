@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use paceline_harness::{Found, search};
+use paceline_trace::counted;
 
 use crate::check::MAX_SEEDS;
 use crate::outcome::Outcome;
@@ -36,13 +37,15 @@ pub fn run(cases: u32, seed: u64, save: &Path) -> Outcome {
             let rows = scenario.row_count();
             out!(
                 "{}",
-                print::failures(&path, &scenario.name, scenario.seed, None, &failures)
+                print::failures(&path, &scenario.name, scenario.seed, None, &[], &failures)
             );
             outln!(
-                "found after {after_cases} cases, shrunk to {} batch(es) and {rows} row(s), saved as {}\n  reproduce: {}",
-                scenario.batches.len(),
+                "found after {}, shrunk to {} and {}, saved as {}\n  reproduce: {}",
+                counted(after_cases, "case"),
+                counted(scenario.batches.len() as u64, "batch"),
+                counted(rows, "row"),
                 path.display(),
-                print::reproduce(&path, scenario.seed, None)
+                print::reproduce(&path, scenario.seed, None, &[])
             );
             Outcome::Failed
         }

@@ -1,10 +1,11 @@
 //! JUnit XML for CI systems: one test case per scenario; a failure carries the failing
 //! runs' reports, each ending with the command that reproduces it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use paceline_harness::Entry;
+use paceline_trace::counted;
 
 /// The result of one scenario over its seeds and legs.
 #[derive(Default)]
@@ -15,6 +16,10 @@ pub struct ScenarioResult {
     pub failures: Vec<String>,
     /// Time spent on its runs, summed over threads.
     pub seconds: f64,
+    /// Runs of the real core (one per seed).
+    pub real_runs: u64,
+    /// The distinct traces those runs wrote, by digest: the seeds' coverage.
+    pub traces: BTreeSet<(u64, u64)>,
 }
 
 fn escape(text: &str) -> String {
@@ -63,9 +68,9 @@ pub fn junit_xml(entries: &[Entry], results: &BTreeMap<usize, ScenarioResult>) -
         } else {
             let _ = writeln!(
                 xml,
-                ">\n      <failure message=\"{} of {} runs failed\">{}</failure>\n    </testcase>",
+                ">\n      <failure message=\"{} of {} failed\">{}</failure>\n    </testcase>",
                 result.failures.len(),
-                result.runs,
+                counted(result.runs, "run"),
                 escape(&result.failures.join("\n"))
             );
         }

@@ -7,15 +7,20 @@
 mod check;
 mod check_trace;
 mod explore;
+mod figures;
+mod json;
 mod junit;
 mod limits;
 mod mutants;
 mod outcome;
 mod pipe;
 mod print;
+mod progress;
 mod replay;
 mod report;
-mod slack;
+mod serve;
+mod settings;
+mod tune;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,9 +54,16 @@ enum Command {
         /// Switch on a defect of the bug zoo (D1 to D19) for this run.
         #[arg(long)]
         mutant: Option<String>,
-        /// Every timer of the pool fires late by a seeded amount up to this many
-        /// microseconds (default: the scenario's `timer_slack_us`).
+        /// Print one JSON document (schema paceline/replay/1) instead of text.
         #[arg(long)]
+        json: bool,
+        /// Edit the scenario: a dotted key and a TOML value, such as pool.pool_size=8
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Every timer the pool sets (backoff, gate wait, pause) fires late by a seeded
+        /// amount up to this many microseconds (sets the scenario's `timer_slack_us`).
+        #[arg(long, value_name = "N")]
         timer_slack_us: Option<u64>,
     },
     /// Check every scenario under the paths over seeds: the CI entry point.
@@ -67,9 +79,16 @@ enum Command {
         /// Write JUnit XML here, one test case per scenario.
         #[arg(long)]
         junit: Option<PathBuf>,
-        /// Every timer of the pool fires late by a seeded amount up to this many
-        /// microseconds (default: each scenario's `timer_slack_us`).
+        /// Print one JSON document (schema paceline/check/1) instead of text.
         #[arg(long)]
+        json: bool,
+        /// Edit every scenario: a dotted key and a TOML value, such as pool.pool_size=8
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Every timer the pool sets (backoff, gate wait, pause) fires late by a seeded
+        /// amount up to this many microseconds (sets the scenario's `timer_slack_us`).
+        #[arg(long, value_name = "N")]
         timer_slack_us: Option<u64>,
     },
     /// Random scenarios until one breaks an invariant; save it shrunk.
@@ -116,6 +135,66 @@ enum Command {
         /// Seeds per gate for --compare-gates (at most 10000).
         #[arg(long, default_value_t = 20)]
         seeds: u64,
+        /// Edit the scenario (or, for a trace, the --pool file's [pool]): a dotted key and a TOML value, such as pool.pool_size=8
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Every timer the pool sets (backoff, gate wait, pause) fires late by a seeded
+        /// amount up to this many microseconds (sets the scenario's `timer_slack_us`).
+        #[arg(long, value_name = "N")]
+        timer_slack_us: Option<u64>,
+    },
+    /// Search settings: the scenario over a grid of values and seeds, ranked by a goal.
+    Tune {
+        scenario: PathBuf,
+        /// KEY=VALUES: a dotted key and its values, a list (4,8,16) or an inclusive
+        /// range (0..200/20); repeatable, every combination is run.
+        #[arg(long, value_name = "KEY=VALUES", required = true)]
+        vary: Vec<String>,
+        /// `N` for seeds 0..N, or `A..B`: every setting runs under each.
+        #[arg(long, default_value = "10")]
+        seeds: String,
+        /// What to rank by: makespan, throughput, failures or p95.
+        #[arg(long, default_value = "makespan")]
+        goal: String,
+        /// Write tune.csv, tune.json and the Pareto chart (PNG and SVG) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run a grid of more than 10 000 runs.
+        #[arg(long)]
+        yes: bool,
+        /// Print one JSON document (schema paceline/tune/1) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Edit the scenario under every setting: a dotted key and a TOML value
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Every timer the pool sets (backoff, gate wait, pause) fires late by a seeded
+        /// amount up to this many microseconds (sets the scenario's `timer_slack_us`).
+        #[arg(long, value_name = "N")]
+        timer_slack_us: Option<u64>,
+    },
+    /// Play a scenario's [service] live on an OpenAI-compatible HTTP endpoint
+    /// (POST /v1/chat/completions) until Ctrl-C, writing the server-side trace.
+    Serve {
+        scenario: PathBuf,
+        /// Address to listen on: loopback unless --allow-non-loopback.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Where to write the server-side trace.
+        #[arg(long, default_value = "server-trace.csv")]
+        trace: PathBuf,
+        /// Run the scenario's timeline this many times faster than wall time.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Allow binding an address other than loopback.
+        #[arg(long)]
+        allow_non_loopback: bool,
+        /// Edit the scenario: a dotted key and a TOML value, such as pool.pool_size=8
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Check a trace recorded elsewhere against the invariants.
     CheckTrace {
@@ -126,6 +205,10 @@ enum Command {
         /// Clock jitter to absorb in time comparisons, in microseconds.
         #[arg(long, default_value_t = 0)]
         tolerance_us: u64,
+        /// Edit the --pool file's [pool]: a pool.* key and a TOML value, such as pool.pool_size=8
+        /// (repeatable; validated like the file).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
 }
 
@@ -138,64 +221,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let limits = cli.limits;
-    let outcome = match cli.command {
-        Command::Replay {
-            scenario,
-            seed,
-            out,
-            mutant,
-            timer_slack_us,
-        } => match slack::checked(timer_slack_us) {
-            Ok(slack) => replay::run(&scenario, seed, out, mutant.as_deref(), slack, &limits),
-            Err(e) => Outcome::Refused(e),
-        },
-        Command::Check {
-            paths,
-            seeds,
-            shard,
-            junit,
-            timer_slack_us,
-        } => match slack::checked(timer_slack_us) {
-            Ok(slack) => check::run(
-                &paths,
-                seeds.as_deref(),
-                shard.as_deref(),
-                junit.as_deref(),
-                slack,
-                &limits,
-            ),
-            Err(e) => Outcome::Refused(e),
-        },
-        Command::Explore { cases, seed, save } => explore::run(cases, seed, &save),
-        Command::Mutants {
-            scenarios,
-            seeds,
-            cases,
-        } => mutants::run(&scenarios, seeds, cases, &limits),
-        Command::Report {
-            input,
-            out,
-            pool,
-            tolerance_us,
-            compare_gates,
-            seeds,
-        } => report::run(
-            &input,
-            &report::Options {
-                out: &out,
-                pool: pool.as_deref(),
-                tolerance_us,
-                compare_gates,
-                seeds,
-                limits: &limits,
-            },
-        ),
-        Command::CheckTrace {
-            trace,
-            pool,
-            tolerance_us,
-        } => check_trace::run(&trace, &pool, tolerance_us, &limits),
+    let outcome = match run(cli.command, &cli.limits) {
+        Ok(outcome) => outcome,
+        Err(message) => Outcome::Refused(message),
     };
     match outcome {
         Outcome::Passed => ExitCode::SUCCESS,
@@ -205,4 +233,122 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Run one command; `Err` is a refusal of its arguments.
+fn run(command: Command, limits: &LimitArgs) -> Result<Outcome, String> {
+    Ok(match command {
+        Command::Replay {
+            scenario,
+            seed,
+            out,
+            mutant,
+            json,
+            set,
+            timer_slack_us,
+        } => replay::run(
+            &scenario,
+            &replay::Options {
+                seed,
+                out,
+                mutant: mutant.as_deref(),
+                overrides: &settings::with_slack(&set, timer_slack_us)?,
+                json,
+                limits,
+            },
+        ),
+        Command::Check {
+            paths,
+            seeds,
+            shard,
+            junit,
+            json,
+            set,
+            timer_slack_us,
+        } => check::run(
+            &paths,
+            &check::Options {
+                seeds: seeds.as_deref(),
+                shard: shard.as_deref(),
+                junit: junit.as_deref(),
+                overrides: &settings::with_slack(&set, timer_slack_us)?,
+                json,
+                limits,
+            },
+        ),
+        Command::Explore { cases, seed, save } => explore::run(cases, seed, &save),
+        Command::Mutants {
+            scenarios,
+            seeds,
+            cases,
+        } => mutants::run(&scenarios, seeds, cases, limits),
+        Command::Report {
+            input,
+            out,
+            pool,
+            tolerance_us,
+            compare_gates,
+            seeds,
+            set,
+            timer_slack_us,
+        } => report::run(
+            &input,
+            &report::Options {
+                out: &out,
+                pool: pool.as_deref(),
+                tolerance_us,
+                compare_gates,
+                seeds,
+                overrides: &settings::with_slack(&set, timer_slack_us)?,
+                limits,
+            },
+        ),
+        Command::Tune {
+            scenario,
+            vary,
+            seeds,
+            goal,
+            out,
+            yes,
+            json,
+            set,
+            timer_slack_us,
+        } => tune::run(
+            &scenario,
+            &tune::Options {
+                vary: &vary,
+                seeds: &seeds,
+                goal: &goal,
+                out: out.as_deref(),
+                yes,
+                json,
+                overrides: &settings::with_slack(&set, timer_slack_us)?,
+                limits,
+            },
+        ),
+        Command::CheckTrace {
+            trace,
+            pool,
+            tolerance_us,
+            set,
+        } => check_trace::run(&trace, &pool, tolerance_us, &settings::parse(&set)?, limits),
+        Command::Serve {
+            scenario,
+            addr,
+            trace,
+            speed,
+            allow_non_loopback,
+            set,
+        } => serve::run(
+            &scenario,
+            serve::Options {
+                addr,
+                trace,
+                speed,
+                allow_non_loopback,
+                overrides: &settings::parse(&set)?,
+                limits,
+            },
+        ),
+    })
 }

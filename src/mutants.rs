@@ -13,7 +13,7 @@ use paceline_harness::{
     scenario_files, search, with_defect,
 };
 use paceline_sim::Scenario;
-use paceline_trace::DefectId;
+use paceline_trace::{DefectId, counted};
 use rayon::prelude::*;
 
 use crate::check::MAX_SEEDS;
@@ -35,7 +35,7 @@ impl Verdict {
 
     fn cell(&self, unit: &str) -> String {
         match self {
-            Verdict::Caught { by, after: Some(n) } => format!("{by} after {n} {unit}"),
+            Verdict::Caught { by, after: Some(n) } => format!("{by} after {}", counted(*n, unit)),
             Verdict::Caught { by, after: None } => by.clone(),
             Verdict::Escaped => "missed".into(),
             Verdict::NotApplicable => "-".into(),
@@ -202,9 +202,9 @@ pub fn run(dir: &Path, seeds: u64, cases: u32, limits: &LimitArgs) -> Outcome {
             row.defect.map_or(String::from("none"), |d| d.to_string()),
             if row.caught() { "yes" } else { "NO" },
             row.scenario.cell(""),
-            row.sweep.cell("seeds"),
-            row.explore.cell("cases"),
-            row.property.cell("cases"),
+            row.sweep.cell("seed"),
+            row.explore.cell("case"),
+            row.property.cell("case"),
         );
     }
     let alarms: Vec<String> = [
@@ -223,12 +223,13 @@ pub fn run(dir: &Path, seeds: u64, cases: u32, limits: &LimitArgs) -> Outcome {
         .filter_map(|r| r.defect.map(|d| d.to_string()))
         .collect();
     outln!(
-        "\n{} of {} defects caught; unmutated core: {} false alarms ({} seeds, {cases} explore cases, {} config cases)",
+        "\n{} of {} defects caught; unmutated core: {} ({}, {} of explore, {} of configuration)",
         rows.len() - escaped.len(),
         rows.len(),
-        alarms.len(),
-        seeds,
-        cases.saturating_mul(4)
+        counted(alarms.len() as u64, "false alarm"),
+        counted(seeds, "seed"),
+        counted(cases, "case"),
+        counted(cases.saturating_mul(4), "case")
     );
     for alarm in &alarms {
         outln!("  FALSE ALARM {alarm}");

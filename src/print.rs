@@ -4,17 +4,42 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use paceline_harness::{Failure, ms_list, outcome_line};
-use paceline_sim::RunSummary;
-use paceline_trace::{DefectId, Ending, Invariant, ms};
+use paceline_sim::{Override, RunSummary};
+use paceline_trace::{DefectId, Ending, Invariant, counted, ms};
 use paceline_verify::{Report, Verdict};
 
 /// How many violations of one invariant are printed.
 const SHOWN: usize = 5;
 
-/// The command that replays `path` under `seed`, with defect `mutant` on if given.
-pub fn reproduce(path: &Path, seed: u64, mutant: Option<DefectId>) -> String {
+/// The command that replays `path` under `seed`, with its `--set` edits and defect
+/// `mutant` on if given.
+pub fn reproduce(
+    path: &Path,
+    seed: u64,
+    mutant: Option<DefectId>,
+    overrides: &[Override],
+) -> String {
+    let sets: String = overrides
+        .iter()
+        .map(|o| format!(" --set {}", shell_word(&o.to_string())))
+        .collect();
     let defect = mutant.map_or(String::new(), |d| format!(" --mutant {d}"));
-    format!("paceline replay {}{defect} --seed {seed}", path.display())
+    format!(
+        "paceline replay {}{sets}{defect} --seed {seed}",
+        path.display()
+    )
+}
+
+/// A word a shell passes as is: quoted when it holds anything but safe characters.
+fn shell_word(word: &str) -> String {
+    if word
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-=/:,".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// A few lines about what a run did.
@@ -22,7 +47,14 @@ pub fn run_summary(run: &RunSummary) -> String {
     let ending = match &run.ending {
         Ending::Quiescent => "quiescent".to_string(),
         Ending::Deadlock { at_us, .. } => format!("DEADLOCK at {} ms", ms(*at_us)),
-        Ending::Stall { horizon_us, .. } => format!("STALL at the {} ms horizon", ms(*horizon_us)),
+        Ending::Unfinished {
+            horizon_us,
+            waiting,
+        } => format!(
+            "UNFINISHED: {} left at the {} ms horizon",
+            counted(waiting.len() as u64, "row"),
+            ms(*horizon_us)
+        ),
         Ending::Livelock { at_us, events } => {
             format!("LIVELOCK: {events} events at {} ms", ms(*at_us))
         }
@@ -85,11 +117,26 @@ pub fn failures(
     name: &str,
     seed: u64,
     mutant: Option<DefectId>,
+    overrides: &[Override],
     failures: &[Failure],
 ) -> String {
-    let mut out = format!("FAIL {name} (seed {seed}):\n");
+    let headline = if failures
+        .iter()
+        .any(|f| matches!(f, Failure::Unfinished { .. }))
+    {
+        "UNFINISHED"
+    } else {
+        "FAIL"
+    };
+    let mut out = format!("{headline} {name} (seed {seed}):\n");
     for failure in failures {
         match failure {
+            Failure::Unfinished {
+                rows_left,
+                horizon_us,
+            } => {
+                let _ = writeln!(out, "  {}", unfinished(*rows_left, *horizon_us));
+            }
             Failure::Broken { invariant, verdict } => {
                 let _ = writeln!(out, "  {invariant} {} must hold:", invariant.name());
                 verdict_details(*invariant, verdict, &mut out);
@@ -106,8 +153,21 @@ pub fn failures(
             }
         }
     }
-    let _ = writeln!(out, "  reproduce: {}", reproduce(path, seed, mutant));
+    let _ = writeln!(
+        out,
+        "  reproduce: {}",
+        reproduce(path, seed, mutant, overrides)
+    );
     out
+}
+
+/// The verdict on a run cut off by its horizon, and what to do about it.
+pub fn unfinished(rows_left: usize, horizon_us: u64) -> String {
+    format!(
+        "unfinished: {} left at horizon_ms = {}; raise horizon_ms",
+        counted(rows_left as u64, "row"),
+        ms(horizon_us)
+    )
 }
 
 /// The violations in a report, for commands without expectations.

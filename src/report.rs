@@ -8,10 +8,11 @@ use std::path::Path;
 use paceline_harness::{judge_clean, replay_under_gates, table_of};
 use paceline_reports::compare::{self, MeasureSink};
 use paceline_reports::{ReportInput, write_report_within};
-use paceline_sim::Scenario;
+use paceline_sim::{Override, Scenario};
 use paceline_verify::Report;
 
 use crate::check_trace::verify_file;
+use crate::figures::pool_limits;
 use crate::limits::LimitArgs;
 use crate::outcome::Outcome;
 use crate::pipe::{out, outln};
@@ -30,6 +31,8 @@ pub struct Options<'a> {
     pub tolerance_us: u64,
     pub compare_gates: bool,
     pub seeds: u64,
+    /// `--set` edits of the scenario, or of the `--pool` file's `[pool]`.
+    pub overrides: &'a [Override],
     pub limits: &'a LimitArgs,
 }
 
@@ -75,7 +78,8 @@ fn from_scenario(path: &Path, o: &Options<'_>) -> Result<Written, String> {
                 .into(),
         );
     }
-    let scenario = Scenario::load_within(path, &o.limits.scenario()).map_err(|e| e.to_string())?;
+    let scenario =
+        Scenario::load_with(path, o.overrides, &o.limits.scenario()).map_err(|e| e.to_string())?;
     let mut files = Vec::new();
     if o.compare_gates {
         if o.seeds == 0 || o.seeds > MAX_COMPARE_SEEDS {
@@ -100,7 +104,7 @@ fn from_scenario(path: &Path, o: &Options<'_>) -> Result<Written, String> {
             .map_err(|e| e.to_string())?;
         files.extend(written.iter().map(|f| f.display().to_string()));
     }
-    let (run, trace) = replay_into(&scenario, scenario.seed, o.out)?;
+    let (run, _, trace) = replay_into(&scenario, scenario.seed, o.out)?;
     files.push(
         report(&scenario, &run, &trace, o.out, &o.limits.trace())?
             .display()
@@ -110,7 +114,14 @@ fn from_scenario(path: &Path, o: &Options<'_>) -> Result<Written, String> {
     let failures = if failed.is_empty() {
         String::new()
     } else {
-        print::failures(path, &scenario.name, scenario.seed, None, &failed)
+        print::failures(
+            path,
+            &scenario.name,
+            scenario.seed,
+            None,
+            o.overrides,
+            &failed,
+        )
     };
     Ok(Written { files, failures })
 }
@@ -124,8 +135,8 @@ fn from_trace(trace: &Path, o: &Options<'_>) -> Result<Written, String> {
     let pool = o
         .pool
         .ok_or("a trace needs --pool FILE (a file with a [pool] table; a scenario works)")?;
-    let config =
-        Scenario::load_pool_within(pool, &o.limits.scenario()).map_err(|e| e.to_string())?;
+    let config = Scenario::load_pool_with(pool, o.overrides, &o.limits.scenario())
+        .map_err(|e| e.to_string())?;
     let table = table_of(&config);
     let limits = o.limits.trace();
     let (verdicts, _) = verify_file(trace, &table, o.tolerance_us, &limits)?;
@@ -138,6 +149,8 @@ fn from_trace(trace: &Path, o: &Options<'_>) -> Result<Written, String> {
         pool: &table,
         verdicts: &verdicts,
         trace,
+        ending: None,
+        limits: &pool_limits(&config),
     };
     write_report_within(&input, o.out, &limits).map_err(|e| e.to_string())?;
     Ok(Written {

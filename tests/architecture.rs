@@ -4,7 +4,7 @@
 use std::path::Path;
 
 /// A crate's folder, and the crates of ours it may depend on (dev-dependencies too).
-const ALLOWED: [(&str, &[&str]); 7] = [
+const ALLOWED: [(&str, &[&str]); 8] = [
     ("trace", &[]),
     ("core", &[]),
     ("sim", &["paceline-core", "paceline-trace"]),
@@ -19,12 +19,26 @@ const ALLOWED: [(&str, &[&str]); 7] = [
         ],
     ),
     ("reports", &["paceline-trace", "paceline-verify"]),
+    // The live provider: the simulated service and the trace format; its tests (only)
+    // run the real pools against it and judge both traces (verify) with the bug zoo's
+    // switch (harness).
+    (
+        "serve",
+        &[
+            "paceline-core",
+            "paceline-harness",
+            "paceline-sim",
+            "paceline-trace",
+            "paceline-verify",
+        ],
+    ),
     (
         ".",
         &[
             "paceline-core",
             "paceline-harness",
             "paceline-reports",
+            "paceline-serve",
             "paceline-sim",
             "paceline-trace",
             "paceline-verify",

@@ -1,25 +1,10 @@
 //! The `paceline` binary as users and CI scripts run it: output, files and exit codes.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn paceline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_paceline"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("paceline-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+use common::{paceline, replay_then_check_trace, temp_dir, text};
 
 #[test]
 fn replay_prints_the_worker_a_d_timeline_and_writes_the_trace() {
@@ -317,20 +302,7 @@ fn malformed_traces_exit_2_with_the_line() {
 
 #[test]
 fn a_replayed_trace_passes_check_trace() {
-    let out = temp_dir("roundtrip");
-    let run = paceline(&[
-        "replay",
-        "scenarios/shutdown-mid-batch.toml",
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(run.status.code(), Some(0));
-    let check = paceline(&[
-        "check-trace",
-        out.join("trace.csv").to_str().expect("utf-8"),
-        "--pool",
-        "scenarios/shutdown-mid-batch.toml",
-    ]);
+    let check = replay_then_check_trace("scenarios/shutdown-mid-batch.toml", "roundtrip");
     let stdout = text(&check.stdout);
     assert_eq!(check.status.code(), Some(0), "{stdout}");
     for held in [
@@ -358,4 +330,64 @@ fn explore_finds_nothing_wrong_with_the_real_core() {
         stdout.contains("explored 100 random scenarios (seed 7): no invariant broken"),
         "{stdout}"
     );
+}
+
+#[test]
+fn a_pool_that_recovers_passes_and_one_that_never_does_fails_naming_the_expectation() {
+    let held = paceline(&["check", "scenarios/recovery-after-outage.toml"]);
+    assert_eq!(held.status.code(), Some(0), "{}", text(&held.stdout));
+    // The same outage with a one-hour ceiling on D: it never comes back.
+    for args in [
+        &["check", "docs/examples/never-recovers.toml"][..],
+        &[
+            "check",
+            "scenarios/recovery-after-outage.toml",
+            "--set",
+            "pool.max_dispatch_delay_ms=3600000",
+            "--set",
+            "horizon_ms=800000",
+        ][..],
+    ] {
+        let run = paceline(args);
+        assert_eq!(run.status.code(), Some(1), "{args:?}");
+        let stdout = text(&run.stdout);
+        assert!(
+            stdout.contains("expect.recovers: expected 300 ok rows in some minute ending between 240000 and 780000 ms, got at most 1"),
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn bad_recovery_and_slack_values_are_refused_naming_file_line_and_key() {
+    let dir = std::env::temp_dir().join(format!("paceline-recovers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("bad.toml");
+    std::fs::write(
+        &file,
+        "name = \"bad\"\n[[batches]]\nrows = [{ id = \"A\" }]\n[expect]\nrecovers = { after_ms = 0, within_ms = 1000, rows_per_min = 5 }\n",
+    )
+    .expect("write");
+    let run = paceline(&["check", file.to_str().expect("utf-8 path")]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("bad.toml:5:")
+            && stderr.contains("expect.recovers.within_ms")
+            && stderr.contains("1000: must be at least 60000"),
+        "{stderr}"
+    );
+    let run = paceline(&[
+        "replay",
+        "scenarios/worker-a-d.toml",
+        "--timer-slack-us",
+        "20000000",
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("timer_slack_us") && stderr.contains("20000000"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

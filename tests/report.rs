@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use paceline_harness::{check_run, replay_under_gates, table_of};
 use paceline_reports::compare::{self, MeasureSink, RunMeasures};
+use paceline_reports::figures::Limits;
 use paceline_reports::{CHARTS, ReportInput, write_report};
 use paceline_sim::Scenario;
 use paceline_trace::TraceReader;
@@ -36,6 +37,8 @@ fn replay_and_report(scenario: &Scenario, out: &Path) -> Vec<PathBuf> {
         pool: &table_of(&scenario.pool),
         verdicts: &run.report,
         trace: &trace,
+        ending: Some(&run.summary.ending),
+        limits: &Limits::default(),
     };
     write_report(&input, out).expect("report written")
 }
@@ -44,7 +47,7 @@ fn replay_and_report(scenario: &Scenario, out: &Path) -> Vec<PathBuf> {
 fn a_replay_report_has_every_chart_in_both_formats_and_both_pages() {
     let out = dir("wad");
     let written = replay_and_report(&library("worker-a-d.toml"), &out);
-    assert_eq!(written.len(), 10, "{written:?}");
+    assert_eq!(written.len(), 12, "{written:?}");
     for (stem, _) in CHARTS {
         let png = std::fs::read(out.join(format!("{stem}.png"))).expect("png written");
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{stem}.png is a PNG");
@@ -70,6 +73,9 @@ fn a_replay_report_has_every_chart_in_both_formats_and_both_pages() {
     assert!(title("delay").contains("min_dispatch_delay_ms = 100"));
     assert!(title("concurrency").contains("Permits in use and attempts in flight"));
     assert!(title("concurrency").contains("pool_size = 4"));
+    // Worker A-D's rows end at 100, 200, 490 and 590 ms.
+    assert!(title("latency").contains("Row latency from submit to result"));
+    assert!(title("latency").contains("p50 = 200 ms") && title("latency").contains("p95 = 590 ms"));
     let page = std::fs::read_to_string(out.join("index.html")).expect("page");
     for (stem, _) in CHARTS {
         assert!(
@@ -84,9 +90,16 @@ fn a_replay_report_has_every_chart_in_both_formats_and_both_pages() {
     );
     assert!(page.contains("<th>gate</th><td>min</td>"));
     assert!(page.contains("capacity_retries"), "batch statistics listed");
+    assert!(
+        page.contains("<tr><th>makespan</th><td>590 ms</td></tr>"),
+        "planning figures lead the page"
+    );
+    assert!(page.contains("p50 200 ms, p95 590 ms, p99 590 ms, max 590 ms"));
     let md = std::fs::read_to_string(out.join("summary.md")).expect("summary");
     assert!(
-        md.starts_with("# worker-a-d") && md.contains("| I4 | completeness | held |"),
+        md.starts_with("# worker-a-d")
+            && md.contains("| I4 | completeness | held |")
+            && md.contains("| makespan | 590 ms |"),
         "{md}"
     );
 }
@@ -119,6 +132,8 @@ fn a_spacing_violation_is_drawn_red_and_labelled() {
         pool: &pool,
         verdicts: &verdicts,
         trace: &trace,
+        ending: None,
+        limits: &Limits::default(),
     };
     write_report(&input, &out).expect("report written");
     let svg = std::fs::read_to_string(out.join("gaps.svg")).expect("svg");

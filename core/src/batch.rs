@@ -3,7 +3,7 @@
 //! The order of steps within one instant is [`crate::pool`]'s; the steps are here.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::time::Duration;
 
 use crate::Time;
@@ -39,6 +39,9 @@ pub(crate) struct ActiveBatch {
     pub(crate) fresh: VecDeque<usize>,
     /// Backoff ends and retry deadlines; an entry whose row has moved on is skipped.
     pub(crate) timers: BinaryHeap<Reverse<(Time, usize)>>,
+    /// How late the backoff timers of rows now in backoff fire, where they are late
+    /// (timer slack): kept out of the statistics, which count the backoff asked for.
+    pub(crate) late: BTreeMap<usize, Duration>,
     pub(crate) buffer: ReorderBuffer<Completion>,
     pub(crate) completed: usize,
     /// Each row's input tokens, where the batch counts tokens.
@@ -83,6 +86,7 @@ impl ActiveBatch {
             returning: VecDeque::new(),
             fresh: VecDeque::new(),
             timers: BinaryHeap::new(),
+            late: BTreeMap::new(),
             buffer: ReorderBuffer::new(len),
             completed: 0,
             tokens: batch.tokens,
@@ -148,8 +152,9 @@ impl ActiveBatch {
             let attempt = Some(machine.attempts());
             match machine.state() {
                 RowState::Backoff { since, until } if until <= now => {
-                    // The backoff the pool asked for; a timer's overshoot is the clock's.
-                    pace.stats.total_throttle_time += until - since;
+                    // Time in backoff, less the timer's overshoot: the backoff asked for.
+                    let late = self.late.remove(&row).unwrap_or_default();
+                    pace.stats.total_throttle_time += (now - since).saturating_sub(late);
                     if defect!(D13) {
                         // The permit kept through the backoff goes back only now.
                         pace.free_permits += 1;

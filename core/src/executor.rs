@@ -1,13 +1,14 @@
 //! The pool on real threads: [`PooledExecutor`] drives a [`Pool`] with `pool_size` worker
 //! threads and a [`Clock`].
 //!
-//! All rules stay in the `Pool`, behind one mutex. A worker that finds a `Dispatch` calls
+//! All rules stay in the `Pool`, behind one mutex; the bookkeeping of called batches is
+//! shared with the async pool (`slots.rs`). A worker that finds a `Dispatch` calls
 //! the user's function outside the lock and reports the answer; every change of state
 //! notifies a condition variable, so a waiter at the gate re-reads `D` as soon as it
 //! moves instead of trusting a sleep computed earlier. Waiting is always a sleep on the
 //! clock that a notification can cut short, never a sleep that holds the lock.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
@@ -15,9 +16,10 @@ use std::time::Duration;
 use crate::Time;
 use crate::clock::Clock;
 use crate::config::PoolConfig;
-use crate::event::{ApiAnswer, BatchId, BatchStats, EntryMeta, Event, EventKind};
-use crate::pool::{BatchCall, Pool};
-use crate::row::{Outcome, RowEnd};
+use crate::event::{BatchId, BatchStats, EntryMeta, Event};
+use crate::pool::Pool;
+use crate::row::Outcome;
+use crate::slots::{self, Answer, Slots};
 use crate::sync::{self, Arc, Condvar, Mutex, thread};
 
 /// Why one call of the user's function failed, and whether the pool may retry it.
@@ -172,25 +174,11 @@ struct Shared<C, I, O, F> {
 
 struct State<I, O> {
     pool: Pool,
-    batches: BTreeMap<BatchId, Slot<I, O>>,
+    batches: Slots<I, O>,
     /// Dispatches waiting for a worker: at most the number of idle workers, since a
     /// dispatch needs a permit and there are as many workers as permits.
     jobs: VecDeque<(BatchId, usize)>,
     closing: bool,
-}
-
-/// One called batch: its rows, each row's last answer, and the entries released so far.
-struct Slot<I, O> {
-    items: Arc<Vec<I>>,
-    answers: Vec<Option<Answer<O>>>,
-    entries: Vec<Entry<O>>,
-    stats: Option<BatchStats>,
-}
-
-enum Answer<O> {
-    Value(O),
-    Error(CallError),
-    Panic(String),
 }
 
 impl<C, I, O, F> PooledExecutor<C, I, O, F>
@@ -220,7 +208,7 @@ where
             observer,
             state: Mutex::new(State {
                 pool: Pool::new(config),
-                batches: BTreeMap::new(),
+                batches: Slots::new(),
                 jobs: VecDeque::new(),
                 closing: false,
             }),
@@ -256,38 +244,16 @@ where
     fn run_batch(&self, rows: Vec<I>, tokens: Option<Vec<u64>>) -> Batch<O> {
         let shared = &self.shared;
         let mut state = sync::lock(&shared.state);
-        let len = rows.len();
         let now = shared.clock.now();
-        let ready = vec![Duration::ZERO; len];
-        let id = match state.pool.call_batch_with_tokens(now, ready, tokens) {
-            BatchCall::Queued(id) => id,
-            BatchCall::Done(stats) => {
-                return Batch {
-                    entries: Vec::new(),
-                    stats,
-                };
-            }
+        let st = &mut *state;
+        let id = match st.batches.call(&mut st.pool, now, rows, tokens) {
+            Ok(id) => id,
+            Err(empty) => return empty,
         };
-        state.batches.insert(
-            id,
-            Slot {
-                items: Arc::new(rows),
-                answers: (0..len).map(|_| None).collect(),
-                entries: Vec::with_capacity(len),
-                stats: None,
-            },
-        );
         shared.drive(&mut state, now);
         loop {
-            if let Some(slot) = state.batches.get(&id)
-                && let Some(stats) = slot.stats
-            {
-                let entries = state
-                    .batches
-                    .remove(&id)
-                    .map(|slot| slot.entries)
-                    .unwrap_or_default();
-                return Batch { entries, stats };
+            if let Some(batch) = state.batches.take(id) {
+                return batch;
             }
             state = shared.clock.sleep_until(None, &shared.changed, state);
         }
@@ -344,15 +310,15 @@ where
             }
             self.drive(&mut state, self.clock.now());
             if let Some((batch, row)) = state.jobs.pop_front() {
-                let items = state
-                    .batches
-                    .get(&batch)
-                    .map(|slot| Arc::clone(&slot.items));
+                let items = state.batches.items(batch);
                 drop(state);
                 let answer = items.and_then(|items| items.get(row).map(|item| self.call(item)));
                 state = sync::lock(&self.state);
                 if let Some(answer) = answer {
-                    self.record(&mut state, batch, row, answer);
+                    let now = self.clock.now();
+                    let st = &mut *state;
+                    st.batches.answered(&mut st.pool, now, batch, row, answer);
+                    self.drive(&mut state, now);
                 }
                 continue;
             }
@@ -362,106 +328,20 @@ where
     }
 
     fn call(&self, item: &I) -> Answer<O> {
-        match catch_unwind(AssertUnwindSafe(|| (self.call)(item))) {
-            Ok(Ok(value)) => Answer::Value(value),
-            Ok(Err(error)) => Answer::Error(error),
-            Err(panic) => Answer::Panic(
-                panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "non-string panic payload".to_string()),
-            ),
-        }
-    }
-
-    fn record(&self, state: &mut State<I, O>, batch: BatchId, row: usize, answer: Answer<O>) {
-        let reply = match &answer {
-            Answer::Value(_) => ApiAnswer::new(Outcome::Ok),
-            Answer::Error(e) => ApiAnswer::new(e.outcome)
-                .with_status(e.status)
-                .with_retry_after(e.retry_after),
-            // A panic is the user's bug, not the API's: never retried, throttle untouched.
-            Answer::Panic(_) => ApiAnswer::new(Outcome::Permanent),
-        };
-        if let Some(slot) = state.batches.get_mut(&batch)
-            && let Some(last) = slot.answers.get_mut(row)
-        {
-            *last = Some(answer);
-        }
-        let now = self.clock.now();
-        // The pool dispatched this attempt and only this worker answers it.
-        let _ = state.pool.attempt_done(now, batch, row, reply);
-        self.drive(state, now);
+        Answer::of(catch_unwind(AssertUnwindSafe(|| (self.call)(item))))
     }
 
     /// Apply everything due at `now` and act on the pool's events.
     fn drive(&self, state: &mut State<I, O>, now: Time) {
-        let mut changed = false;
-        while let Some(event) = state.pool.poll(now) {
-            changed = true;
-            if let Some(observer) = &self.observer {
-                observer(&event);
-            }
-            state.apply(event);
-        }
-        if changed {
+        let State {
+            pool,
+            batches,
+            jobs,
+            ..
+        } = state;
+        let observer = self.observer.as_ref();
+        if slots::drive(pool, batches, observer, now, |b, r| jobs.push_back((b, r))) {
             self.changed.notify_all();
-        }
-    }
-}
-
-impl<I, O> State<I, O> {
-    fn apply(&mut self, event: Event) {
-        let Some(slot) = self.batches.get_mut(&event.batch) else {
-            return;
-        };
-        match event.kind {
-            EventKind::Dispatch { .. } => {
-                if let Some(row) = event.row {
-                    self.jobs.push_back((event.batch, row));
-                }
-            }
-            EventKind::Emit(meta) => {
-                let answer = slot
-                    .answers
-                    .get_mut(meta.submit_index)
-                    .and_then(Option::take);
-                let result = entry_result(meta.end, answer);
-                slot.entries.push(Entry {
-                    meta: *meta,
-                    result,
-                });
-            }
-            EventKind::BatchEnd(stats) => slot.stats = Some(*stats),
-            _ => {}
-        }
-    }
-}
-
-/// The user-facing result of a row, from how it ended and its last answer.
-fn entry_result<O>(end: RowEnd, answer: Option<Answer<O>>) -> Result<O, RowError> {
-    let last_error = |answer: Option<Answer<O>>| match answer {
-        Some(Answer::Error(e)) => e,
-        _ => CallError::retryable("no answer recorded"),
-    };
-    match (end, answer) {
-        (RowEnd::Shutdown, _) => Err(RowError::Shutdown),
-        (RowEnd::TooLarge { tokens }, _) => Err(RowError::TooLarge { tokens }),
-        (_, Some(Answer::Panic(message))) => Err(RowError::Panicked(message)),
-        (RowEnd::Ok, Some(Answer::Value(value))) => Ok(value),
-        (
-            RowEnd::RetryTimeout {
-                elapsed, budget, ..
-            },
-            answer,
-        ) => Err(RowError::RetryTimeout {
-            last_error: last_error(answer),
-            elapsed,
-            budget,
-        }),
-        (RowEnd::Ok | RowEnd::Permanent { .. }, answer) => {
-            Err(RowError::Permanent(last_error(answer)))
         }
     }
 }

@@ -38,6 +38,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! With the `tokio` feature, `AsyncPool` runs the same `Pool` on tokio tasks for async
+//! callers (`execute_batch(rows).await`), with the same `Batch`, `Entry`, `RowError` and
+//! `CallError`.
+//!
 //! To check what a pool did, record its [`Event`]s with
 //! [`PooledExecutor::with_observer`] and hand them to `paceline-verify` as a trace (the
 //! `paceline-sim` crate's `record_of` turns an event into a trace record).
@@ -56,6 +60,8 @@ macro_rules! defect {
     }};
 }
 
+#[cfg(all(feature = "tokio", not(loom)))]
+mod async_pool;
 mod batch;
 mod clock;
 mod config;
@@ -70,6 +76,7 @@ mod pool;
 mod races;
 mod reorder;
 mod row;
+mod slots;
 mod sync;
 mod throttle;
 mod window;
@@ -78,6 +85,8 @@ mod window;
 /// nanoseconds: no floating-point time anywhere in the pool.
 pub type Time = std::time::Duration;
 
+#[cfg(all(feature = "tokio", not(loom)))]
+pub use async_pool::AsyncPool;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ConfigError, ConfigProblem, GatePolicy, PoolConfig, PoolConfigBuilder, RawPoolConfig,

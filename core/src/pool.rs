@@ -285,6 +285,9 @@ impl Pool {
                 let wake = machine
                     .retry_deadline()
                     .map_or(late, |d| late.min(d.max(until)));
+                if wake > until {
+                    active.late.insert(row, wake - until);
+                }
                 active.timers.push(Reverse((wake, row)));
             }
             AfterAttempt::Done(end) => active.finish(pace, now, row, end),

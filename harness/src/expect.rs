@@ -4,7 +4,7 @@
 use std::fmt;
 
 use paceline_sim::{RunSummary, Scenario};
-use paceline_trace::{ResultKind, ms};
+use paceline_trace::{ResultKind, counted, ms};
 
 /// One expectation the run did not meet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,8 +79,8 @@ pub fn check_expectations(scenario: &Scenario, run: &RunSummary) -> Vec<Mismatch
         if actual != *expected {
             missed.push(Mismatch {
                 key: format!("expect.outcomes.{}", kind.as_str()),
-                expected: format!("{expected} rows"),
-                actual: format!("{actual} rows"),
+                expected: counted(*expected, "row"),
+                actual: counted(actual, "row"),
             });
         }
     }

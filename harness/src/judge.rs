@@ -3,7 +3,7 @@
 //! passes and the defect is caught.
 
 use paceline_sim::Scenario;
-use paceline_trace::Invariant;
+use paceline_trace::{Ending, Invariant};
 use paceline_verify::Verdict;
 
 use crate::expect::Mismatch;
@@ -26,6 +26,14 @@ pub enum Failure {
     },
     /// An exact expectation was missed.
     Missed(Mismatch),
+    /// The horizon came with work still scheduled: nothing is known to be broken, but
+    /// the run did not finish, so it cannot pass.
+    Unfinished {
+        /// Rows without a result at the horizon.
+        rows_left: usize,
+        /// The scenario's horizon.
+        horizon_us: u64,
+    },
 }
 
 /// Judge a run of the real core: for a scenario that demonstrates a defect, every
@@ -69,16 +77,35 @@ pub fn caught_by(scenario: &Scenario, run: &CheckedRun) -> Vec<String> {
             Failure::Broken { invariant, .. } => invariant.to_string(),
             Failure::NotCaught { invariant } => invariant.to_string(),
             Failure::Missed(m) => m.key,
+            Failure::Unfinished { .. } => "unfinished".to_string(),
         })
         .collect()
 }
 
 /// Judge a run against its scenario's `[expect]`.
+///
+/// A run cut off by its horizon is judged on what it did: invariants it broke and those
+/// it should have broken; what it could not show (a check skipped for want of the
+/// events to come, an exact expectation about rows that never finished) is not held
+/// against it, the [`Failure::Unfinished`] says it all.
 pub fn judge(scenario: &Scenario, run: &CheckedRun) -> Vec<Failure> {
     let mut failures = Vec::new();
+    let unfinished = match &run.summary.ending {
+        Ending::Unfinished {
+            horizon_us,
+            waiting,
+        } => Some(Failure::Unfinished {
+            rows_left: waiting.len(),
+            horizon_us: *horizon_us,
+        }),
+        _ => None,
+    };
+    let cut_short = unfinished.is_some();
+    failures.extend(unfinished);
     for &invariant in &scenario.expect.holds {
         match run.report.verdicts.get(&invariant) {
             Some(Verdict::Held { .. }) => {}
+            Some(Verdict::Skipped { .. }) if cut_short => {}
             Some(verdict) => failures.push(Failure::Broken {
                 invariant,
                 verdict: verdict.clone(),
@@ -96,6 +123,9 @@ pub fn judge(scenario: &Scenario, run: &CheckedRun) -> Vec<Failure> {
             failures.push(Failure::NotCaught { invariant });
         }
     }
-    failures.extend(run.mismatches.iter().cloned().map(Failure::Missed));
+    if !cut_short {
+        failures.extend(run.mismatches.iter().cloned().map(Failure::Missed));
+    }
+    failures.extend(run.liveness.iter().cloned().map(Failure::Missed));
     failures
 }

@@ -7,8 +7,8 @@
 //! the model allows), and [`judge`] holds the run to its scenario's `[expect]`. Around
 //! that: the library of scenario files ([`scenario_files`], [`load`]), random scenarios
 //! and their shrinking ([`generate`], [`search`]), the bug zoo's switches
-//! ([`with_defect`]), gate comparisons ([`replay_under_gates`]), and the fuzz targets
-//! every reader is held to ([`fuzz`]).
+//! ([`with_defect`]), gate comparisons ([`replay_under_gates`]), searches over settings
+//! ([`tune`]), and the fuzz targets every reader is held to ([`fuzz`]).
 //!
 //! ```
 //! use std::path::Path;
@@ -43,7 +43,9 @@ pub mod fuzz;
 pub mod generate;
 mod judge;
 mod library;
+mod recovery;
 mod run;
+pub mod tune;
 
 pub use compare::{GATES, GateRuns, replay_under_gates};
 pub use config::{config_verdict, raw_config_verdict, rules_of, table_of, table_of_raw};
@@ -51,5 +53,6 @@ pub use defects::with_defect;
 pub use expect::{Mismatch, check_expectations, ms_list, outcome_line};
 pub use explore::{CaseCounter, Found, config_search, runner, search};
 pub use judge::{Failure, caught_by, judge, judge_clean, judge_mutant};
-pub use library::{Entry, load, scenario_files};
-pub use run::{CheckedRun, check_run, within_budget};
+pub use library::{Entry, load, load_with, scenario_files};
+pub use recovery::RECOVERY_WINDOW_US;
+pub use run::{CheckedRun, check_run, check_run_with, judged_run, within_budget};

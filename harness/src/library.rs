@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use paceline_sim::{Scenario, ScenarioLimits, declared_mutant, read_text};
+use paceline_sim::{Override, Scenario, ScenarioLimits, declared_mutant, read_text};
 use paceline_trace::DefectId;
 
 /// Scenario files under `paths`: files as given, folders searched for `*.toml`, sorted.
@@ -67,6 +67,15 @@ pub struct Entry {
 /// Read every file held to `limits`; refusals are errors unless a configuration defect
 /// explains them.
 pub fn load(files: &[PathBuf], limits: &ScenarioLimits) -> Result<Vec<Entry>, String> {
+    load_with(files, &[], limits)
+}
+
+/// [`load`], with `--set` edits applied to every file.
+pub fn load_with(
+    files: &[PathBuf],
+    overrides: &[Override],
+    limits: &ScenarioLimits,
+) -> Result<Vec<Entry>, String> {
     let mut entries = Vec::new();
     let mut refused = Vec::new();
     for path in files {
@@ -78,7 +87,7 @@ pub fn load(files: &[PathBuf], limits: &ScenarioLimits) -> Result<Vec<Entry>, St
             }
         };
         let mutant = declared_mutant(&text);
-        match Scenario::parse_within(path, &text, limits) {
+        match Scenario::parse_with(path, &text, overrides, limits) {
             Ok(s) => entries.push(Entry {
                 path: path.clone(),
                 name: s.name.clone(),

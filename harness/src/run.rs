@@ -7,11 +7,12 @@ use std::hash::Hasher;
 use std::io::{self, Write};
 
 use paceline_sim::{RunSummary, Scenario, simulate};
-use paceline_trace::{CsvTrace, Ending, Invariant, Tee, ms};
+use paceline_trace::{CsvTrace, Ending, Invariant, NoTrace, Tee, TraceSink, ms};
 use paceline_verify::{Findings, Report, Verdict, Verifier, Violation};
 
 use crate::config::{config_verdict, rules_of, table_of};
 use crate::expect::{Mismatch, check_expectations};
+use crate::recovery::RecoveryWatch;
 
 /// Everything known about one scenario under one seed.
 #[derive(Debug, Clone)]
@@ -22,10 +23,14 @@ pub struct CheckedRun {
     pub report: Report,
     /// Exact expectations (`dispatch_ms`, `results`, `outcomes`) the run missed.
     pub mismatches: Vec<Mismatch>,
+    /// `expect.recovers`, if the run missed it: judged within the horizon, so it stands
+    /// even for a run the horizon cut short.
+    pub liveness: Option<Mismatch>,
     /// A digest of the trace's bytes and their count, taken as they streamed by (the
     /// trace is never stored): equal traces give equal digests within a process, so a
-    /// sweep counts the distinct timelines its seeds produced.
-    pub trace_digest: (u64, u64),
+    /// sweep counts the distinct timelines its seeds produced. `None` where the trace was
+    /// not written ([`judged_run`]).
+    pub trace_digest: Option<(u64, u64)>,
 }
 
 /// Bytes written through it are hashed, then passed on.
@@ -102,27 +107,71 @@ pub fn check_run(
     seed: u64,
     trace: Option<&mut dyn Write>,
 ) -> io::Result<CheckedRun> {
-    let rules = rules_of(&scenario.pool);
+    check_run_with(scenario, seed, trace, &mut NoTrace)
+}
+
+/// [`check_run`], with the trace also streamed into `extra` (the planning figures, say)
+/// during the first run.
+pub fn check_run_with<S: TraceSink>(
+    scenario: &Scenario,
+    seed: u64,
+    trace: Option<&mut dyn Write>,
+    extra: &mut S,
+) -> io::Result<CheckedRun> {
     let out: Box<dyn Write + '_> = match trace {
         Some(w) => Box::new(io::BufWriter::new(w)),
         None => Box::new(io::sink()),
     };
-    let verifier = Verifier::new(rules, 0).with_complete_details();
-    let mut sink = Tee(verifier, CsvTrace::new(digest(out))?);
-    let summary = simulate(scenario, seed, &mut sink)?;
-    let Tee(verifier, csv) = sink;
+    let mut csv_sink = Tee(extra, CsvTrace::new(digest(out))?);
+    let mut run = verified_run(scenario, seed, &mut csv_sink)?;
+    let Tee(_, csv) = csv_sink;
     let mut first = csv.finish()?;
     first.flush()?;
-    within_budget(&summary)?;
-    let mut report = verifier.finish(Some(&summary.ending));
+    within_budget(&run.summary)?;
 
     let mut again = CsvTrace::new(digest(io::sink()))?;
     simulate(scenario, seed, &mut again)?;
     let second = again.finish()?;
-    report.set(
+    run.trace_digest = Some(first.fingerprint());
+    run.report.set(
         Invariant::I8,
         determinism_verdict(seed, first.fingerprint(), second.fingerprint()),
     );
+    Ok(run)
+}
+
+/// One run under the verifier, its trace also streamed into `extra`: every invariant but
+/// I8, which needs a second run (reported skipped). For searches that make many runs
+/// and judge each by what it did (`tune`).
+pub fn judged_run<S: TraceSink>(
+    scenario: &Scenario,
+    seed: u64,
+    extra: &mut S,
+) -> io::Result<CheckedRun> {
+    let mut run = verified_run(scenario, seed, extra)?;
+    within_budget(&run.summary)?;
+    run.report.set(
+        Invariant::I8,
+        Verdict::Skipped {
+            reason: "one run per seed here: determinism is checked by replay and check".into(),
+        },
+    );
+    Ok(run)
+}
+
+/// Simulate with the verifier and `extra` on the trace; I1-I7 and I9 judged, and the
+/// exact expectations.
+fn verified_run<S: TraceSink>(
+    scenario: &Scenario,
+    seed: u64,
+    extra: &mut S,
+) -> io::Result<CheckedRun> {
+    let verifier = Verifier::new(rules_of(&scenario.pool), 0).with_complete_details();
+    let watch = RecoveryWatch::new(scenario.expect.recovers);
+    let mut sink = Tee(verifier, Tee(watch, extra));
+    let summary = simulate(scenario, seed, &mut sink)?;
+    let Tee(verifier, Tee(watch, _)) = sink;
+    let mut report = verifier.finish(Some(&summary.ending));
     report.set(
         Invariant::I9,
         config_verdict(&table_of(&scenario.pool), true),
@@ -132,7 +181,8 @@ pub fn check_run(
         summary,
         report,
         mismatches,
-        trace_digest: first.fingerprint(),
+        liveness: watch.finish(),
+        trace_digest: None,
     })
 }
 

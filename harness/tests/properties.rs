@@ -200,6 +200,7 @@ fn budget_traffic() -> impl Strategy<Value = Scenario> {
             description: "random traffic under client budgets".to_string(),
             seed,
             horizon_us: 7 * 24 * 3_600_000_000,
+            timer_slack_us: 0,
             max_events: paceline_sim::DEFAULT_MAX_EVENTS,
             pool,
             service,

@@ -110,8 +110,10 @@ pub fn write(
     let png = dir.join("compare.png");
     let svg = dir.join("compare.svg");
     let title = format!(
-        "{name}: gate = \"{}\" against gate = \"{}\" over {seeds} seeds (bar: mean, line: min to max)",
-        both[0].0, both[1].0
+        "{name}: gate = \"{}\" against gate = \"{}\" over {} (bar: mean, line: min to max)",
+        both[0].0,
+        both[1].0,
+        paceline_trace::counted(seeds as u64, "seed")
     );
     draw(
         &BitMapBackend::new(&png, (WIDTH, 420)).into_drawing_area(),

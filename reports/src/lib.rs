@@ -2,26 +2,32 @@
 //! read.
 //!
 //! From a trace (CSV, as `replay` writes or any implementation records) and the
-//! verifier's verdicts, [`write_report`] draws four charts in PNG and SVG (a timeline of
-//! rows or workers, dispatch gaps against the required spacing, the throttle's `D`, and
-//! permits and calls against `pool_size`) and writes `index.html` and `summary.md`.
-//! [`compare`] replays a scenario under both gate policies over many seeds.
+//! verifier's verdicts, [`write_report`] draws five charts in PNG and SVG (a timeline of
+//! rows or workers, dispatch gaps against the required spacing, the throttle's `D`,
+//! permits and calls against `pool_size`, and the distribution of row latency) and
+//! writes `index.html` and `summary.md`, which lead with the run's planning
+//! [`figures`]. [`compare`] draws a scenario under both gate policies over many seeds;
+//! [`write_pareto`] draws a search over settings (`paceline tune`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod charts;
 pub mod compare;
 mod data;
+pub mod figures;
 mod page;
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use paceline_trace::{Invariant, ReadError, TraceLimits, TraceReader};
+use paceline_trace::{Ending, Invariant, ReadError, TraceLimits, TraceReader, TraceSink};
 use paceline_verify::{PoolTable, Report, Verdict};
 
+use crate::figures::{FiguresSink, Limits};
+
 pub use charts::WIDTH;
+pub use charts::pareto::{ParetoPoint, write_pareto};
 pub use page::CHARTS;
 
 /// Why a report could not be written.
@@ -61,6 +67,10 @@ pub struct ReportInput<'a> {
     pub verdicts: &'a Report,
     /// The trace CSV to draw, linked from the page.
     pub trace: &'a Path,
+    /// How the run ended, where its driver knows (`None` for a recorded trace).
+    pub ending: Option<&'a Ending>,
+    /// The budgets and limits the planning figures measure the run against.
+    pub limits: &'a Limits,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
@@ -94,10 +104,15 @@ pub fn write_report_within(
             .map_err(trace_err)?;
     let rules = input.pool.rules();
     let mut collector = data::Collector::new(&rules);
+    let mut figures = FiguresSink::new(input.limits.clone());
     while let Some(row) = reader.next_row() {
-        collector.observe(&row.map_err(trace_err)?);
+        let row = row.map_err(trace_err)?;
+        collector.observe(&row);
+        // A sink in memory: recording cannot fail.
+        let _ = figures.record(&row.as_record());
     }
     let data = collector.finish();
+    let (figures, latencies) = figures.finish_with_latencies(input.ending);
     // The dispatches the verifier flagged under I1 get a label on the gap chart.
     let flagged: Vec<u64> = match input.verdicts.verdicts.get(&Invariant::I1) {
         Some(Verdict::Violated { first, .. }) => first.iter().map(|v| v.t_us).collect(),
@@ -105,6 +120,7 @@ pub fn write_report_within(
     };
     let mut written = charts::draw_all(
         &data,
+        &latencies,
         &flagged,
         usize::try_from(rules.pool_size).unwrap_or(usize::MAX),
         rules.min_ms,
@@ -121,8 +137,14 @@ pub fn write_report_within(
             .to_string()
     };
     for (name, text) in [
-        ("index.html", page::index_html(input, &data, &link)),
-        ("summary.md", page::summary_md(input, &data, &link)),
+        (
+            "index.html",
+            page::index_html(input, &data, &figures, &link),
+        ),
+        (
+            "summary.md",
+            page::summary_md(input, &data, &figures, &link),
+        ),
     ] {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(io(&path))?;

@@ -8,9 +8,10 @@ use paceline_verify::{Report, Verdict};
 
 use crate::ReportInput;
 use crate::data::TraceData;
+use crate::figures::Figures;
 
 /// The charts, in page order: file stem and what it shows.
-pub const CHARTS: [(&str, &str); 4] = [
+pub const CHARTS: [(&str, &str); 5] = [
     (
         "timeline",
         "Each row (or worker) over time: attempts in flight, waits at the gate, backoffs, answers and final outcomes.",
@@ -26,6 +27,10 @@ pub const CHARTS: [(&str, &str); 4] = [
     (
         "concurrency",
         "Permits held and attempts in flight against pool_size.",
+    ),
+    (
+        "latency",
+        "Row latency from submit to result: the share of rows done within each latency, p50, p95 and p99 marked.",
     ),
 ];
 
@@ -108,7 +113,12 @@ fn pairs(detail: &str) -> Vec<(&str, &str)> {
         .collect()
 }
 
-pub fn index_html(input: &ReportInput<'_>, data: &TraceData, trace_link: &str) -> String {
+pub fn index_html(
+    input: &ReportInput<'_>,
+    data: &TraceData,
+    figures: &Figures,
+    trace_link: &str,
+) -> String {
     let mut out = String::new();
     let title = html(input.title);
     let _ = write!(
@@ -121,6 +131,11 @@ img{{max-width:100%;border:1px solid #ddd}}figure{{margin:1em 0 2em}}\
 </style></head><body>\n<h1>{title}</h1>\n<p>{}</p>\n",
         html(input.description)
     );
+    out.push_str("<h2>Planning figures</h2>\n<table>\n");
+    for (name, value) in figures.lines() {
+        let _ = writeln!(out, "<tr><th>{name}</th><td>{}</td></tr>", html(&value));
+    }
+    out.push_str("</table>\n");
     out.push_str("<h2>Invariants</h2>\n<table><tr><th>id</th><th>invariant</th><th>verdict</th><th>detail</th></tr>\n");
     for (i, name, label, detail) in verdict_rows(input.verdicts)
         .iter()
@@ -179,11 +194,22 @@ img{{max-width:100%;border:1px solid #ddd}}figure{{margin:1em 0 2em}}\
     out
 }
 
-pub fn summary_md(input: &ReportInput<'_>, data: &TraceData, trace_link: &str) -> String {
+pub fn summary_md(
+    input: &ReportInput<'_>,
+    data: &TraceData,
+    figures: &Figures,
+    trace_link: &str,
+) -> String {
     let mut out = format!(
-        "# {}\n\n{}\n\n## Invariants\n\n| id | invariant | verdict | detail |\n| --- | --- | --- | --- |\n",
+        "# {}\n\n{}\n\n## Planning figures\n\n| figure | value |\n| --- | --- |\n",
         md_line(input.title),
         md_line(input.description)
+    );
+    for (name, value) in figures.lines() {
+        let _ = writeln!(out, "| {name} | {} |", md_cell(&value));
+    }
+    out.push_str(
+        "\n## Invariants\n\n| id | invariant | verdict | detail |\n| --- | --- | --- | --- |\n",
     );
     for (i, label, detail) in verdict_rows(input.verdicts) {
         let _ = writeln!(

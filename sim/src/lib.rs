@@ -24,6 +24,8 @@ pub use record::{answer_name, outcome_of, record_of, result_kind};
 pub use run::{DISPATCH_TIMES_KEPT, RunSummary, simulate};
 pub use scenario::{
     BatchSpec, DEFAULT_HORIZON_MS, DEFAULT_MAX_EVENTS, Distribution, Expect, MAX_ROWS_PER_BATCH,
-    MAX_TIMER_SLACK_US, Outage, Phase, RateLimit, RowSpec, Rows, Scenario, ScenarioError,
-    ScenarioLimits, ScriptedAttempt, ServiceModel, declared_mutant, decode, read_text,
+    MAX_TIMER_SLACK_US, Outage, Override, Phase, RateLimit, Recovery, RowSpec, Rows, Scenario,
+    ScenarioError, ScenarioLimits, ScriptedAttempt, ServiceModel, declared_mutant, decode,
+    read_text,
 };
+pub use service::{Answer, Remaining, RowLoad, Service};

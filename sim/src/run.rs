@@ -5,10 +5,10 @@
 //! simulated API, batch calls and shutdowns from the scenario, and the trace. Every rule
 //! (gate, throttle, permits, budgets, ordering) is the pool's own. The run ends when
 //! every batch has been called and has ended (quiescence), when nothing is left to happen
-//! but rows remain (a deadlock), at the horizon with rows remaining (a stall), or when it
-//! reaches the scenario's event budget (cut). Memory does not grow with events: dispatch
-//! times are kept per row id only up to [`DISPATCH_TIMES_KEPT`] (or one more than an
-//! expectation lists).
+//! but rows remain (a deadlock), at the horizon with work still scheduled (unfinished), or
+//! when it reaches the scenario's event budget (cut). Memory does not grow with events:
+//! dispatch times are kept per row id only up to [`DISPATCH_TIMES_KEPT`] (or one more
+//! than an expectation lists).
 
 use paceline_core::Waiting;
 use paceline_core::{ApiAnswer, BatchId, BatchStats, Cause, EventKind, Pool};
@@ -23,7 +23,7 @@ use paceline_trace::{Ending, ResultKind, Stuck, TraceSink};
 use crate::queue::EventQueue;
 use crate::races::SeededRaces;
 use crate::record::{record_of, result_kind};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ServiceModel};
 use crate::service::{Answer, RowLoad, Service, draw};
 use crate::time::{ceil_us, time, us};
 
@@ -88,7 +88,7 @@ struct Simulation<'s> {
     scenario: &'s Scenario,
     pool: Pool,
     queue: EventQueue<SimEvent>,
-    service: Service<'s>,
+    service: Service<&'s ServiceModel>,
     /// Scenario batch index of each pool batch id, in call order.
     batch_of: Vec<usize>,
     /// The earliest wake-up scheduled: (time, cause).
@@ -189,7 +189,7 @@ impl<'s> Simulation<'s> {
             };
             if at > self.scenario.horizon_us {
                 let waiting = self.stuck();
-                self.summary.ending = Ending::Stall {
+                self.summary.ending = Ending::Unfinished {
                     horizon_us: self.scenario.horizon_us,
                     waiting,
                 };

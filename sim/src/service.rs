@@ -12,6 +12,8 @@
 //! made only where a model asks for them, so a scenario without randomness gives the same
 //! answers under every seed.
 
+use std::borrow::Borrow;
+
 use paceline_core::Outcome;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -34,6 +36,17 @@ pub struct Answer {
     pub refused_by: Option<&'static str>,
 }
 
+/// What the limits in force have left (see [`Service::remaining`]): `(amount,
+/// remaining)` of the first request limit and of the first token limit, where there is
+/// one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Remaining {
+    /// The first request limit's amount and what is left of it.
+    pub requests: Option<(u64, u64)>,
+    /// The first token limit's amount and what is left of it.
+    pub tokens: Option<(u64, u64)>,
+}
+
 /// What the service knows of the row an attempt belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RowLoad {
@@ -44,9 +57,12 @@ pub struct RowLoad {
 }
 
 /// The state of the simulated API during one run.
+///
+/// `M` holds the model: a borrow (`&ServiceModel`, as the simulator holds its scenario)
+/// or a shared handle (`Arc<ServiceModel>`, as a server that outlives any borrow does).
 #[derive(Debug)]
-pub struct Service<'a> {
-    model: &'a ServiceModel,
+pub struct Service<M> {
+    model: M,
     rng: ChaCha8Rng,
     /// The legacy `rate_limit` and `[[service.limits]]`, with their counters.
     limits: Vec<LimitState>,
@@ -70,30 +86,65 @@ pub fn draw(d: &Distribution, rng: &mut ChaCha8Rng) -> u64 {
     }
 }
 
-impl<'a> Service<'a> {
+/// The phase of `model` in force at `now_us`: the latest-starting, the last listed on a
+/// tie.
+fn phase_at(model: &ServiceModel, now_us: u64) -> Option<(usize, &Phase)> {
+    model
+        .phases
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.covers(now_us))
+        .max_by_key(|(i, p)| (p.from_us, *i))
+}
+
+impl<M: Borrow<ServiceModel> + Clone> Service<M> {
     /// The API at the start of a run under `seed`: empty windows, full buckets.
-    pub fn new(model: &'a ServiceModel, seed: u64) -> Self {
-        let legacy = model.rate_limit.map(|r| r.as_limit());
+    pub fn new(model: M, seed: u64) -> Self {
+        let m: &ServiceModel = model.borrow();
+        let legacy = m.rate_limit.map(|r| r.as_limit());
+        let limits = states(legacy.into_iter().chain(m.limits.iter().copied()));
+        let phase_limits = m
+            .phases
+            .iter()
+            .map(|p| p.limits.as_ref().map(|l| states(l.iter().copied())))
+            .collect();
         Service {
             model,
             rng: ChaCha8Rng::seed_from_u64(seed),
-            limits: states(legacy.into_iter().chain(model.limits.iter().copied())),
-            phase_limits: model
-                .phases
-                .iter()
-                .map(|p| p.limits.as_ref().map(|l| states(l.iter().copied())))
-                .collect(),
+            limits,
+            phase_limits,
         }
     }
 
-    /// The phase in force at `now_us`: the latest-starting, the last listed on a tie.
-    fn phase(&self, now_us: u64) -> Option<(usize, &'a Phase)> {
-        let phases: &'a [Phase] = &self.model.phases;
-        phases
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.covers(now_us))
-            .max_by_key(|(i, p)| (p.from_us, *i))
+    /// Draw from `d` with the service's own generator (a server draws a request's output
+    /// tokens this way when the request does not say).
+    pub fn draw(&mut self, d: &Distribution) -> u64 {
+        draw(d, &mut self.rng)
+    }
+
+    /// What the limits in force at `now_us` (the phase's own, or the service's) have left,
+    /// as of the latest attempt they saw: the first request limit and the first token
+    /// limit in file order, each as `(amount, remaining)`. Read-only: for headers such as
+    /// `x-ratelimit-remaining-requests`, not for deciding anything.
+    pub fn remaining(&self, now_us: u64) -> Remaining {
+        let model = self.model.clone();
+        let limits = match phase_at(model.borrow(), now_us) {
+            Some((i, _)) => match self.phase_limits.get(i) {
+                Some(Some(own)) => own,
+                _ => &self.limits,
+            },
+            None => &self.limits,
+        };
+        let first = |measure: Measure| {
+            limits
+                .iter()
+                .find(|l| l.spec().measure == measure)
+                .map(|l| (l.spec().amount, l.remaining()))
+        };
+        Remaining {
+            requests: first(Measure::Requests),
+            tokens: first(Measure::Tokens),
+        }
     }
 
     /// Answer an attempt dispatched at `now_us` for a row with `load`.
@@ -103,13 +154,16 @@ impl<'a> Service<'a> {
         script: Option<&ScriptedAttempt>,
         load: RowLoad,
     ) -> Answer {
-        let phase = self.phase(now_us);
+        // A handle of the model apart from `self`, so the phase can be read while the
+        // limits and the generator change.
+        let model = self.model.clone();
+        let phase = phase_at(model.borrow(), now_us);
         let latency = phase
             .and_then(|(_, p)| p.latency)
-            .unwrap_or(self.model.latency);
+            .unwrap_or(model.borrow().latency);
         let per_token_ns = phase
             .and_then(|(_, p)| p.latency_per_output_token_ns)
-            .unwrap_or(self.model.latency_per_output_token_ns);
+            .unwrap_or(model.borrow().latency_per_output_token_ns);
         let mut answer = match script {
             Some(s) => Answer {
                 outcome: s.outcome,
@@ -135,7 +189,7 @@ impl<'a> Service<'a> {
     fn model_answer(
         &mut self,
         now_us: u64,
-        phase: Option<(usize, &'a Phase)>,
+        phase: Option<(usize, &Phase)>,
         load: RowLoad,
     ) -> Answer {
         let refuse = |status: u16, retry_after_ms: Option<u64>, by: Option<&'static str>| Answer {
@@ -181,11 +235,11 @@ impl<'a> Service<'a> {
         }
         let rate = phase
             .and_then(|(_, p)| p.capacity_rate)
-            .unwrap_or(self.model.capacity_rate);
+            .unwrap_or(self.model.borrow().capacity_rate);
         if rate > 0.0 && self.rng.random::<f64>() < rate {
             let status = phase
                 .and_then(|(_, p)| p.capacity_status)
-                .unwrap_or(self.model.capacity_status);
+                .unwrap_or(self.model.borrow().capacity_status);
             // Not accepted: `counts = "accepted"` limits do not count it.
             return refuse(status, None, None);
         }

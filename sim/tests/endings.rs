@@ -1,5 +1,5 @@
-//! How runs end: quiescent, or stalled at the horizon with the rows left and what each
-//! waits for.
+//! How runs end: quiescent, or unfinished at the horizon (work still scheduled) with the
+//! rows left and what each waits for.
 
 use std::path::Path;
 
@@ -11,7 +11,7 @@ fn scenario(text: &str) -> Scenario {
 }
 
 #[test]
-fn reaching_the_horizon_with_rows_left_is_a_stall_naming_them() {
+fn reaching_the_horizon_with_work_scheduled_is_unfinished_naming_the_rows() {
     let s = scenario(
         r#"
 name = "too-slow"
@@ -27,12 +27,12 @@ rows = [
 "#,
     );
     let run = simulate(&s, 0, &mut NoTrace).expect("no io");
-    let Ending::Stall {
+    let Ending::Unfinished {
         horizon_us,
         waiting,
     } = run.ending
     else {
-        panic!("expected a stall, got {:?}", run.ending);
+        panic!("expected an unfinished run, got {:?}", run.ending);
     };
     assert_eq!(horizon_us, 1_000_000);
     let described: Vec<(String, String)> =
@@ -63,12 +63,12 @@ rows = [{ id = "B" }]
     );
     let run = simulate(&s, 0, &mut NoTrace).expect("no io");
     match run.ending {
-        Ending::Stall { waiting, .. } => {
+        Ending::Unfinished { waiting, .. } => {
             assert_eq!(waiting.len(), 1);
             assert_eq!(waiting[0].id, "B");
             assert_eq!(waiting[0].waiting_for, "its batch to be called");
         }
-        other => panic!("expected a stall, got {other:?}"),
+        other => panic!("expected an unfinished run, got {other:?}"),
     }
 }
 

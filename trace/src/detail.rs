@@ -6,6 +6,10 @@ use std::fmt::Write as _;
 pub mod key {
     /// `batch_start`: rows in the batch.
     pub const ROWS: &str = "rows";
+    /// `batch_start`: who recorded the trace, where it is not the pool itself:
+    /// [`SERVER_VANTAGE`](crate::SERVER_VANTAGE) for a provider's own trace of the
+    /// requests it received (`paceline serve`).
+    pub const VANTAGE: &str = "vantage";
     /// `dispatch`: the row's input tokens, where the row has a token count.
     pub const TOKENS: &str = "tokens";
     /// `capacity`: the wait the answer asked for, in milliseconds, where it gave one.
@@ -47,6 +51,11 @@ pub mod key {
     /// `batch_end`: `D` when the batch ended.
     pub const DELAY_AT_COMPLETION_MS: &str = "delay_at_completion_ms";
 }
+
+/// The [`key::VANTAGE`] of a trace written by the provider's side (`paceline serve`): its
+/// `dispatch` events are requests as they arrived, its answers what the server said, and
+/// it knows nothing of the pool's permits, rows, backoffs or entries.
+pub const SERVER_VANTAGE: &str = "server";
 
 /// The value of `key` in a `key=value;key=value` detail string.
 pub fn detail_value<'a>(detail: &'a str, key: &str) -> Option<&'a str> {

@@ -2,6 +2,9 @@
 //! alone cannot tell (a trace that stops could be finished, stuck or cut off).
 
 /// How a run ended.
+///
+/// Only [`Ending::Deadlock`] and [`Ending::Livelock`] break an invariant (I4);
+/// [`Ending::Unfinished`] is a run cut short by its horizon.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Ending {
@@ -14,8 +17,10 @@ pub enum Ending {
         /// The rows left and what each waits for.
         waiting: Vec<Stuck>,
     },
-    /// The horizon came with rows left.
-    Stall {
+    /// The horizon came while work was still scheduled: the run did not finish, and
+    /// nothing says it never would. Not a broken invariant (I4 is about rows left with
+    /// nothing scheduled that could finish them); the remedy is a longer `horizon_ms`.
+    Unfinished {
         /// The horizon of the run.
         horizon_us: u64,
         /// The rows left and what each waits for.

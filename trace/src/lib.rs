@@ -44,6 +44,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod count;
 mod defect;
 mod detail;
 mod ending;
@@ -60,8 +61,9 @@ mod sink;
 mod time;
 mod writer;
 
+pub use count::counted;
 pub use defect::DefectId;
-pub use detail::{DetailWriter, detail_value, key};
+pub use detail::{DetailWriter, SERVER_VANTAGE, detail_value, key};
 pub use ending::{Ending, Stuck};
 pub use event::EventName;
 pub use idset::IdSet;

@@ -59,6 +59,14 @@ impl<W: io::Write> CsvTrace<W> {
         })
     }
 
+    /// Write out every line so far and flush the writer, keeping it open: a live
+    /// recorder calls it when idle, so the file on disk is a readable trace meanwhile.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        self.out.flush()
+    }
+
     /// Flush and hand back the writer.
     pub fn finish(mut self) -> io::Result<W> {
         self.out.write_all(&self.buf)?;

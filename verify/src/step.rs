@@ -107,6 +107,8 @@ pub(crate) struct Step<'a> {
     pub in_flight: u64,
     pub rules: &'a PoolRules,
     pub tolerance_us: u64,
+    /// The trace was recorded by the server (see `Verifier::server_side`).
+    pub server_side: bool,
 }
 
 /// Record `ev` in its row's track.

@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io;
 
 use paceline_trace::{
-    Ending, EventName, IdSet, LimitHit, ReadError, TraceLimits, TraceReader, TraceRecord, TraceRow,
-    TraceSink, detail_value, key,
+    Ending, EventName, IdSet, LimitHit, ReadError, SERVER_VANTAGE, TraceLimits, TraceReader,
+    TraceRecord, TraceRow, TraceSink, detail_value, key,
 };
 
 use crate::checks::Checks;
@@ -67,6 +67,7 @@ pub struct Verifier {
     unresolved: BTreeMap<RowKey, u64>,
     checks: Checks,
     complete_details: bool,
+    server_side: bool,
 }
 
 impl Verifier {
@@ -94,6 +95,7 @@ impl Verifier {
             unresolved: BTreeMap::new(),
             checks: Checks::default(),
             complete_details: false,
+            server_side: false,
         }
     }
 
@@ -102,6 +104,25 @@ impl Verifier {
     /// for no wait, and a dispatch without `tokens` carried none, so I10 and I11 hold on
     /// their absence instead of being skipped.
     pub fn with_complete_details(mut self) -> Self {
+        self.complete_details = true;
+        self
+    }
+
+    /// Judge the trace as the provider's side recorded it (`paceline serve`): each
+    /// `dispatch` is a request as it arrived, each answer what the server said, every
+    /// detail key written where it applies. A trace says so itself with
+    /// `vantage=server` on its `batch_start`, which switches this on.
+    ///
+    /// A server sees requests, not the pool: I3 to I7 are skipped (they need the pool's
+    /// own events); I1 spaces arrivals by the floor `min_dispatch_delay_ms` (the pool's
+    /// `D` moves when the *client* reads an answer, which the server cannot see); I2
+    /// counts requests in flight at the server; and in I10 a request arriving within the
+    /// tolerance after the answer that asked for a pause may have been sent before that
+    /// answer reached the client, so the pause is owed from the answer's time plus the
+    /// tolerance. A request is done with once answered, so the verifier's state stays per
+    /// request in flight. Client traces are judged as before.
+    pub fn server_side(mut self) -> Self {
+        self.server_side = true;
         self.complete_details = true;
         self
     }
@@ -115,6 +136,12 @@ impl Verifier {
     /// Feed one record, or refuse it when it would open a row beyond the limit.
     pub fn try_observe(&mut self, record: &TraceRecord<'_>) -> Result<(), LimitHit> {
         let kind = record.event;
+        if kind == EventName::BatchStart
+            && detail_value(record.detail, key::VANTAGE) == Some(SERVER_VANTAGE)
+        {
+            self.server_side = true;
+            self.complete_details = true;
+        }
         // Without a batch column, batches are counted from their starts.
         let batch = record.batch.unwrap_or(
             self.batches_started
@@ -150,7 +177,9 @@ impl Verifier {
             delay_ms: record.delay_ms,
             detail: record.detail.to_string(),
         };
-        if self.held.is_empty() && !ev.awaits_resolution() {
+        // A server's rows are requests: no later event resolves a failure, and whether
+        // the pool recorded it matters only to checks a server-side trace skips.
+        if self.held.is_empty() && (self.server_side || !ev.awaits_resolution()) {
             self.process(&ev, false);
             return Ok(());
         }
@@ -254,13 +283,16 @@ impl Verifier {
             in_flight: self.in_flight,
             rules: &self.rules,
             tolerance_us: self.tolerance_us,
+            server_side: self.server_side,
         };
         self.checks.on(&step);
         if let Some(k) = key
             && let Some(track) = t.rows.get_mut(&k)
         {
             update(track, ev);
-            if track.is_finished() {
+            // A server's request is over once answered: nothing more comes for it.
+            let answered = self.server_side && !track.in_flight && track.last_answer_us.is_some();
+            if track.is_finished() || answered {
                 t.rows.remove(&k);
                 if let Some(batch) = t.batches.get_mut(&ev.batch) {
                     batch.finished.insert(k.1 as u64);
@@ -302,6 +334,7 @@ impl Verifier {
             ending,
             &self.rules,
             self.complete_details,
+            self.server_side,
             &mut report,
         );
         report

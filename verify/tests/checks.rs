@@ -325,6 +325,41 @@ fn i4_fires_on_missing_and_double_results_and_on_a_deadlock() {
 }
 
 #[test]
+fn i4_holds_on_a_run_cut_off_by_its_horizon_with_work_scheduled() {
+    let r = rules(|r| r.pool_size = 2);
+    // Row 0 finished, row 1 is still in flight when the horizon comes: unfinished.
+    let text = "
+        0 batch_start - - - rows=2
+        0 permit 0 1
+        0 dispatch 0 1
+        1 ok 0 1
+        1 permit 1 1
+        1 dispatch 1 1";
+    let ending = Ending::Unfinished {
+        horizon_us: 2000,
+        waiting: vec![Stuck {
+            batch: 0,
+            row: 1,
+            id: String::new(),
+            waiting_for: "the answer to its attempt".into(),
+        }],
+    };
+    let report = verify_rows(r.clone(), &trace(text), Some(&ending));
+    match report.verdicts.get(&Invariant::I4) {
+        Some(Verdict::Held { note: Some(note) }) => assert_eq!(
+            note,
+            "unfinished: 1 row left at the horizon (2 ms) with work still scheduled"
+        ),
+        other => panic!("I4 should hold with a note, got {other:?}"),
+    }
+    // What is broken before the horizon stays broken.
+    let doubled = format!("{text}\n1.5 ok 1 1\n1.5 shutdown 1 1");
+    let report = verify_rows(r, &trace(&doubled), Some(&ending));
+    let m = message(&report, Invariant::I4);
+    assert!(m.contains("a second result (shutdown)"), "{m}");
+}
+
+#[test]
 fn i5_fires_on_a_retry_after_the_deadline() {
     let r = rules(|r| r.max_capacity_retry_seconds = 1);
     let text = "

@@ -18,9 +18,35 @@ use plotters::style::{FontStyle, register_font};
 use crate::ReportError;
 use crate::data::TraceData;
 
+/// Draw a chart into `{dir}/{name}.png` and `{dir}/{name}.svg`, `height` pixels high;
+/// evaluates to the two paths. `$draw` is a closure over a drawing area, written once and
+/// compiled for each backend (a function could not take one closure for both).
+macro_rules! png_and_svg {
+    ($dir:expr, $name:expr, $height:expr, $draw:expr) => {{
+        let png = $dir.join(format!("{}.png", $name));
+        let svg = $dir.join(format!("{}.svg", $name));
+        {
+            let area =
+                plotters::prelude::BitMapBackend::new(&png, ($crate::charts::WIDTH, $height))
+                    .into_drawing_area();
+            $draw(&area)?;
+            area.present().map_err($crate::charts::err)?;
+        }
+        {
+            let area = plotters::prelude::SVGBackend::new(&svg, ($crate::charts::WIDTH, $height))
+                .into_drawing_area();
+            $draw(&area)?;
+            area.present().map_err($crate::charts::err)?;
+        }
+        [png, svg]
+    }};
+}
+
 mod concurrency;
 mod delay;
 mod gaps;
+mod latency;
+pub(crate) mod pareto;
 mod timeline;
 
 /// Columns of aggregation: about the plot's width in pixels.
@@ -108,8 +134,10 @@ pub(crate) fn err<E: std::fmt::Display>(e: E) -> ReportError {
 }
 
 /// Draw every chart into `dir` as PNG and SVG; returns the files written.
+/// `latencies` are the rows' latencies, sorted.
 pub fn draw_all(
     data: &TraceData,
+    latencies: &[u64],
     flagged: &[u64],
     pool_size: usize,
     min_ms: f64,
@@ -123,22 +151,9 @@ pub fn draw_all(
     let timeline_height =
         ((lanes as f64 + LEGEND_LANES) * 24.0 + 120.0).clamp(300.0, 1700.0) as u32;
     macro_rules! both {
-        ($name:expr, $height:expr, $draw:expr) => {{
-            let png = dir.join(format!("{}.png", $name));
-            let svg = dir.join(format!("{}.svg", $name));
-            {
-                let area = BitMapBackend::new(&png, (WIDTH, $height)).into_drawing_area();
-                $draw(&area)?;
-                area.present().map_err(err)?;
-            }
-            {
-                let area = SVGBackend::new(&svg, (WIDTH, $height)).into_drawing_area();
-                $draw(&area)?;
-                area.present().map_err(err)?;
-            }
-            written.push(png);
-            written.push(svg);
-        }};
+        ($name:expr, $height:expr, $draw:expr) => {
+            written.extend(png_and_svg!(dir, $name, $height, $draw))
+        };
     }
     both!("timeline", timeline_height, |a| timeline::draw(
         a, data, axis
@@ -148,6 +163,7 @@ pub fn draw_all(
     both!("concurrency", 420, |a| concurrency::draw(
         a, data, axis, pool_size
     ));
+    both!("latency", 420, |a| latency::draw(a, latencies));
     Ok(written)
 }
 
@@ -159,18 +175,33 @@ pub(crate) fn frame<'a, DB: DrawingBackend + 'a>(
     y_max: f64,
     y_desc: &str,
 ) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, ReportError> {
+    frame_xy(
+        area,
+        title,
+        (0.0..axis.end, &axis.label()),
+        (0.0..y_max, y_desc),
+    )
+}
+
+/// A chart over two ranges, titled, each axis described `(range, words)`.
+pub(crate) fn frame_xy<'a, DB: DrawingBackend + 'a>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    (x, x_desc): (std::ops::Range<f64>, &str),
+    (y, y_desc): (std::ops::Range<f64>, &str),
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, ReportError> {
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..axis.end, 0f64..y_max)
+        .build_cartesian_2d(x, y)
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_label_formatter(&number)
         .y_label_formatter(&number)
-        .x_desc(axis.label())
+        .x_desc(x_desc)
         .y_desc(y_desc)
         .draw()
         .map_err(err)?;

@@ -235,6 +235,20 @@ impl LimitState {
         &self.spec
     }
 
+    /// What is left of the limit as of the latest time it saw: `amount` less the cost
+    /// inside the window, or the bucket's level (rounded down); 0 when at or over the
+    /// limit. Read-only: nothing is expired or refilled here, so it describes the limit
+    /// just after the attempt it last answered (what an `x-ratelimit-remaining-*` header
+    /// says).
+    pub fn remaining(&self) -> u64 {
+        let LimitSpec { amount, per_us, .. } = self.spec;
+        let used = match &self.memory {
+            Memory::Window(w) => w.inside(),
+            Memory::Bucket(b) => b.deficit.div_ceil(u128::from(per_us.max(1))),
+        };
+        u64::try_from(u128::from(amount).saturating_sub(used)).unwrap_or(u64::MAX)
+    }
+
     /// Would an attempt of `cost` at `now_us` fit? Records nothing (expired entries and
     /// refill are brought up to date). A `Refused` wait here does not count the attempt
     /// itself; [`LimitState::try_admit`] and [`admit_all`] give the wait that does.
@@ -417,6 +431,22 @@ mod tests {
             status,
             ..spec
         }
+    }
+
+    #[test]
+    fn remaining_is_what_the_last_attempt_left() {
+        // A window of 3 per second: two attempts leave 1; a bucket of 10 tokens a
+        // second drawn by 4 leaves 6, and refused attempts drive it to 0, never below.
+        let mut w = LimitState::new(requests(3, S));
+        assert_eq!(w.remaining(), 3);
+        w.try_admit(0, 1);
+        w.try_admit(10, 1);
+        assert_eq!(w.remaining(), 1);
+        let mut b = LimitState::new(with(tokens(10, S), LimitKind::Bucket, Counts::All, 429));
+        b.try_admit(0, 4);
+        assert_eq!(b.remaining(), 6);
+        b.try_admit(0, 9);
+        assert_eq!(b.remaining(), 0);
     }
 
     // ---- windows ---------------------------------------------------------------------

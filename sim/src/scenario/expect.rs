@@ -8,9 +8,9 @@ use paceline_trace::{DefectId, Invariant, ResultKind, shown};
 use serde::Deserialize;
 use toml::Value;
 
-use super::Expect;
 use super::file::ExpectFile;
 use super::source::{Checked, Source, key_text, value_text};
+use super::{Expect, Recovery};
 
 /// The defect a scenario file declares in `expect.mutant`, read leniently: a file that
 /// demonstrates a configuration defect (D4, D9) is refused by the real core, and the
@@ -171,7 +171,40 @@ impl Source<'_> {
                 )
             })?),
         };
+        let recovers = match file.recovers {
+            None => None,
+            Some(r) => {
+                let offset = r.span().start;
+                let r = r.into_inner();
+                let field = |name: &str, value: i64, least: i64, why: &str| {
+                    u64::try_from(value)
+                        .ok()
+                        .filter(|_| value >= least)
+                        .ok_or_else(|| {
+                            self.error(
+                                offset,
+                                &format!("expect.recovers.{name}"),
+                                format!("{value}: must be at least {least}{why}"),
+                            )
+                        })
+                };
+                let after_ms = field("after_ms", r.after_ms, 0, "")?;
+                let within_ms = field(
+                    "within_ms",
+                    r.within_ms,
+                    60_000,
+                    " (throughput is counted over a one-minute window)",
+                )?;
+                let rows_per_min = field("rows_per_min", r.rows_per_min, 1, "")?;
+                Some(Recovery {
+                    after_us: self.us(after_ms, offset, "expect.recovers.after_ms")?,
+                    within_us: self.us(within_ms, offset, "expect.recovers.within_ms")?,
+                    rows_per_min,
+                })
+            }
+        };
         Ok(Expect {
+            recovers,
             holds,
             violates,
             dispatch_ms,

@@ -131,4 +131,14 @@ pub(super) struct ExpectFile {
     pub(super) results: Option<Spanned<BTreeMap<String, String>>>,
     pub(super) outcomes: Option<Spanned<BTreeMap<String, u64>>>,
     pub(super) mutant: Option<Spanned<String>>,
+    pub(super) recovers: Option<Spanned<RecoversFile>>,
+}
+
+/// `expect.recovers` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RecoversFile {
+    pub(super) after_ms: i64,
+    pub(super) within_ms: i64,
+    pub(super) rows_per_min: i64,
 }

@@ -6,8 +6,9 @@
 //! downstream re-validates, and nothing here panics on any input.
 //!
 //! The model is here; the file as written is in `file`, pointing into the text in
-//! `source`, the checks in `validate` (the run) and `expect` (the expectations), and the
-//! way back to TOML in `to_toml`. What a file may ask for is bounded in `limits`.
+//! `source`, edits from the command line (`--set`) in `set`, the checks in `validate`
+//! (the run) and `expect` (the expectations), and the way back to TOML in `to_toml`.
+//! What a file may ask for is bounded in `limits`.
 // Scenario files come from anywhere: no panic on any input.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -16,10 +17,12 @@ mod file;
 mod limits;
 mod nesting;
 mod service_model;
+mod set;
 mod source;
 mod to_toml;
 mod validate;
 mod validate_service;
+mod wording;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -32,6 +35,7 @@ use toml::Spanned;
 pub use expect::declared_mutant;
 pub use limits::{DEFAULT_MAX_EVENTS, ScenarioLimits, decode, read_text};
 pub use service_model::{Distribution, Outage, Phase, RateLimit, ServiceModel};
+pub use set::Override;
 pub use source::ScenarioError;
 
 use file::File;
@@ -210,6 +214,19 @@ pub struct ScriptedAttempt {
     pub retry_after_ms: Option<u64>,
 }
 
+/// `expect.recovers = { after_ms, within_ms, rows_per_min }`: after `after_us`, some
+/// one-minute window ending by `after_us + within_us` holds at least `rows_per_min`
+/// successful answers (the harness's recovery watch says exactly how it counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recovery {
+    /// From when, in virtual microseconds.
+    pub after_us: u64,
+    /// How long the pool has to recover, in microseconds (at least a minute).
+    pub within_us: u64,
+    /// The throughput to reach, in successful rows per minute.
+    pub rows_per_min: u64,
+}
+
 /// What `replay` and `check` assert about a run.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Expect {
@@ -224,6 +241,9 @@ pub struct Expect {
     pub results: BTreeMap<String, ResultKind>,
     /// Exact numbers of rows per result, for the kinds listed.
     pub outcomes: BTreeMap<ResultKind, u64>,
+    /// `recovers`: after a given time the pool must be back to a given throughput
+    /// within a given time, under every seed.
+    pub recovers: Option<Recovery>,
     /// The defect of the bug zoo this scenario demonstrates:
     /// the expectations above describe the real core, and with the defect switched on
     /// the run must miss them and break every invariant in `violates`.
@@ -239,8 +259,18 @@ impl Scenario {
     /// Read and validate a scenario file held to `limits` (its size is checked before it
     /// is read).
     pub fn load_within(path: &Path, limits: &ScenarioLimits) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with(path, &[], limits)
+    }
+
+    /// Read a scenario file held to `limits`, with `--set` edits applied, and validate
+    /// the result.
+    pub fn load_with(
+        path: &Path,
+        overrides: &[Override],
+        limits: &ScenarioLimits,
+    ) -> Result<Scenario, ScenarioError> {
         let text = read_text(path, limits)?;
-        Scenario::parse_within(path, &text, limits)
+        Scenario::parse_with(path, &text, overrides, limits)
     }
 
     /// Validate scenario text under the default [`ScenarioLimits`]; `path` is only used
@@ -255,10 +285,22 @@ impl Scenario {
         text: &str,
         limits: &ScenarioLimits,
     ) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_with(path, text, &[], limits)
+    }
+
+    /// Validate scenario text with `--set` edits applied to the document first, so a
+    /// value set on the command line meets every rule a value in the file meets. An
+    /// error about a setting names its key and its `--set`; others keep their line.
+    pub fn parse_with(
+        path: &Path,
+        text: &str,
+        overrides: &[Override],
+        limits: &ScenarioLimits,
+    ) -> Result<Scenario, ScenarioError> {
         nesting::check(path, text)?;
         let src = Source { path, text, limits };
-        let file: File = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
-        src.scenario(file)
+        let file: File = src.read(overrides)?;
+        src.scenario(file).map_err(|e| set::blame(e, overrides))
     }
 
     /// Read only the `[pool]` table of a file (a scenario, or a file holding just that
@@ -272,9 +314,30 @@ impl Scenario {
         path: &Path,
         limits: &ScenarioLimits,
     ) -> Result<PoolConfig, ScenarioError> {
+        Scenario::load_pool_with(path, &[], limits)
+    }
+
+    /// [`Scenario::load_pool_within`] with `--set` edits of the `[pool]` table (only
+    /// `pool.*` keys: nothing else of the file is read).
+    pub fn load_pool_with(
+        path: &Path,
+        overrides: &[Override],
+        limits: &ScenarioLimits,
+    ) -> Result<PoolConfig, ScenarioError> {
         #[derive(Deserialize)]
         struct PoolOnly {
             pool: Option<Spanned<RawPoolConfig>>,
+        }
+        if let Some(o) = overrides.iter().find(|o| !o.key.starts_with("pool.")) {
+            return Err(ScenarioError {
+                file: path.to_path_buf(),
+                line: None,
+                column: None,
+                key: Some(o.key.clone()),
+                message: format!(
+                    "only the [pool] table is read here: --set takes pool.* keys (got --set {o})"
+                ),
+            });
         }
         let text = read_text(path, limits)?;
         nesting::check(path, &text)?;
@@ -283,7 +346,7 @@ impl Scenario {
             text: &text,
             limits,
         };
-        let file: PoolOnly = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
+        let file: PoolOnly = src.read(overrides)?;
         if file.pool.is_none() {
             return Err(ScenarioError {
                 file: path.to_path_buf(),
@@ -293,7 +356,7 @@ impl Scenario {
                 message: "the file has no [pool] table".into(),
             });
         }
-        src.pool(file.pool)
+        src.pool(file.pool).map_err(|e| set::blame(e, overrides))
     }
 
     /// Total rows over all batches.

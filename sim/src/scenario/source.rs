@@ -133,7 +133,7 @@ impl Source<'_> {
         let key = match message.strip_prefix("unknown field `") {
             Some(rest) => rest.split('`').next().map(|k| cut(k, 80)),
             None => span
-                .and_then(|s| self.key_before(s.start))
+                .and_then(|s| self.header_at(s.start).or_else(|| self.key_before(s.start)))
                 .map(|k| cut(&k, 80)),
         };
         let (line, column) = self.line_col(offset);
@@ -142,7 +142,7 @@ impl Source<'_> {
             line: Some(line),
             column: Some(column),
             key,
-            message,
+            message: self.in_words(&message, offset),
         }
     }
 

@@ -264,6 +264,15 @@ impl Scenario {
                 .collect();
             let _ = writeln!(out, "results = {{ {} }}", items.join(", "));
         }
+        if let Some(r) = expect.recovers {
+            let _ = writeln!(
+                out,
+                "recovers = {{ after_ms = {}, within_ms = {}, rows_per_min = {} }}",
+                ms(r.after_us),
+                ms(r.within_us),
+                r.rows_per_min
+            );
+        }
         if let Some(n) = expect.mutant {
             let _ = writeln!(out, "mutant = \"{n}\"");
         }

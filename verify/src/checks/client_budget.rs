@@ -33,12 +33,11 @@ impl ClientBudget {
             return;
         }
         let t = ev.t_us;
-        // A dispatch at `s` counts while `s + 60 s > t` (within the clock's tolerance).
+        // A dispatch at `s` counts while `s + 60 s > t`; the clock's tolerance lets it
+        // leave that much sooner (recorded times may be late or early by the jitter, so
+        // two dispatches a minute apart on the pool's clock may show a little less).
         while let Some(&(s, cost)) = self.window.front() {
-            if s.saturating_add(MINUTE_US)
-                .saturating_add(step.tolerance_us)
-                > t
-            {
+            if s.saturating_add(MINUTE_US) > t.saturating_add(step.tolerance_us) {
                 break;
             }
             self.tokens -= cost;

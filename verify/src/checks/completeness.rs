@@ -87,7 +87,24 @@ impl Completeness {
                 reason: "the trace has no batch_start events: completeness needs them".into(),
             };
         }
-        for (&batch, track) in tracks.batches.iter().filter(|(_, b)| b.started) {
+        // A run cut off by its horizon with work still scheduled is unfinished, not
+        // incomplete: its rows left and open batches are no violation.
+        let unfinished = match ending {
+            Some(Ending::Unfinished {
+                horizon_us,
+                waiting,
+            }) => Some(format!(
+                "unfinished: {} left at the horizon ({} ms) with work still scheduled",
+                paceline_trace::counted(waiting.len() as u64, "row"),
+                ms(*horizon_us)
+            )),
+            _ => None,
+        };
+        let open_batches = tracks
+            .batches
+            .iter()
+            .filter(|(_, b)| b.started && unfinished.is_none());
+        for (&batch, track) in open_batches {
             self.missing_rows(tracks, batch, track);
             if !tracks.closed.contains(batch) {
                 self.findings.push(Violation {
@@ -99,7 +116,7 @@ impl Completeness {
             }
         }
         self.ending(ending);
-        self.findings.verdict(None)
+        self.findings.verdict(unfinished)
     }
 
     /// Rows of `batch` with no terminal result: the first few named, the rest counted.
@@ -167,14 +184,6 @@ impl Completeness {
             Some(Ending::Deadlock { at_us, waiting }) => {
                 Some(("deadlock: nothing more could happen", *at_us, waiting))
             }
-            Some(Ending::Stall {
-                horizon_us,
-                waiting,
-            }) => Some((
-                "stall: the horizon came with rows left",
-                *horizon_us,
-                waiting,
-            )),
             _ => None,
         };
         if let Some(Ending::Livelock { at_us, events }) = ending {

@@ -15,7 +15,7 @@ use paceline_trace::{Ending, Invariant};
 
 use crate::reference::PoolRules;
 use crate::step::Step;
-use crate::verdict::{Report, RowRef, Violation};
+use crate::verdict::{Report, RowRef, Verdict, Violation};
 use crate::verifier::Tracks;
 
 /// All trace checks together.
@@ -47,12 +47,15 @@ impl Checks {
 
     /// `complete_details`: the trace writes every detail key wherever it applies, so an
     /// absent key means the thing did not happen (paceline's own traces).
+    /// `server_side`: the trace is the server's; the checks of the pool's own rows are
+    /// skipped.
     pub(crate) fn finish(
         self,
         tracks: &Tracks,
         ending: Option<&Ending>,
         rules: &PoolRules,
         complete_details: bool,
+        server_side: bool,
         report: &mut Report,
     ) {
         report.set(Invariant::I1, self.spacing.finish());
@@ -78,6 +81,22 @@ impl Checks {
                 complete_details,
             ),
         );
+        if server_side {
+            for invariant in [
+                Invariant::I3,
+                Invariant::I4,
+                Invariant::I5,
+                Invariant::I6,
+                Invariant::I7,
+            ] {
+                report.set(
+                    invariant,
+                    Verdict::Skipped {
+                        reason: "a server-side trace: the server sees requests, not the pool's rows, permits, backoffs or entries (judge the client's own trace for it)".into(),
+                    },
+                );
+            }
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 //! `t + min(R, max_retry_after_ms)`. "Later" is trace order: a dispatch at the same
 //! instant listed before the answer was sent before the answer arrived.
 
+use std::collections::VecDeque;
+
 use paceline_trace::{EventName, Invariant, key, ms};
 
 use super::violation;
@@ -21,6 +23,8 @@ struct InForce {
 #[derive(Debug, Default)]
 pub(crate) struct Pause {
     in_force: Option<InForce>,
+    /// Server-side: pauses asked for less than the tolerance ago, owed from then on.
+    crossing: VecDeque<InForce>,
     saw_wait: bool,
     findings: Findings,
 }
@@ -44,17 +48,26 @@ impl Pause {
                 let wait = asked_ms
                     .saturating_mul(1000)
                     .min(step.rules.max_retry_after_us);
-                let until_us = t.saturating_add(wait);
-                if self.in_force.as_ref().is_none_or(|p| until_us > p.until_us) {
-                    self.in_force = Some(InForce {
-                        until_us,
-                        from_us: t,
-                        asked_ms,
-                        by: ev.row_ref(),
-                    });
+                let pause = InForce {
+                    until_us: t.saturating_add(wait),
+                    from_us: t,
+                    asked_ms,
+                    by: ev.row_ref(),
+                };
+                if step.server_side && step.tolerance_us > 0 {
+                    self.crossing.push_back(pause);
+                } else {
+                    self.settle(pause);
                 }
             }
             EventName::Dispatch => {
+                while let Some(p) = self.crossing.front()
+                    && p.from_us.saturating_add(step.tolerance_us) <= t
+                {
+                    if let Some(p) = self.crossing.pop_front() {
+                        self.settle(p);
+                    }
+                }
                 let Some(p) = &self.in_force else { return };
                 if t.saturating_add(step.tolerance_us) < p.until_us {
                     let by = p.by.as_ref().map_or(String::new(), |r| format!(" to {r}"));
@@ -74,6 +87,17 @@ impl Pause {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The pause owed from now on: the one that ends last.
+    fn settle(&mut self, pause: InForce) {
+        if self
+            .in_force
+            .as_ref()
+            .is_none_or(|p| pause.until_us > p.until_us)
+        {
+            self.in_force = Some(pause);
         }
     }
 
