@@ -51,7 +51,7 @@ enum Command {
         /// Where to write trace.csv (default: out/<scenario name>).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Switch on a defect of the bug zoo (D1 to D19) for this run.
+        /// Switch on a defect of the bug zoo (D1 to D20) for this run.
         #[arg(long)]
         mutant: Option<String>,
         /// Print one JSON document (schema paceline/replay/1) instead of text.

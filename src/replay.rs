@@ -36,7 +36,7 @@ pub fn run(path: &Path, o: &Options<'_>) -> Outcome {
     match DefectId::parse(text).map(|d| with_defect(d, || replay(path, o, Some(d)))) {
         Some(Ok(outcome)) => outcome,
         Some(Err(e)) => Outcome::Refused(e),
-        None => Outcome::Refused(format!("--mutant {text:?}: defects are named D1 to D19")),
+        None => Outcome::Refused(format!("--mutant {text:?}: defects are named D1 to D20")),
     }
 }
 

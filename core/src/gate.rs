@@ -209,8 +209,14 @@ impl Gate {
         if self.waiters.front_mut()?.passes_at(opens, now) > now {
             return None;
         }
-        self.waiters.pop_front();
-        self.last_dispatch = Some(now);
+        let waiter = self.waiters.pop_front()?;
+        self.last_dispatch = Some(if defect!(D20) {
+            // The slot it slept until, as a "next slot" pacer books it: right only when
+            // the alarm fires on time.
+            waiter.asleep_until.map_or(now, |slot| slot.min(now))
+        } else {
+            now
+        });
         if !(h.retry && defect!(D19)) {
             if let Some(b) = self.requests.as_mut() {
                 b.charge(now, 1);

@@ -52,10 +52,13 @@ pub enum Defect {
     D18,
     /// Retries are not charged to the client budget.
     D19,
+    /// The gate books the slot a waiter slept until, not the instant it passed: a late
+    /// alarm lets the next row follow too closely.
+    D20,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 19] = [
+    pub const ALL: [Defect; 20] = [
         Defect::D1,
         Defect::D2,
         Defect::D3,
@@ -75,6 +78,7 @@ impl Defect {
         Defect::D17,
         Defect::D18,
         Defect::D19,
+        Defect::D20,
     ];
 }
 

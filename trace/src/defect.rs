@@ -1,4 +1,4 @@
-//! Defect ids of the bug zoo (`D1` ... `D19`), parsed in one place.
+//! Defect ids of the bug zoo (`D1` ... `D20`), parsed in one place.
 
 use std::fmt;
 
@@ -8,14 +8,14 @@ pub struct DefectId(u8);
 
 impl DefectId {
     /// The highest defect number the model names.
-    pub const LAST: u8 = 19;
+    pub const LAST: u8 = 20;
 
     /// Every defect, in order.
     pub fn all() -> impl Iterator<Item = DefectId> {
         (1..=Self::LAST).map(DefectId)
     }
 
-    /// `D1` ... `D19`; anything else is `None`.
+    /// `D1` ... `D20`; anything else is `None`.
     pub fn parse(s: &str) -> Option<DefectId> {
         let digits = s.strip_prefix('D')?;
         // "D01" and "D+1" are not how the model spells an id.
@@ -49,11 +49,11 @@ mod tests {
     #[test]
     fn ids_parse_only_as_the_model_spells_them() {
         assert_eq!(DefectId::parse("D1").map(DefectId::number), Some(1));
-        assert_eq!(DefectId::parse("D19").map(DefectId::number), Some(19));
-        for bad in ["D0", "D20", "d1", "D01", "D+1", "D", "1", ""] {
+        assert_eq!(DefectId::parse("D20").map(DefectId::number), Some(20));
+        for bad in ["D0", "D21", "d1", "D01", "D+1", "D", "1", ""] {
             assert_eq!(DefectId::parse(bad), None, "{bad}");
         }
-        assert_eq!(DefectId::all().count(), 19);
+        assert_eq!(DefectId::all().count(), 20);
         assert_eq!(
             DefectId::from_number(7).map(|d| d.to_string()),
             Some("D7".into())

@@ -167,7 +167,7 @@ impl Source<'_> {
                 self.error(
                     m.span().start,
                     "expect.mutant",
-                    format!("{}: defects are named D1 to D19", shown(m.get_ref())),
+                    format!("{}: defects are named D1 to D20", shown(m.get_ref())),
                 )
             })?),
         };
