@@ -10,6 +10,10 @@
 //! Order within one instant is fixed: start a queued batch, make rows ready, fire timers
 //! (backoff ends, deadlines), grant permits (rows back from backoff first), admit at the
 //! gate, release entries in row order, end the batch.
+//! Where a real pool would leave the order to its threads (rows ready together, backoffs
+//! ending together, a fresh row against a returning one) and where its timers could fire
+//! late, the pool asks its [`Races`] if it has one (see `races.rs`); without, it keeps
+//! causal order and exact timers.
 
 use std::cmp::Reverse;
 use std::collections::VecDeque;
