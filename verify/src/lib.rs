@@ -45,6 +45,7 @@
 )]
 
 mod checks;
+mod ready;
 mod reference;
 mod step;
 mod verdict;
