@@ -45,7 +45,6 @@
 )]
 
 mod checks;
-mod ready;
 mod reference;
 mod step;
 mod verdict;

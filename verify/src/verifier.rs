@@ -18,12 +18,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io;
 
 use paceline_trace::{
-    Ending, EventName, IdSet, LimitHit, ReadError, SERVER_VANTAGE, TraceLimits, TraceReader,
-    TraceRecord, TraceRow, TraceSink, detail_value, key,
+    Ending, EventName, IdSet, LimitHit, ReadError, ReadyRuns, RowKey, SERVER_VANTAGE, TraceLimits,
+    TraceReader, TraceRecord, TraceRow, TraceSink, detail_value, key,
 };
 
 use crate::checks::Checks;
-use crate::ready::{ReadyRuns, RowKey};
 use crate::reference::{PoolRules, ReferenceThrottle};
 use crate::step::{BatchTrack, Ev, RowTrack, Step, update};
 use crate::verdict::Report;

@@ -1,16 +1,16 @@
-//! Rows the trace has only made ready, kept as runs rather than one track each.
+//! Rows a trace has only made ready, kept as runs rather than one entry each.
 //!
 //! A batch of a million generated rows makes every row ready at its start (or one every
-//! few milliseconds, faster than the pool takes them), so most of a big batch sits here
-//! for most of the run. A row that has said nothing but `ready` has a track that is empty
-//! but for that event; consecutive rows with no id made ready at evenly spaced times (the
-//! same time included) are one run: a first row, a length, a first time and a step. The
-//! row's track is rebuilt, exactly as it was, from its run when its next event comes.
+//! few milliseconds, faster than the pool takes them), so most of a big batch is "ready,
+//! nothing else yet" for most of a run. Consecutive rows made ready at evenly spaced
+//! times (the same time included) are one run: a first row, a length, a first time and a
+//! step. The verifier and the planning figures both keep such rows here, and rebuild a
+//! row's state from its run when its next event comes.
 
 use std::collections::BTreeMap;
 
 /// A row of a batch: (batch, row).
-pub(crate) type RowKey = (u64, usize);
+pub type RowKey = (u64, usize);
 
 /// Rows `first..first + len` of a batch, row `first + i` made ready at `t0 + i * step`.
 #[derive(Debug, Clone, Copy)]
@@ -27,15 +27,16 @@ impl Run {
     }
 }
 
-/// Ready-only rows, by the key of each run's first row.
-#[derive(Debug, Default)]
-pub(crate) struct ReadyRuns {
+/// Rows made ready and nothing else yet, as runs; what it costs grows with the runs,
+/// not the rows.
+#[derive(Debug, Clone, Default)]
+pub struct ReadyRuns {
     runs: BTreeMap<RowKey, Run>,
 }
 
 impl ReadyRuns {
     /// How many runs are kept: what this costs, whatever the rows.
-    pub(crate) fn runs(&self) -> usize {
+    pub fn runs(&self) -> usize {
         self.runs.len()
     }
 
@@ -46,12 +47,13 @@ impl ReadyRuns {
     }
 
     /// When `key` was made ready, if it is here.
-    pub(crate) fn get(&self, key: RowKey) -> Option<u64> {
+    pub fn get(&self, key: RowKey) -> Option<u64> {
         self.holding(key).map(|(first, run)| run.at(key.1 - first))
     }
 
-    /// `key`, not here yet, was made ready at `t_us` and nothing else.
-    pub(crate) fn insert(&mut self, (batch, row): RowKey, t_us: u64) {
+    /// `key` was made ready at `t_us` and nothing else (again, if it was here).
+    pub fn insert(&mut self, (batch, row): RowKey, t_us: u64) {
+        self.take((batch, row));
         if let Some(first) = row
             .checked_sub(1)
             .and_then(|before| self.holding((batch, before)).map(|(first, _)| first))
@@ -77,7 +79,7 @@ impl ReadyRuns {
     }
 
     /// Take `key` out, with when it was made ready.
-    pub(crate) fn take(&mut self, key: RowKey) -> Option<u64> {
+    pub fn take(&mut self, key: RowKey) -> Option<u64> {
         let (first, run) = self.holding(key)?;
         let (batch, row) = key;
         let offset = row - first;
@@ -98,14 +100,14 @@ impl ReadyRuns {
     }
 
     /// The rows of `batch` here, in row order, with when each was made ready.
-    pub(crate) fn of_batch(&self, batch: u64) -> impl Iterator<Item = (usize, u64)> + '_ {
+    pub fn of_batch(&self, batch: u64) -> impl Iterator<Item = (usize, u64)> + '_ {
         self.runs
             .range((batch, 0)..=(batch, usize::MAX))
             .flat_map(|(&(_, first), run)| (0..run.len).map(move |i| (first + i, run.at(i))))
     }
 
     /// How many rows of `batch` are here.
-    pub(crate) fn count_in(&self, batch: u64) -> u64 {
+    pub fn count_in(&self, batch: u64) -> u64 {
         self.runs
             .range((batch, 0)..=(batch, usize::MAX))
             .map(|(_, run)| run.len as u64)
