@@ -8,8 +8,7 @@
 //! entry then waits in the reorder buffer). So a batch's memory follows the pool's size
 //! and the rows waiting to be returned, not the batch's length.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Range;
 
 use crate::Time;
@@ -46,8 +45,10 @@ pub(crate) struct ActiveBatch {
     /// Rows ready for their first permit, in the order they became ready, as runs of
     /// consecutive row numbers.
     pub(crate) fresh: VecDeque<Range<usize>>,
-    /// Backoff ends and retry deadlines; an entry whose row has moved on is skipped.
-    pub(crate) timers: BinaryHeap<Reverse<(Time, usize)>>,
+    /// Backoff ends and retry deadlines, earliest first; an entry whose row has moved on
+    /// is skipped. A set: a row's deadline, armed again at the end of every backoff, is
+    /// one entry however many times it retries.
+    pub(crate) timers: BTreeSet<(Time, usize)>,
     pub(crate) buffer: ReorderBuffer<Completion>,
     pub(crate) completed: usize,
 }
@@ -80,7 +81,7 @@ impl ActiveBatch {
             not_ready: NotReady::new(batch.rows, now),
             returning: VecDeque::new(),
             fresh: VecDeque::new(),
-            timers: BinaryHeap::new(),
+            timers: BTreeSet::new(),
             buffer: ReorderBuffer::new(len),
             completed: 0,
         };
@@ -131,11 +132,11 @@ impl ActiveBatch {
     }
 
     pub(crate) fn fire_timers(&mut self, pace: &mut Pace, now: Time) {
-        while let Some(&Reverse((at, row))) = self.timers.peek() {
+        while let Some(&(at, row)) = self.timers.first() {
             if at > now {
                 break;
             }
-            self.timers.pop();
+            self.timers.pop_first();
             // A timer of a row that has ended since is stale.
             let Some(machine) = self.rows.get_mut(&row) else {
                 continue;
@@ -154,7 +155,7 @@ impl ActiveBatch {
                         None => {
                             self.returning.push_back(row);
                             if let Some(deadline) = machine.retry_deadline() {
-                                self.timers.push(Reverse((deadline, row)));
+                                self.timers.insert((deadline, row));
                             }
                         }
                     }

@@ -11,7 +11,6 @@
 //! (backoff ends, deadlines), grant permits (rows back from backoff first), admit at the
 //! gate, release entries in row order, end the batch.
 
-use std::cmp::Reverse;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -273,9 +272,7 @@ impl Pool {
                     attempt,
                     EventKind::Backoff { length },
                 );
-                active
-                    .timers
-                    .push(Reverse((now.saturating_add(length), row)));
+                active.timers.insert((now.saturating_add(length), row));
             }
             AfterAttempt::Done(end) => active.finish(pace, now, row, end),
         }
@@ -328,7 +325,7 @@ impl Pool {
             cause: Cause::Ready(active.started_at),
         });
         let budget = self.pace.config.retry_budget();
-        let timer = active.timers.peek().map(|&Reverse((at, row))| {
+        let timer = active.timers.first().map(|&(at, row)| {
             let armed = match active.rows.get(&row).map(|r| r.state()) {
                 Some(RowState::Backoff { since, .. }) => since,
                 _ => at.saturating_sub(budget),

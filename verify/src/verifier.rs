@@ -57,6 +57,9 @@ impl Tracks {
 
     /// Keep `key`'s track one by one from now on, if it was only made ready.
     fn unpack(&mut self, key: RowKey) {
+        if self.rows.contains_key(&key) || self.ready.runs() == 0 {
+            return;
+        }
         if let Some(t) = self.ready.take(key) {
             self.rows.insert(key, RowTrack::ready_at(t));
         }
