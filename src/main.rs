@@ -4,6 +4,7 @@
 //! refused (usage, file, scenario or configuration errors, or a resource limit reached);
 //! 141 standard output was closed early (a broken pipe: `paceline ... | head`).
 
+mod bench;
 mod check;
 mod check_trace;
 mod explore;
@@ -90,6 +91,14 @@ enum Command {
         /// amount up to this many microseconds (sets the scenario's `timer_slack_us`).
         #[arg(long, value_name = "N")]
         timer_slack_us: Option<u64>,
+    },
+    /// The scale workload (generated rows, pool 16, 5% capacity errors) four ways: a bare
+    /// event loop, the simulator without and with the trace, and check; rates, peak memory
+    /// and each way's ratio to the bare loop.
+    Bench {
+        /// Rows of the workload.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
     },
     /// Random scenarios until one breaks an invariant; save it shrunk.
     Explore {
@@ -276,6 +285,7 @@ fn run(command: Command, limits: &LimitArgs) -> Result<Outcome, String> {
                 limits,
             },
         ),
+        Command::Bench { rows } => bench::run(rows, limits),
         Command::Explore { cases, seed, save } => explore::run(cases, seed, &save),
         Command::Mutants {
             scenarios,

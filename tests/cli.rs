@@ -391,3 +391,21 @@ fn bad_recovery_and_slack_values_are_refused_naming_file_line_and_key() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bench_measures_four_ways_against_the_bare_loop_and_refuses_no_rows() {
+    let run = paceline(&["bench", "--rows", "3000"]);
+    let stdout = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}{}", text(&run.stderr));
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(rows.len(), 5, "a header and four ways: {stdout}");
+    assert!(rows[1].starts_with("| bare event heap") && rows[1].ends_with("| 1.000 |"));
+    assert!(rows[4].starts_with("| check"), "{stdout}");
+    let refused = paceline(&["bench", "--rows", "0"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("generate.count"),
+        "{}",
+        text(&refused.stderr)
+    );
+}

@@ -1,9 +1,15 @@
 //! One batch inside the pool: its rows' machines, the queues for permits, the timers of
 //! backoffs and deadlines, and the reorder buffer that returns entries in row order.
 //! The order of steps within one instant is [`crate::pool`]'s; the steps are here.
+//!
+//! State is kept for the rows at work only. A row not ready yet is a place in
+//! [`NotReady`]; a fresh row waiting for its first permit is a place in a run of row
+//! numbers; a row gets a machine with its first permit and loses it when it ends (its
+//! entry then waits in the reorder buffer). So a batch's memory follows the pool's size
+//! and the rows waiting to be returned, not the batch's length.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::ops::Range;
 use std::time::Duration;
 
 use crate::Time;
@@ -12,6 +18,7 @@ use crate::gate::Head;
 use crate::pace::Pace;
 use crate::reorder::ReorderBuffer;
 use crate::row::{RowEnd, RowMachine, RowState};
+use crate::rows::{BatchRows, NotReady};
 
 /// At most this many rows become ready in one step; the rest follow in the next steps of
 /// the same instant, in row order.
@@ -21,8 +28,7 @@ const READY_PER_STEP: usize = 1024;
 pub(crate) struct QueuedBatch {
     pub(crate) id: BatchId,
     pub(crate) called_at: Time,
-    pub(crate) ready_after: Vec<Duration>,
-    pub(crate) tokens: Option<Vec<u64>>,
+    pub(crate) rows: BatchRows,
 }
 
 #[derive(Debug)]
@@ -31,21 +37,24 @@ pub(crate) struct ActiveBatch {
     pub(crate) called_at: Time,
     /// When it left the single-flight queue: its rows' readiness counts from here.
     pub(crate) started_at: Time,
-    pub(crate) rows: Vec<RowMachine>,
-    /// Rows whose work is not available yet, by (time, index).
-    pub(crate) not_ready: VecDeque<(Time, usize)>,
+    /// Machines of the rows that took a permit and have not ended.
+    pub(crate) rows: BTreeMap<usize, RowMachine>,
+    /// Rows whose work is not available yet, in the order it becomes available.
+    pub(crate) not_ready: NotReady,
     /// Rows back from backoff, queued for a permit ahead of `fresh`.
     pub(crate) returning: VecDeque<usize>,
-    pub(crate) fresh: VecDeque<usize>,
-    /// Backoff ends and retry deadlines; an entry whose row has moved on is skipped.
-    pub(crate) timers: BinaryHeap<Reverse<(Time, usize)>>,
+    /// Rows ready for their first permit, in the order they became ready, as runs of
+    /// consecutive row numbers.
+    pub(crate) fresh: VecDeque<Range<usize>>,
+    /// Backoff ends and retry deadlines, earliest first; an entry whose row has moved on
+    /// is skipped. A set: a row's deadline, armed again at the end of every backoff, is
+    /// one entry however many times it retries.
+    pub(crate) timers: BTreeSet<(Time, usize)>,
     /// How late the backoff timers of rows now in backoff fire, where they are late
     /// (timer slack): kept out of the statistics, which count the backoff asked for.
     pub(crate) late: BTreeMap<usize, Duration>,
     pub(crate) buffer: ReorderBuffer<Completion>,
     pub(crate) completed: usize,
-    /// Each row's input tokens, where the batch counts tokens.
-    pub(crate) tokens: Option<Vec<u64>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +66,7 @@ pub(crate) struct Completion {
 
 impl ActiveBatch {
     pub(crate) fn start(pace: &mut Pace, now: Time, batch: QueuedBatch) -> Self {
-        let len = batch.ready_after.len();
+        let len = batch.rows.len();
         if !defect!(D6) {
             pace.stats = BatchStats::starting_at(pace.throttle.delay_ms());
         }
@@ -68,28 +77,18 @@ impl ActiveBatch {
             None,
             EventKind::BatchStart { rows: len },
         );
-        let mut not_ready: Vec<(Time, usize)> = batch
-            .ready_after
-            .iter()
-            .enumerate()
-            .map(|(row, &after)| (now.saturating_add(after), row))
-            .collect();
-        not_ready.sort_unstable();
-        // Rows ready at one instant arrive in row order, or in any order a race allows.
-        pace.races.shuffle_runs(&mut not_ready, |&(at, _)| at);
         let mut active = ActiveBatch {
             id: batch.id,
             called_at: batch.called_at,
             started_at: now,
-            rows: vec![RowMachine::new(); len],
-            not_ready: not_ready.into(),
+            rows: BTreeMap::new(),
+            not_ready: NotReady::new(batch.rows, now),
             returning: VecDeque::new(),
             fresh: VecDeque::new(),
-            timers: BinaryHeap::new(),
+            timers: BTreeSet::new(),
             late: BTreeMap::new(),
             buffer: ReorderBuffer::new(len),
             completed: 0,
-            tokens: batch.tokens,
         };
         if pace.shut_down {
             active.shut_down(pace, now);
@@ -100,55 +99,61 @@ impl ActiveBatch {
     /// D3: take another batch's rows into this one, behind its own.
     #[cfg(feature = "mutants")]
     pub(crate) fn absorb(&mut self, now: Time, batch: QueuedBatch) {
-        let offset = self.rows.len();
-        let len = batch.ready_after.len();
-        self.rows
-            .extend(std::iter::repeat_n(RowMachine::new(), len));
-        self.buffer.grow(len);
-        let mut ready: Vec<(Time, usize)> = self.not_ready.drain(..).collect();
-        ready.extend(
-            batch
-                .ready_after
-                .iter()
-                .enumerate()
-                .map(|(row, &after)| (now.saturating_add(after), offset + row)),
-        );
-        ready.sort_unstable();
-        self.not_ready = ready.into();
+        // The new rows count their readiness from now, behind this batch's own; rows
+        // already taken keep their place at the front of the ready order (they were ready
+        // by now, and at a tie this batch's rows come first).
+        let elapsed = now.saturating_sub(self.started_at);
+        let rows = self.not_ready.rows().followed_by(&batch.rows, elapsed);
+        self.buffer.grow(batch.rows.len());
+        self.not_ready = self.not_ready.with_rows(rows);
     }
 
     /// Rows due by `now` become ready, a chunk at a time: a million rows due at once
     /// would otherwise fill the outbox with a million events before any is handled.
+    /// Rows ready at one instant arrive in row order, or in any order the pool's races
+    /// pick within the chunk.
     pub(crate) fn make_ready(&mut self, pace: &mut Pace, now: Time) {
+        let mut due = Vec::new();
         for _ in 0..READY_PER_STEP {
-            let Some(&(at, row)) = self.not_ready.front() else {
+            let Some((at, row)) = self.not_ready.front() else {
                 break;
             };
             if at > now {
                 break;
             }
             self.not_ready.pop_front();
-            self.rows[row].ready();
+            due.push((at, row));
+        }
+        pace.races.shuffle_runs(&mut due, |&(at, _)| at);
+        for (_, row) in due {
             pace.push(now, self.id, Some(row), None, EventKind::Ready);
             let tokens = self.row_tokens(row).unwrap_or(0);
             if !pace.gate.fits_token_budget(tokens) {
                 // It could never be sent: no permit, no deadline, a permanent end now.
-                let end = self.rows[row].too_large(tokens);
+                let mut machine = RowMachine::new();
+                machine.ready();
+                let end = machine.too_large(tokens);
                 self.finish(pace, now, row, end);
                 continue;
             }
-            self.fresh.push_back(row);
+            match self.fresh.back_mut() {
+                Some(run) if run.end == row => run.end += 1,
+                _ => self.fresh.push_back(row..row + 1),
+            }
         }
     }
 
     pub(crate) fn fire_timers(&mut self, pace: &mut Pace, now: Time) {
         let returned_before = self.returning.len();
-        while let Some(&Reverse((at, row))) = self.timers.peek() {
+        while let Some(&(at, row)) = self.timers.first() {
             if at > now {
                 break;
             }
-            self.timers.pop();
-            let machine = &mut self.rows[row];
+            self.timers.pop_first();
+            // A timer of a row that has ended since is stale.
+            let Some(machine) = self.rows.get_mut(&row) else {
+                continue;
+            };
             let attempt = Some(machine.attempts());
             match machine.state() {
                 RowState::Backoff { since, until } if until <= now => {
@@ -165,7 +170,7 @@ impl ActiveBatch {
                         None => {
                             self.returning.push_back(row);
                             if let Some(deadline) = machine.retry_deadline() {
-                                self.timers.push(Reverse((deadline, row)));
+                                self.timers.insert((deadline, row));
                             }
                         }
                     }
@@ -199,10 +204,7 @@ impl ActiveBatch {
         pace.free_permits > 0
             && !self.fresh.is_empty()
             && self.returning.is_empty()
-            && self
-                .timers
-                .peek()
-                .is_some_and(|&Reverse((at, _))| at <= now)
+            && self.timers.first().is_some_and(|&(at, _)| at <= now)
     }
 
     /// Hand free permits to waiting rows; the rows that went to the gate are noted in
@@ -214,7 +216,11 @@ impl ActiveBatch {
             };
             pace.free_permits -= 1;
             pace.stats.max_concurrent = pace.stats.max_concurrent.max(pace.held_permits());
-            let machine = &mut self.rows[row];
+            let machine = self.rows.entry(row).or_insert_with(|| {
+                let mut fresh = RowMachine::new();
+                fresh.ready();
+                fresh
+            });
             machine.take_permit(now, pace.config.retry_budget());
             let attempt = Some(machine.attempts() + 1);
             pace.push(now, self.id, Some(row), attempt, EventKind::Permit);
@@ -238,37 +244,51 @@ impl ActiveBatch {
     }
 
     pub(crate) fn next_for_permit(&mut self) -> Option<usize> {
-        let mut queues = [(&mut self.returning, true), (&mut self.fresh, false)];
         if defect!(D15) {
-            queues.reverse();
+            return self.next_fresh().or_else(|| self.next_returning());
         }
-        for (queue, returning) in queues {
-            while let Some(row) = queue.pop_front() {
-                if self.rows[row].state() == (RowState::WaitingPermit { returning }) {
-                    return Some(row);
-                }
+        self.next_returning().or_else(|| self.next_fresh())
+    }
+
+    fn next_returning(&mut self) -> Option<usize> {
+        while let Some(row) = self.returning.pop_front() {
+            let waiting = RowState::WaitingPermit { returning: true };
+            if self.rows.get(&row).is_some_and(|r| r.state() == waiting) {
+                return Some(row);
             }
         }
         None
     }
 
+    fn next_fresh(&mut self) -> Option<usize> {
+        let run = self.fresh.front_mut()?;
+        let row = run.next();
+        if run.start >= run.end {
+            self.fresh.pop_front();
+        }
+        row
+    }
+
     /// A row's input tokens, where the batch counts tokens.
     pub(crate) fn row_tokens(&self, row: usize) -> Option<u64> {
-        self.tokens.as_ref().and_then(|t| t.get(row)).copied()
+        self.not_ready.rows().tokens(row)
     }
 
     /// What the gate needs to know of a row waiting at it.
     pub(crate) fn head(&self, row: usize) -> Head {
         Head {
             tokens: self.row_tokens(row).unwrap_or(0),
-            retry: self.rows.get(row).is_some_and(|r| r.attempts() > 0),
+            retry: self.rows.get(&row).is_some_and(|r| r.attempts() > 0),
         }
     }
 
     pub(crate) fn admit(&mut self, pace: &mut Pace, now: Time) {
         let delay = pace.throttle.delay();
         while let Some(row) = pace.gate.admit(now, delay, |r| self.head(r)) {
-            let machine = &mut self.rows[row];
+            // Only rows holding a permit wait at the gate, and they have machines.
+            let Some(machine) = self.rows.get_mut(&row) else {
+                continue;
+            };
             if let RowState::AtGate { since } = machine.state() {
                 pace.stats.total_throttle_time += now - since;
             }
@@ -287,7 +307,8 @@ impl ActiveBatch {
 
     /// Record a row's end; its entry waits in the reorder buffer.
     pub(crate) fn finish(&mut self, pace: &mut Pace, now: Time, row: usize, end: RowEnd) {
-        let attempts = self.rows[row].attempts();
+        // The row's machine goes: what is left of it is its entry.
+        let attempts = self.rows.remove(&row).map_or(0, |m| m.attempts());
         let attempt = (attempts > 0).then_some(attempts);
         match end {
             RowEnd::RetryTimeout {
@@ -366,9 +387,17 @@ impl ActiveBatch {
     }
 
     pub(crate) fn shut_down(&mut self, pace: &mut Pace, now: Time) {
+        // Every row not ended, in row order: the machines, the fresh rows and the rows not
+        // ready yet (these last are forgotten under D14: no result ever).
+        let mut ending: Vec<usize> = self.rows.keys().copied().collect();
+        ending.extend(self.fresh.drain(..).flatten());
+        if !defect!(D14) {
+            ending.extend(self.not_ready.remaining());
+        }
         self.not_ready.clear();
-        for row in 0..self.rows.len() {
-            let machine = &mut self.rows[row];
+        ending.sort_unstable();
+        for row in ending {
+            let machine = self.rows.entry(row).or_default();
             let attempt = Some(machine.attempts());
             match machine.state() {
                 RowState::InFlight | RowState::Done(_) => continue,
@@ -381,8 +410,6 @@ impl ActiveBatch {
                 RowState::Backoff { since, .. } => {
                     pace.stats.total_throttle_time += now - since;
                 }
-                // Rows not yet handed to the pool are forgotten: no result ever.
-                RowState::NotReady if defect!(D14) => continue,
                 RowState::NotReady | RowState::WaitingPermit { .. } => {}
             }
             machine.shut_down();

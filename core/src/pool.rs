@@ -15,7 +15,6 @@
 //! late, the pool asks its [`Races`] if it has one (see `races.rs`); without, it keeps
 //! causal order and exact timers.
 
-use std::cmp::Reverse;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -27,6 +26,7 @@ use crate::gate::Gate;
 use crate::pace::Pace;
 use crate::races::{Choices, Races};
 use crate::row::{AfterAttempt, Outcome, RowEnd, RowState};
+use crate::rows::BatchRows;
 use crate::throttle::Throttle;
 
 /// A report of an answer the pool did not ask for: a driver bug, never a user error.
@@ -147,7 +147,7 @@ impl Pool {
     /// Queue a batch (single-flight: it starts when every batch called before it has
     /// ended). Row `i` becomes ready `ready_after[i]` after the batch starts.
     pub fn call_batch(&mut self, now: Time, ready_after: Vec<Duration>) -> BatchCall {
-        self.call_batch_with_tokens(now, ready_after, None)
+        self.call_batch_rows(now, BatchRows::listed(ready_after, None))
     }
 
     /// Like [`Pool::call_batch`], for rows that carry token counts (`tokens[i]` for row
@@ -159,7 +159,14 @@ impl Pool {
         ready_after: Vec<Duration>,
         tokens: Option<Vec<u64>>,
     ) -> BatchCall {
-        if ready_after.is_empty() {
+        self.call_batch_rows(now, BatchRows::listed(ready_after, tokens))
+    }
+
+    /// Like [`Pool::call_batch`], for rows described rather than listed: a paced batch
+    /// of millions of rows costs the pool only the rows at work and the entries waiting
+    /// to be returned in order.
+    pub fn call_batch_rows(&mut self, now: Time, rows: BatchRows) -> BatchCall {
+        if rows.is_empty() {
             return BatchCall::Done(BatchStats::starting_at(self.delay_ms()));
         }
         let id = self.next_batch;
@@ -167,8 +174,7 @@ impl Pool {
         self.queued.push_back(QueuedBatch {
             id,
             called_at: now,
-            ready_after,
-            tokens,
+            rows,
         });
         BatchCall::Queued(id)
     }
@@ -208,7 +214,7 @@ impl Pool {
         } = answer;
         let not_in_flight = NotInFlight { batch, row };
         let active = self.active.as_mut().ok_or(not_in_flight.clone())?;
-        let machine = active.rows.get_mut(row).ok_or(not_in_flight.clone())?;
+        let machine = active.rows.get_mut(&row).ok_or(not_in_flight.clone())?;
         if active.id != batch || machine.state() != RowState::InFlight {
             return Err(not_in_flight);
         }
@@ -216,8 +222,8 @@ impl Pool {
         let attempt = Some(machine.attempts());
         if defect!(D18) {
             // The token budget is charged only now that the attempt completed.
-            if let Some(tokens) = active.tokens.as_ref().and_then(|t| t.get(row)) {
-                pace.gate.charge_tokens(now, *tokens);
+            if let Some(tokens) = active.not_ready.rows().tokens(row) {
+                pace.gate.charge_tokens(now, tokens);
             }
         }
         let wait = (outcome == Outcome::Capacity && pace.config.honour_retry_after())
@@ -292,7 +298,7 @@ impl Pool {
                 if wake > until {
                     active.late.insert(row, wake - until);
                 }
-                active.timers.push(Reverse((wake, row)));
+                active.timers.insert((wake, row));
             }
             AfterAttempt::Done(end) => active.finish(pace, now, row, end),
         }
@@ -340,13 +346,13 @@ impl Pool {
                 at,
                 cause: Cause::Gate,
             });
-        let ready = active.not_ready.front().map(|&(at, _)| Wake {
+        let ready = active.not_ready.front().map(|(at, _)| Wake {
             at,
             cause: Cause::Ready(active.started_at),
         });
         let budget = self.pace.config.retry_budget();
-        let timer = active.timers.peek().map(|&Reverse((at, row))| {
-            let armed = match active.rows.get(row).map(|r| r.state()) {
+        let timer = active.timers.first().map(|&(at, row)| {
+            let armed = match active.rows.get(&row).map(|r| r.state()) {
                 Some(RowState::Backoff { since, .. }) => since,
                 _ => at.saturating_sub(budget),
             };
@@ -360,25 +366,31 @@ impl Pool {
 
     /// Every row that has not ended, in batch and row order.
     pub fn waiting(&self) -> Vec<Waiting> {
-        let active = self.active.iter().flat_map(|a| {
-            a.rows
+        let mut waiting = Vec::new();
+        if let Some(a) = &self.active {
+            let at_work = a.rows.iter().map(|(&row, r)| (row, r.state()));
+            let fresh = a
+                .fresh
                 .iter()
-                .enumerate()
-                .filter(|(_, r)| !r.is_done())
-                .map(|(row, r)| Waiting {
-                    batch: a.id,
-                    row,
-                    state: r.state(),
-                })
-        });
-        let queued = self.queued.iter().flat_map(|q| {
-            (0..q.ready_after.len()).map(|row| Waiting {
+                .flat_map(|run| run.clone())
+                .map(|row| (row, RowState::WaitingPermit { returning: false }));
+            let not_ready = a.not_ready.remaining().map(|row| (row, RowState::NotReady));
+            let mut rows: Vec<(usize, RowState)> = at_work.chain(fresh).chain(not_ready).collect();
+            rows.sort_unstable_by_key(|&(row, _)| row);
+            waiting.extend(rows.into_iter().map(|(row, state)| Waiting {
+                batch: a.id,
+                row,
+                state,
+            }));
+        }
+        waiting.extend(self.queued.iter().flat_map(|q| {
+            (0..q.rows.len()).map(|row| Waiting {
                 batch: q.id,
                 row,
                 state: RowState::NotReady,
             })
-        });
-        active.chain(queued).collect()
+        }));
+        waiting
     }
 
     fn advance(&mut self, now: Time) {
@@ -411,8 +423,10 @@ impl Pool {
         active.admit(pace, now);
         let mut joined = std::mem::take(&mut pace.joined);
         for row in joined.drain(..) {
-            if matches!(active.rows[row].state(), RowState::AtGate { .. }) {
-                let attempt = Some(active.rows[row].attempts() + 1);
+            if let Some(machine) = active.rows.get(&row)
+                && matches!(machine.state(), RowState::AtGate { .. })
+            {
+                let attempt = Some(machine.attempts() + 1);
                 pace.push(now, active.id, Some(row), attempt, EventKind::GateWait);
             }
         }

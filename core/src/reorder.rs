@@ -4,11 +4,17 @@
 //! every completed row behind it are released at once. One buffer belongs to one batch,
 //! which is why batches are single-flight.
 
-/// Slots for one batch, released strictly in index order.
+use std::collections::VecDeque;
+
+/// Slots for one batch, released strictly in index order. Only the rows from the next one
+/// to release up to the furthest completed one have a slot, so the buffer holds what
+/// waits behind an unfinished row, never the whole batch.
 #[derive(Debug, Clone)]
 pub struct ReorderBuffer<T> {
-    slots: Vec<Option<T>>,
+    /// Slot `i` is row `next + i`.
+    window: VecDeque<Option<T>>,
     next: usize,
+    len: usize,
 }
 
 /// Why a completion was refused: each row completes exactly once, inside its batch.
@@ -23,37 +29,43 @@ pub enum ReorderError {
 impl<T> ReorderBuffer<T> {
     pub fn new(len: usize) -> Self {
         ReorderBuffer {
-            slots: (0..len).map(|_| None).collect(),
+            window: VecDeque::new(),
             next: 0,
+            len,
         }
     }
 
     /// D3: room for another batch's rows behind this one's.
     #[cfg(feature = "mutants")]
     pub fn grow(&mut self, extra: usize) {
-        self.slots.extend((0..extra).map(|_| None));
+        self.len += extra;
     }
 
     /// Record the completion of row `index`.
     pub fn insert(&mut self, index: usize, value: T) -> Result<(), ReorderError> {
-        let len = self.slots.len();
-        if index < self.next {
-            return Err(ReorderError::Duplicate { index });
+        let len = self.len;
+        if index >= len {
+            return Err(ReorderError::OutOfRange { index, len });
         }
-        let slot = self
-            .slots
-            .get_mut(index)
-            .ok_or(ReorderError::OutOfRange { index, len })?;
-        if slot.is_some() {
+        let Some(offset) = index.checked_sub(self.next) else {
             return Err(ReorderError::Duplicate { index });
+        };
+        if self.window.len() <= offset {
+            self.window.resize_with(offset + 1, || None);
         }
-        *slot = Some(value);
-        Ok(())
+        match self.window.get_mut(offset) {
+            Some(slot @ None) => {
+                *slot = Some(value);
+                Ok(())
+            }
+            _ => Err(ReorderError::Duplicate { index }),
+        }
     }
 
     /// The next entry in row order, if it has completed.
     pub fn pop_ready(&mut self) -> Option<(usize, T)> {
-        let value = self.slots.get_mut(self.next)?.take()?;
+        let value = self.window.front_mut()?.take()?;
+        self.window.pop_front();
         let index = self.next;
         self.next += 1;
         Some((index, value))
@@ -61,7 +73,7 @@ impl<T> ReorderBuffer<T> {
 
     /// Whether every row has been released.
     pub fn is_drained(&self) -> bool {
-        self.next == self.slots.len()
+        self.next == self.len
     }
 }
 

@@ -167,10 +167,6 @@ impl RowMachine {
         self.deadline
     }
 
-    pub fn is_done(&self) -> bool {
-        matches!(self.state, RowState::Done(_))
-    }
-
     /// The row's work became available: it queues for its first permit.
     pub fn ready(&mut self) {
         if self.state == RowState::NotReady {
@@ -404,7 +400,7 @@ mod tests {
             after,
             AfterAttempt::Done(RowEnd::Permanent { status: Some(400) })
         );
-        assert!(row.is_done());
+        assert!(matches!(row.state(), RowState::Done(_)));
         assert_eq!(t.delay_ms(), 100.0, "permanent failures leave D alone");
     }
 }

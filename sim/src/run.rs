@@ -11,7 +11,7 @@
 //! than an expectation lists).
 
 use paceline_core::Waiting;
-use paceline_core::{ApiAnswer, BatchId, BatchStats, Cause, EventKind, Pool};
+use paceline_core::{ApiAnswer, BatchId, BatchRows, BatchStats, Cause, EventKind, Pool};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ use paceline_trace::{Ending, ResultKind, Stuck, TraceSink};
 use crate::queue::EventQueue;
 use crate::races::SeededRaces;
 use crate::record::{record_of, result_kind};
-use crate::scenario::{Scenario, ServiceModel};
+use crate::scenario::{Rows, Scenario, ServiceModel};
 use crate::service::{Answer, RowLoad, Service, draw};
 use crate::time::{ceil_us, time, us};
 
@@ -156,20 +156,42 @@ impl<'s> Simulation<'s> {
         }
     }
 
-    /// A row's tokens: as written, or drawn from the run's seed on the row's own stream,
-    /// so every attempt of a row (and the pool's budget) sees the same numbers.
     fn row_load(&self, batch: usize, row: usize) -> RowLoad {
-        let Some(spec) = self.scenario.batches.get(batch) else {
-            return RowLoad::default();
-        };
-        let (tokens, output_tokens) = spec.rows.tokens(row, &mut |d, stream| {
-            let mut rng = self.tokens_rng.clone();
-            rng.set_stream(((batch as u64) << 44) ^ stream ^ (1 << 63));
-            draw(d, &mut rng)
-        });
-        RowLoad {
-            tokens,
-            output_tokens,
+        match self.scenario.batches.get(batch) {
+            Some(spec) => row_load(&spec.rows, &self.tokens_rng, batch, row),
+            None => RowLoad::default(),
+        }
+    }
+
+    /// Batch `i`'s rows as the pool takes them: generated rows described (nothing stored
+    /// per row; tokens drawn when the pool asks), listed rows listed.
+    fn batch_rows(&self, i: usize) -> BatchRows {
+        let rows = &self.scenario.batches[i].rows;
+        match rows {
+            Rows::Generated {
+                count,
+                ready_every_us,
+                tokens,
+                ..
+            } => {
+                let paced = BatchRows::paced(*count, Duration::from_micros(*ready_every_us));
+                if tokens.is_none() {
+                    return paced;
+                }
+                // Generated rows hold no per-row data: the clone is a few numbers.
+                let spec = rows.clone();
+                let rng = self.tokens_rng.clone();
+                paced.with_tokens(move |row| row_load(&spec, &rng, i, row).tokens)
+            }
+            Rows::Listed(_) => {
+                let ready = (0..rows.len()).map(|r| time(rows.ready_us(r))).collect();
+                let tokens = rows.counts_tokens().then(|| {
+                    (0..rows.len())
+                        .map(|r| self.row_load(i, r).tokens)
+                        .collect()
+                });
+                BatchRows::listed(ready, tokens)
+            }
         }
     }
 
@@ -199,14 +221,8 @@ impl<'s> Simulation<'s> {
             let now = time(at);
             match event {
                 SimEvent::CallBatch(i) => {
-                    let rows = &self.scenario.batches[i].rows;
-                    let ready = (0..rows.len()).map(|r| time(rows.ready_us(r))).collect();
-                    let tokens = rows.counts_tokens().then(|| {
-                        (0..rows.len())
-                            .map(|r| self.row_load(i, r).tokens)
-                            .collect()
-                    });
-                    self.pool.call_batch_with_tokens(now, ready, tokens);
+                    let rows = self.batch_rows(i);
+                    self.pool.call_batch_rows(now, rows);
                     self.batch_of.push(i);
                 }
                 SimEvent::Answer { batch, row, answer } => {
@@ -374,6 +390,20 @@ impl<'s> Simulation<'s> {
             }
         }
         stuck
+    }
+}
+
+/// A row's tokens: as written, or drawn from the run's seed (`base`) on the row's own
+/// stream, so every attempt of a row (and the pool's budget) sees the same numbers.
+fn row_load(rows: &Rows, base: &ChaCha8Rng, batch: usize, row: usize) -> RowLoad {
+    let (tokens, output_tokens) = rows.tokens(row, &mut |d, stream| {
+        let mut rng = base.clone();
+        rng.set_stream(((batch as u64) << 44) ^ stream ^ (1 << 63));
+        draw(d, &mut rng)
+    });
+    RowLoad {
+        tokens,
+        output_tokens,
     }
 }
 

@@ -40,7 +40,7 @@ impl Ev {
 }
 
 /// What the trace has shown of one row so far.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct RowTrack {
     pub id: String,
     pub first_permit_us: Option<u64>,
@@ -60,6 +60,22 @@ pub(crate) struct RowTrack {
 }
 
 impl RowTrack {
+    /// The track of a row whose only event so far was `ready` at `t_us`.
+    pub(crate) fn ready_at(t_us: u64) -> Self {
+        RowTrack {
+            last: Some((EventName::Ready, t_us)),
+            ..RowTrack::default()
+        }
+    }
+
+    /// When the row was made ready, if that is all the track holds.
+    pub(crate) fn only_ready(&self) -> Option<u64> {
+        match self.last {
+            Some((EventName::Ready, t)) if *self == RowTrack::ready_at(t) => Some(t),
+            _ => None,
+        }
+    }
+
     /// When the retry budget started: the first permit, or the first dispatch in a trace
     /// without permit events.
     pub(crate) fn budget_start(&self) -> Option<u64> {

@@ -13,12 +13,13 @@
 //! it ends complete (the ended batches are a range set too). A trace can make the
 //! verifier hold at most `max_open_rows` tracks.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 
 use paceline_trace::{
-    Ending, EventName, IdSet, LimitHit, ReadError, SERVER_VANTAGE, TraceLimits, TraceReader,
-    TraceRecord, TraceRow, TraceSink, detail_value, key,
+    Ending, EventName, IdSet, LimitHit, ReadError, ReadyRuns, RowKey, SERVER_VANTAGE, TraceLimits,
+    TraceReader, TraceRecord, TraceRow, TraceSink, detail_value, key,
 };
 
 use crate::checks::Checks;
@@ -29,13 +30,13 @@ use crate::verdict::Report;
 /// Events held back waiting for a failure's resolution before one is forced (recorded).
 const MAX_HELD: usize = 100_000;
 
-type RowKey = (u64, usize);
-
 /// What the verifier knows of rows and batches, shared by every check.
 #[derive(Debug, Default)]
 pub(crate) struct Tracks {
-    /// Rows seen and not finished.
+    /// Rows seen and not finished, but for those only made ready.
     pub rows: BTreeMap<RowKey, RowTrack>,
+    /// Rows only made ready so far.
+    pub ready: ReadyRuns,
     /// Batches open, or ended with rows missing.
     pub batches: BTreeMap<u64, BatchTrack>,
     /// Batches that ended (their first `batch_end`).
@@ -43,6 +44,32 @@ pub(crate) struct Tracks {
 }
 
 impl Tracks {
+    /// The track of `key`, if it is open: kept, or rebuilt from its ready run.
+    pub(crate) fn track(&self, key: RowKey) -> Option<Cow<'_, RowTrack>> {
+        match self.rows.get(&key) {
+            Some(track) => Some(Cow::Borrowed(track)),
+            None => self
+                .ready
+                .get(key)
+                .map(|t| Cow::Owned(RowTrack::ready_at(t))),
+        }
+    }
+
+    /// Keep `key`'s track one by one from now on, if it was only made ready.
+    fn unpack(&mut self, key: RowKey) {
+        if self.rows.contains_key(&key) || self.ready.runs() == 0 {
+            return;
+        }
+        if let Some(t) = self.ready.take(key) {
+            self.rows.insert(key, RowTrack::ready_at(t));
+        }
+    }
+
+    /// Rows open: each kept track, and each run of ready rows.
+    fn open(&self) -> usize {
+        self.rows.len() + self.ready.runs()
+    }
+
     fn finished(&self, (batch, row): RowKey) -> bool {
         self.batches
             .get(&batch)
@@ -150,13 +177,11 @@ impl Verifier {
         if let Some(row) = record.row {
             let key = (batch, row);
             let t = &mut self.tracks;
+            t.unpack(key);
             if !t.rows.contains_key(&key) && !t.finished(key) && !t.closed.contains(batch) {
-                if t.rows.len() as u64 >= self.max_open_rows {
+                if t.open() as u64 >= self.max_open_rows {
                     return Err(LimitHit {
-                        what: format!(
-                            "{} rows seen and not yet ended and returned",
-                            t.rows.len() + 1
-                        ),
+                        what: format!("{} rows seen and not yet ended and returned", t.open() + 1),
                         limit: self.max_open_rows,
                         flag: "--max-open-rows",
                     });
@@ -247,6 +272,10 @@ impl Verifier {
             track.declared = detail_value(&ev.detail, key::ROWS).and_then(|v| v.parse().ok());
         }
         let key = ev.row.map(|row| (ev.batch, row));
+        if let Some(k) = key {
+            // A held event may come after the row's `ready` went to a run.
+            t.unpack(k);
+        }
         let finished = key.is_some_and(|k| !t.rows.contains_key(&k) && t.finished(k));
         if let Some(k) = key
             && !finished
@@ -297,6 +326,9 @@ impl Verifier {
                 if let Some(batch) = t.batches.get_mut(&ev.batch) {
                     batch.finished.insert(k.1 as u64);
                 }
+            } else if let Some(at) = track.only_ready() {
+                t.rows.remove(&k);
+                t.ready.insert(k, at);
             }
         }
         if ev.kind == EventName::BatchEnd && !batch_closed {
@@ -310,7 +342,8 @@ impl Verifier {
                 .rows
                 .range((ev.batch, 0)..=(ev.batch, usize::MAX))
                 .next()
-                .is_none();
+                .is_none()
+                && t.ready.count_in(ev.batch) == 0;
             if complete {
                 t.batches.remove(&ev.batch);
             }
@@ -322,7 +355,7 @@ impl Verifier {
     /// or its indexes (the README's resource bounds; the bounds tests read it).
     pub fn held(&self) -> (usize, usize, usize) {
         let t = &self.tracks;
-        (t.rows.len(), t.batches.len(), t.closed.ranges())
+        (t.open(), t.batches.len(), t.closed.ranges())
     }
 
     /// Conclude, given how the run ended where a simulator knows it.

@@ -630,18 +630,61 @@ fn a_tolerance_near_the_maximum_saturates() {
 
 #[test]
 fn open_rows_beyond_the_limit_are_refused_with_their_line() {
+    // Each row takes a permit after its `ready`, so each needs a track of its own.
     let mut text = String::from("t_us,event,batch,row\n0,batch_start,0,\n");
     for row in 0..10 {
-        text.push_str(&format!("0,ready,0,{row}\n"));
+        text.push_str(&format!("0,ready,0,{row}\n0,permit,0,{row}\n"));
     }
     let limits = TraceLimits {
         max_open_rows: 5,
         ..TraceLimits::default()
     };
     let e = verify_trace(text.as_bytes(), hostile_rules(), 0, &limits).expect_err("refused");
-    assert_eq!(e.line, 8);
+    assert_eq!(e.line, 13, "the sixth row's ready");
     assert!(e.message.contains("6 rows seen and not yet ended"), "{e}");
     assert!(e.message.contains("--max-open-rows"), "{e}");
+}
+
+#[test]
+fn rows_only_made_ready_cost_one_run_not_one_track_each() {
+    // A million rows made ready at once, then a hundred more one millisecond apart: two
+    // runs. Rows leaving from the front, or from the middle, keep it at a few runs.
+    let mut v = Verifier::new(hostile_rules(), 0);
+    v.observe(&record(0, EventName::BatchStart, 0, None));
+    for row in 0..1_000_000 {
+        v.observe(&record(0, EventName::Ready, 0, Some(row)));
+    }
+    for row in 1_000_000..1_000_100 {
+        v.observe(&record(
+            (row as u64 - 999_999) * 1000,
+            EventName::Ready,
+            0,
+            Some(row),
+        ));
+    }
+    assert_eq!(v.held().0, 2);
+    for row in 0..1000 {
+        row_life(&mut v, 200_000, 0, row);
+    }
+    row_life(&mut v, 200_000, 0, 500_000);
+    assert_eq!(v.held().0, 3, "the middle row split its run");
+    let report = v.finish(None);
+    // The rows never finished are missing, counted and the first ones named with when
+    // they were last seen: their `ready` at 0.
+    let m = message(&report, Invariant::I4);
+    assert!(
+        m.contains("row 1000") && m.contains("last seen at 0 ms (ready)"),
+        "{m}"
+    );
+    let Some(Verdict::Violated { first, .. }) = report.verdicts.get(&Invariant::I4) else {
+        panic!("{report:?}");
+    };
+    assert!(
+        first
+            .iter()
+            .any(|v| v.message.contains("of 999099 missing")),
+        "{first:?}"
+    );
 }
 
 #[test]

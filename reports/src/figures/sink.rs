@@ -9,13 +9,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 
-use paceline_trace::{Ending, EventName, ResultKind, TraceRecord, TraceSink, detail_value, key};
+use paceline_trace::{
+    Ending, EventName, ReadyRuns, ResultKind, RowKey, TraceRecord, TraceSink, detail_value, key,
+};
 
 use super::budget::Attempt;
 use super::{Failures, Figures, Latency, Limits, Waits};
 
 /// One row as the figures follow it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Row {
     /// Waiting for a permit since (ready, or back from backoff).
     permit_from: Option<u64>,
@@ -43,15 +45,30 @@ struct Batch {
     seen: u64,
 }
 
-type RowKey = (u64, usize);
+impl Row {
+    /// A row made ready at `t_us`, nothing else yet.
+    fn ready_at(t_us: u64) -> Self {
+        Row {
+            permit_from: Some(t_us),
+            ..Row::default()
+        }
+    }
+
+    /// When it was made ready, if that is all it holds.
+    fn only_ready(&self) -> Option<u64> {
+        self.permit_from.filter(|&t| *self == Row::ready_at(t))
+    }
+}
 
 /// Gathers the [`Figures`] of a run from its trace.
 #[derive(Debug)]
 pub struct FiguresSink {
     limits: Limits,
     batches: BTreeMap<u64, Batch>,
-    /// Rows seen that have not ended (or ended still holding their permit).
+    /// Rows seen that have not ended (or ended still holding their permit), but for
+    /// those only made ready, kept as runs.
     open: HashMap<RowKey, Row>,
+    ready: ReadyRuns,
     /// Rows that ended and are not yet returned: where their latency is in `latencies`,
     /// for an `emit` to correct it (submit time of the batch call, not its start).
     unreturned: HashMap<RowKey, usize>,
@@ -89,6 +106,7 @@ impl FiguresSink {
             limits,
             batches: BTreeMap::new(),
             open: HashMap::new(),
+            ready: ReadyRuns::default(),
             unreturned: HashMap::new(),
             latencies: Vec::new(),
             batches_started: 0,
@@ -174,6 +192,7 @@ impl FiguresSink {
             Some(row) => row,
             // Ended and released: what follows is I4's business, not the figures'.
             None if self.unreturned.contains_key(&key) => return,
+            None if let Some(at) = self.ready.take(key) => Row::ready_at(at),
             None => {
                 self.batches.entry(batch).or_default().seen += 1;
                 Row::default()
@@ -194,7 +213,9 @@ impl FiguresSink {
                 .insert(key, self.latencies.len().saturating_sub(1));
             row.ended = true;
         }
-        if !row.ended || row.holds_permit {
+        if let Some(at) = row.only_ready() {
+            self.ready.insert(key, at);
+        } else if !row.ended || row.holds_permit {
             self.open.insert(key, row);
         }
     }

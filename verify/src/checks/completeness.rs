@@ -5,9 +5,14 @@
 //! Rows missing at the end are counted, not enumerated: a `batch_start` may claim a
 //! trillion rows, and at most [`LISTED`] of a batch's missing rows are named.
 
+use std::borrow::Cow;
+
 use paceline_trace::{Ending, EventName, Invariant, ms};
 
 use super::violation;
+
+/// A missing row to name: its number and what the trace showed of it, if anything.
+type Missing<'a> = (usize, Option<Cow<'a, RowTrack>>);
 use crate::step::{BatchTrack, RowTrack, Step};
 use crate::verdict::{Findings, RowRef, Verdict, Violation};
 use crate::verifier::Tracks;
@@ -125,15 +130,30 @@ impl Completeness {
             .rows
             .range((batch, 0)..=(batch, usize::MAX))
             .map(|(&(_, row), t)| (row, t));
-        let (count, listed): (u64, Vec<(usize, Option<&RowTrack>)>) = match track.declared {
+        let (count, listed): (u64, Vec<Missing<'_>>) = match track.declared {
             None => {
-                let missing: Vec<_> = open.filter(|(_, t)| t.terminal.is_none()).collect();
-                let listed = missing
-                    .iter()
+                // Rows only made ready have no result either: merged in row order.
+                let kept = open
+                    .filter(|(_, t)| t.terminal.is_none())
+                    .map(|(row, t)| (row, Cow::Borrowed(t)));
+                let ready = tracks
+                    .ready
+                    .of_batch(batch)
+                    .map(|(row, at)| (row, Cow::Owned(RowTrack::ready_at(at))));
+                let mut listed: Vec<Missing<'_>> = kept
                     .take(LISTED)
-                    .map(|&(r, t)| (r, Some(t)))
+                    .chain(ready.take(LISTED))
+                    .map(|(row, t)| (row, Some(t)))
                     .collect();
-                (missing.len() as u64, listed)
+                listed.sort_by_key(|(row, _)| *row);
+                listed.truncate(LISTED);
+                let count = tracks
+                    .rows
+                    .range((batch, 0)..=(batch, usize::MAX))
+                    .filter(|(_, t)| t.terminal.is_none())
+                    .count() as u64
+                    + tracks.ready.count_in(batch);
+                (count, listed)
             }
             Some(declared) => {
                 let ended_open = open
@@ -145,8 +165,9 @@ impl Completeness {
                 (count, first_missing(tracks, batch, track, declared))
             }
         };
-        for &(row, t) in &listed {
-            let last = t.and_then(|t| t.last);
+        for (row, t) in &listed {
+            let row = *row;
+            let last = t.as_ref().and_then(|t| t.last);
             let seen = match last {
                 Some((kind, at)) => format!("last seen at {} ms ({})", ms(at), kind.as_str()),
                 None => "never seen in the trace".to_string(),
@@ -157,7 +178,7 @@ impl Completeness {
                 rows: vec![RowRef {
                     batch,
                     row,
-                    id: t.map(|t| t.id.clone()).unwrap_or_default(),
+                    id: t.as_ref().map(|t| t.id.clone()).unwrap_or_default(),
                     attempt: None,
                 }],
                 message: format!("the row has no terminal result; {seen}"),
@@ -230,7 +251,7 @@ fn first_missing<'a>(
     batch: u64,
     track: &BatchTrack,
     declared: u64,
-) -> Vec<(usize, Option<&'a RowTrack>)> {
+) -> Vec<Missing<'a>> {
     let mut listed = Vec::new();
     let mut at = 0u64;
     while listed.len() < LISTED {
@@ -241,8 +262,8 @@ fn first_missing<'a>(
             break;
         }
         let index = usize::try_from(row).unwrap_or(usize::MAX);
-        let open = tracks.rows.get(&(batch, index));
-        if open.is_none_or(|t| t.terminal.is_none()) {
+        let open = tracks.track((batch, index));
+        if open.as_ref().is_none_or(|t| t.terminal.is_none()) {
             listed.push((index, open));
         }
         at = row.saturating_add(1);
