@@ -20,6 +20,22 @@ pub(crate) struct Ev {
     pub detail: String,
 }
 
+impl Default for Ev {
+    /// A blank event, to be filled in (the verifier reuses one).
+    fn default() -> Self {
+        Ev {
+            t_us: 0,
+            kind: EventName::BatchStart,
+            batch: 0,
+            row: None,
+            id: String::new(),
+            attempt: None,
+            delay_ms: None,
+            detail: String::new(),
+        }
+    }
+}
+
 impl Ev {
     pub(crate) fn detail(&self, key: &str) -> Option<&str> {
         detail_value(&self.detail, key)

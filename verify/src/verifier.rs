@@ -89,6 +89,8 @@ pub struct Verifier {
     batches_started: u64,
     /// Events held back, the front one numbered `held_base`, with their resolution.
     held: VecDeque<(Ev, Option<bool>)>,
+    /// The event being judged, reused from one record to the next.
+    scratch: Ev,
     held_base: u64,
     /// Each row's unresolved failure among the held events, by number.
     unresolved: BTreeMap<RowKey, u64>,
@@ -118,6 +120,7 @@ impl Verifier {
             in_flight: 0,
             batches_started: 0,
             held: VecDeque::new(),
+            scratch: Ev::default(),
             held_base: 0,
             unresolved: BTreeMap::new(),
             checks: Checks::default(),
@@ -192,20 +195,24 @@ impl Verifier {
         if kind == EventName::BatchStart && record.batch.is_none() {
             self.batches_started += 1;
         }
-        let ev = Ev {
-            t_us: record.t_us,
-            kind,
-            batch,
-            row: record.row,
-            id: record.id.to_string(),
-            attempt: record.attempt,
-            delay_ms: record.delay_ms,
-            detail: record.detail.to_string(),
-        };
+        // Most events are judged at once: they are built in a reused event, whose text
+        // keeps its allocations; only an event held back is given its own.
+        let mut ev = std::mem::take(&mut self.scratch);
+        ev.t_us = record.t_us;
+        ev.kind = kind;
+        ev.batch = batch;
+        ev.row = record.row;
+        ev.id.clear();
+        ev.id.push_str(record.id);
+        ev.attempt = record.attempt;
+        ev.delay_ms = record.delay_ms;
+        ev.detail.clear();
+        ev.detail.push_str(record.detail);
         // A server's rows are requests: no later event resolves a failure, and whether
         // the pool recorded it matters only to checks a server-side trace skips.
         if self.held.is_empty() && (self.server_side || !ev.awaits_resolution()) {
             self.process(&ev, false);
+            self.scratch = ev;
             return Ok(());
         }
         if ev.kind != EventName::Release
