@@ -89,16 +89,15 @@ pub fn figures(f: &Figures) -> Value {
 pub fn ending(e: &Ending) -> Value {
     match e {
         Ending::Quiescent => json!({ "kind": "quiescent" }),
-        Ending::Deadlock { at_us, waiting } => {
-            json!({ "kind": "deadlock", "at_ms": ms(*at_us), "rows_left": waiting.len() })
+        Ending::Deadlock { at_us, left, .. } => {
+            json!({ "kind": "deadlock", "at_ms": ms(*at_us), "rows_left": left })
         }
         Ending::Unfinished {
-            horizon_us,
-            waiting,
+            horizon_us, left, ..
         } => json!({
             "kind": "unfinished",
             "horizon_ms": ms(*horizon_us),
-            "rows_left": waiting.len(),
+            "rows_left": left,
         }),
         Ending::Livelock { at_us, events } => {
             json!({ "kind": "livelock", "at_ms": ms(*at_us), "events": events })

@@ -48,11 +48,10 @@ pub fn run_summary(run: &RunSummary) -> String {
         Ending::Quiescent => "quiescent".to_string(),
         Ending::Deadlock { at_us, .. } => format!("DEADLOCK at {} ms", ms(*at_us)),
         Ending::Unfinished {
-            horizon_us,
-            waiting,
+            horizon_us, left, ..
         } => format!(
             "UNFINISHED: {} left at the {} ms horizon",
-            counted(waiting.len() as u64, "row"),
+            counted(*left, "row"),
             ms(*horizon_us)
         ),
         Ending::Livelock { at_us, events } => {

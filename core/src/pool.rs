@@ -366,31 +366,58 @@ impl Pool {
 
     /// Every row that has not ended, in batch and row order.
     pub fn waiting(&self) -> Vec<Waiting> {
+        self.waiting_first(usize::MAX)
+    }
+
+    /// The first `n` rows of [`Pool::waiting`], in memory for `n` rows however many are
+    /// left.
+    pub fn waiting_first(&self, n: usize) -> Vec<Waiting> {
         let mut waiting = Vec::new();
         if let Some(a) = &self.active {
-            let at_work = a.rows.iter().map(|(&row, r)| (row, r.state()));
+            let at_work = a.rows.iter().map(|(&row, r)| (row, r.state())).take(n);
+            // Within a run of row numbers only the first `n` can be among the first `n`.
             let fresh = a
                 .fresh
                 .iter()
-                .flat_map(|run| run.clone())
+                .flat_map(|run| run.clone().take(n))
                 .map(|row| (row, RowState::WaitingPermit { returning: false }));
             let not_ready = a.not_ready.remaining().map(|row| (row, RowState::NotReady));
-            let mut rows: Vec<(usize, RowState)> = at_work.chain(fresh).chain(not_ready).collect();
+            let mut rows: Vec<(usize, RowState)> = Vec::new();
+            for row in at_work.chain(fresh).chain(not_ready) {
+                rows.push(row);
+                if rows.len() >= n.saturating_mul(2).max(1024) {
+                    rows.sort_unstable_by_key(|&(row, _)| row);
+                    rows.truncate(n);
+                }
+            }
             rows.sort_unstable_by_key(|&(row, _)| row);
+            rows.truncate(n);
             waiting.extend(rows.into_iter().map(|(row, state)| Waiting {
                 batch: a.id,
                 row,
                 state,
             }));
         }
-        waiting.extend(self.queued.iter().flat_map(|q| {
+        let queued = self.queued.iter().flat_map(|q| {
             (0..q.rows.len()).map(|row| Waiting {
                 batch: q.id,
                 row,
                 state: RowState::NotReady,
             })
-        }));
+        });
+        let room = n.saturating_sub(waiting.len());
+        waiting.extend(queued.take(room));
         waiting
+    }
+
+    /// How many rows have not ended: [`Pool::waiting`]'s length, counted.
+    pub fn rows_left(&self) -> u64 {
+        let active = self.active.as_ref().map_or(0, |a| {
+            let fresh: usize = a.fresh.iter().map(ExactSizeIterator::len).sum();
+            a.rows.len() + fresh + a.not_ready.remaining_count()
+        });
+        let queued: usize = self.queued.iter().map(|q| q.rows.len()).sum();
+        (active + queued) as u64
     }
 
     fn advance(&mut self, now: Time) {

@@ -203,6 +203,11 @@ impl NotReady {
         (self.taken..self.rows.len()).filter_map(|rank| self.row_at(rank))
     }
 
+    /// How many rows are still to become ready.
+    pub(crate) fn remaining_count(&self) -> usize {
+        self.rows.len().saturating_sub(self.taken)
+    }
+
     /// No row will become ready any more.
     pub(crate) fn clear(&mut self) {
         self.taken = self.rows.len();

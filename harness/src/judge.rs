@@ -92,10 +92,9 @@ pub fn judge(scenario: &Scenario, run: &CheckedRun) -> Vec<Failure> {
     let mut failures = Vec::new();
     let unfinished = match &run.summary.ending {
         Ending::Unfinished {
-            horizon_us,
-            waiting,
+            horizon_us, left, ..
         } => Some(Failure::Unfinished {
-            rows_left: waiting.len(),
+            rows_left: usize::try_from(*left).unwrap_or(usize::MAX),
             horizon_us: *horizon_us,
         }),
         _ => None,

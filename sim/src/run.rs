@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::time::Duration;
 
-use paceline_trace::{Ending, ResultKind, Stuck, TraceSink};
+use paceline_trace::{Ending, ResultKind, STUCK_LISTED, Stuck, TraceSink};
 
 use crate::queue::EventQueue;
 use crate::races::SeededRaces;
@@ -202,18 +202,20 @@ impl<'s> Simulation<'s> {
                 break;
             }
             let Some((at, event)) = self.queue.pop() else {
-                let waiting = self.stuck();
+                let (waiting, left) = self.stuck();
                 self.summary.ending = Ending::Deadlock {
                     at_us: self.summary.end_us,
                     waiting,
+                    left,
                 };
                 break;
             };
             if at > self.scenario.horizon_us {
-                let waiting = self.stuck();
+                let (waiting, left) = self.stuck();
                 self.summary.ending = Ending::Unfinished {
                     horizon_us: self.scenario.horizon_us,
                     waiting,
+                    left,
                 };
                 break;
             }
@@ -361,10 +363,11 @@ impl<'s> Simulation<'s> {
         Ok(())
     }
 
-    fn stuck(&self) -> Vec<Stuck> {
+    /// The first rows left (at most [`STUCK_LISTED`]) and how many are left in all.
+    fn stuck(&self) -> (Vec<Stuck>, u64) {
         let mut stuck: Vec<Stuck> = self
             .pool
-            .waiting()
+            .waiting_first(STUCK_LISTED)
             .into_iter()
             .map(|w: Waiting| {
                 let batch = self.batch_of.get(w.batch as usize).copied().unwrap_or(0);
@@ -376,12 +379,15 @@ impl<'s> Simulation<'s> {
                 }
             })
             .collect();
+        let mut left = self.pool.rows_left();
         // Batches never called still have every row to do.
         let called: std::collections::BTreeSet<usize> = self.batch_of.iter().copied().collect();
         for batch in 0..self.scenario.batches.len() {
             if !called.contains(&batch) {
                 let rows = &self.scenario.batches[batch].rows;
-                stuck.extend((0..rows.len()).map(|row| Stuck {
+                left += rows.len() as u64;
+                let room = STUCK_LISTED.saturating_sub(stuck.len());
+                stuck.extend((0..rows.len()).take(room).map(|row| Stuck {
                     batch,
                     row,
                     id: rows.id(row).to_string(),
@@ -389,7 +395,7 @@ impl<'s> Simulation<'s> {
                 }));
             }
         }
-        stuck
+        (stuck, left)
     }
 }
 

@@ -14,8 +14,10 @@ pub enum Ending {
     Deadlock {
         /// When the last event happened.
         at_us: u64,
-        /// The rows left and what each waits for.
+        /// The first rows left (at most [`STUCK_LISTED`]) and what each waits for.
         waiting: Vec<Stuck>,
+        /// How many rows were left in all.
+        left: u64,
     },
     /// The horizon came while work was still scheduled: the run did not finish, and
     /// nothing says it never would. Not a broken invariant (I4 is about rows left with
@@ -23,8 +25,10 @@ pub enum Ending {
     Unfinished {
         /// The horizon of the run.
         horizon_us: u64,
-        /// The rows left and what each waits for.
+        /// The first rows left (at most [`STUCK_LISTED`]) and what each waits for.
         waiting: Vec<Stuck>,
+        /// How many rows were left in all.
+        left: u64,
     },
     /// Events kept coming without time moving (a storm of zero-delay retries, say).
     Livelock {
@@ -44,6 +48,10 @@ pub enum Ending {
         events: u64,
     },
 }
+
+/// Rows left that an ending names; the rest are counted. A run cut off with ten million
+/// rows to go must not spend gigabytes saying so.
+pub const STUCK_LISTED: usize = 100;
 
 /// A row left when a run could not finish, and what it waits for.
 #[derive(Debug, Clone, PartialEq)]

@@ -65,7 +65,7 @@ mod writer;
 pub use count::counted;
 pub use defect::DefectId;
 pub use detail::{DetailWriter, SERVER_VANTAGE, detail_value, key};
-pub use ending::{Ending, Stuck};
+pub use ending::{Ending, STUCK_LISTED, Stuck};
 pub use event::EventName;
 pub use idset::IdSet;
 pub use invariant::Invariant;

@@ -315,6 +315,7 @@ fn i4_fires_on_missing_and_double_results_and_on_a_deadlock() {
             id: "A".into(),
             waiting_for: "WaitingPermit".into(),
         }],
+        left: 1,
     };
     let report = verify_rows(r, &trace(CLEAN), Some(&ending));
     let m = message(&report, Invariant::I4);
@@ -343,6 +344,7 @@ fn i4_holds_on_a_run_cut_off_by_its_horizon_with_work_scheduled() {
             id: String::new(),
             waiting_for: "the answer to its attempt".into(),
         }],
+        left: 1,
     };
     let report = verify_rows(r.clone(), &trace(text), Some(&ending));
     match report.verdicts.get(&Invariant::I4) {

@@ -163,10 +163,10 @@ fn problems(run: &CheckedRun) -> Vec<String> {
         .filter(|(_, v)| matches!(v, Verdict::Violated { .. }))
         .map(|(i, _)| format!("{i} {} violated", i.name()))
         .collect();
-    if let Ending::Unfinished { waiting, .. } = &run.summary.ending {
+    if let Ending::Unfinished { left, .. } = &run.summary.ending {
         found.push(format!(
             "{} unfinished at the horizon",
-            counted(waiting.len() as u64, "row")
+            counted(*left, "row")
         ));
     }
     found

@@ -367,9 +367,7 @@ impl FiguresSink {
         let ended: u64 = self.results.values().sum();
         let unfinished = match ending {
             // The driver knows rows the trace never showed (batches never called).
-            Some(Ending::Unfinished { waiting, .. } | Ending::Deadlock { waiting, .. }) => {
-                waiting.len() as u64
-            }
+            Some(Ending::Unfinished { left, .. } | Ending::Deadlock { left, .. }) => *left,
             _ => seen.saturating_sub(ended),
         };
         if let Some((start, until)) = self.pause.take() {

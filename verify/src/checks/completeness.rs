@@ -96,11 +96,10 @@ impl Completeness {
         // incomplete: its rows left and open batches are no violation.
         let unfinished = match ending {
             Some(Ending::Unfinished {
-                horizon_us,
-                waiting,
+                horizon_us, left, ..
             }) => Some(format!(
                 "unfinished: {} left at the horizon ({} ms) with work still scheduled",
-                paceline_trace::counted(waiting.len() as u64, "row"),
+                paceline_trace::counted(*left, "row"),
                 ms(*horizon_us)
             )),
             _ => None,
@@ -202,9 +201,16 @@ impl Completeness {
 
     fn ending(&mut self, ending: Option<&Ending>) {
         let stuck = match ending {
-            Some(Ending::Deadlock { at_us, waiting }) => {
-                Some(("deadlock: nothing more could happen", *at_us, waiting))
-            }
+            Some(Ending::Deadlock {
+                at_us,
+                waiting,
+                left,
+            }) => Some((
+                "deadlock: nothing more could happen",
+                *at_us,
+                waiting,
+                *left,
+            )),
             _ => None,
         };
         if let Some(Ending::Livelock { at_us, events }) = ending {
@@ -215,7 +221,7 @@ impl Completeness {
                 message: format!("livelock: {events} events at one instant without time moving"),
             });
         }
-        if let Some((what, at, waiting)) = stuck {
+        if let Some((what, at, waiting, left)) = stuck {
             let list: Vec<String> = waiting
                 .iter()
                 .take(LISTED)
@@ -228,7 +234,7 @@ impl Completeness {
                     format!("{name} of batch {} waits for {}", s.batch, s.waiting_for)
                 })
                 .collect();
-            let more = waiting.len().saturating_sub(LISTED);
+            let more = left.saturating_sub(list.len() as u64);
             let tail = if more > 0 {
                 format!(" and {more} more")
             } else {
