@@ -6,10 +6,10 @@ use std::io::BufReader;
 use std::path::Path;
 
 use paceline_harness::table_of;
-use paceline_reports::figures::{Figures, FiguresSink, Limits};
+use paceline_reports::figures::FiguresSink;
 use paceline_sim::{Override, Scenario};
-use paceline_trace::{Invariant, TraceLimits, TraceReader, TraceSink, counted};
-use paceline_verify::{PoolTable, Report, Verdict, verify_trace};
+use paceline_trace::{Invariant, TraceLimits, TraceSink, counted};
+use paceline_verify::{PoolTable, Report, Verdict, verify_trace_with};
 
 use crate::figures;
 use crate::limits::LimitArgs;
@@ -18,13 +18,15 @@ use crate::pipe::{out, outln};
 use crate::print;
 
 /// Every verdict on the trace at `trace` for a pool configured as `pool`, and how many
-/// events it has; errors name the file and line. The file's size is checked before it is
-/// read, and the reader holds it to `limits` as it streams.
-pub fn verify_file(
+/// events it has, each event also streamed into `extra`; errors name the file and line.
+/// The file's size is checked before it is read, and the reader holds it to `limits` as
+/// it streams.
+pub fn verify_file<S: TraceSink>(
     trace: &Path,
     pool: &PoolTable,
     tolerance_us: u64,
     limits: &TraceLimits,
+    extra: &mut S,
 ) -> Result<(Report, u64), String> {
     let file = File::open(trace).map_err(|e| format!("{}: {e}", trace.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -35,11 +37,12 @@ pub fn verify_file(
             limits.max_file_bytes
         ));
     }
-    let (mut report, events) = verify_trace(
+    let (mut report, events) = verify_trace_with(
         BufReader::with_capacity(1 << 16, file),
         pool.rules(),
         tolerance_us,
         limits,
+        extra,
     )
     .map_err(|e| format!("{}: {e}", trace.display()))?;
     report.set(
@@ -59,22 +62,6 @@ pub fn verify_file(
     Ok((report, events))
 }
 
-/// The planning figures of the trace at `trace`, measured against `budgets`; read after
-/// [`verify_file`] has accepted the file, under the same limits.
-fn figures_of_file(trace: &Path, budgets: Limits, limits: &TraceLimits) -> Result<Figures, String> {
-    let at = |e: &dyn std::fmt::Display| format!("{}: {e}", trace.display());
-    let file = File::open(trace).map_err(|e| at(&e))?;
-    let mut reader =
-        TraceReader::with_limits(BufReader::with_capacity(1 << 16, file), limits.clone())
-            .map_err(|e| at(&e))?;
-    let mut figures = FiguresSink::new(budgets);
-    while let Some(row) = reader.next_row() {
-        // A sink in memory: recording cannot fail.
-        let _ = figures.record(&row.map_err(|e| at(&e))?.as_record());
-    }
-    Ok(figures.finish(None))
-}
-
 pub fn run(
     trace: &Path,
     pool: &Path,
@@ -86,15 +73,19 @@ pub fn run(
         Ok(c) => c,
         Err(e) => return Outcome::Refused(e.to_string()),
     };
-    let (report, events) =
-        match verify_file(trace, &table_of(&config), tolerance_us, &limits.trace()) {
-            Ok(r) => r,
-            Err(e) => return Outcome::Refused(e),
-        };
-    let figures = match figures_of_file(trace, figures::pool_limits(&config), &limits.trace()) {
-        Ok(f) => f,
+    // One read of the trace for the verdicts and the planning figures.
+    let mut figures = FiguresSink::new(figures::pool_limits(&config));
+    let (report, events) = match verify_file(
+        trace,
+        &table_of(&config),
+        tolerance_us,
+        &limits.trace(),
+        &mut figures,
+    ) {
+        Ok(r) => r,
         Err(e) => return Outcome::Refused(e),
     };
+    let figures = figures.finish(None);
     outln!("{} ({})", trace.display(), counted(events, "event"));
     out!("{}", figures::text(&figures));
     outln!("  invariants: {}", print::verdict_line(&report));

@@ -9,6 +9,7 @@ use paceline_harness::{judge_clean, replay_under_gates, table_of};
 use paceline_reports::compare::{self, MeasureSink};
 use paceline_reports::{ReportInput, write_report_within};
 use paceline_sim::{Override, Scenario};
+use paceline_trace::NoTrace;
 use paceline_verify::Report;
 
 use crate::check_trace::verify_file;
@@ -139,7 +140,7 @@ fn from_trace(trace: &Path, o: &Options<'_>) -> Result<Written, String> {
         .map_err(|e| e.to_string())?;
     let table = table_of(&config);
     let limits = o.limits.trace();
-    let (verdicts, _) = verify_file(trace, &table, o.tolerance_us, &limits)?;
+    let (verdicts, _) = verify_file(trace, &table, o.tolerance_us, &limits, &mut NoTrace)?;
     let title = trace
         .file_stem()
         .map_or("trace".into(), |s| s.to_string_lossy().into_owned());

@@ -32,6 +32,22 @@ fn run_timed(
     scripts: &[&[Outcome]],
     latency_ms: impl Fn(usize) -> u64,
 ) -> Run {
+    run_answered(pool, ready_ms, scripts, latency_ms, None)
+}
+
+/// Like [`run_timed`], every capacity answer asking for `retry_after`.
+fn run_answered(
+    pool: &mut Pool,
+    ready_ms: &[u64],
+    scripts: &[&[Outcome]],
+    latency_ms: impl Fn(usize) -> u64,
+    retry_after: Option<Duration>,
+) -> Run {
+    let answer = |outcome| {
+        ApiAnswer::new(outcome)
+            .with_status(Some(429))
+            .with_retry_after(retry_after.filter(|_| outcome == Outcome::Capacity))
+    };
     let clock = ManualClock::new();
     let ready = ready_ms
         .iter()
@@ -51,13 +67,8 @@ fn run_timed(
         in_flight.sort_by_key(|&(at, row, _)| (at, row));
         while in_flight.first().is_some_and(|&(at, _, _)| at <= now) {
             let (_, row, outcome) = in_flight.remove(0);
-            pool.attempt_done(
-                now,
-                batch,
-                row,
-                ApiAnswer::new(outcome).with_status(Some(429)),
-            )
-            .expect("answer for an attempt in flight");
+            pool.attempt_done(now, batch, row, answer(outcome))
+                .expect("answer for an attempt in flight");
         }
         while let Some(event) = pool.poll(now) {
             let Some(row) = event.row else { continue };
@@ -78,13 +89,8 @@ fn run_timed(
                     if latency_ms == 0 {
                         // Answer at once, as an instantaneous API would.
                         let (_, row, outcome) = in_flight.pop().expect("just pushed");
-                        pool.attempt_done(
-                            now,
-                            batch,
-                            row,
-                            ApiAnswer::new(outcome).with_status(Some(429)),
-                        )
-                        .expect("answer for an attempt in flight");
+                        pool.attempt_done(now, batch, row, answer(outcome))
+                            .expect("answer for an attempt in flight");
                     }
                 }
                 EventKind::Emit(meta) => {
@@ -565,4 +571,37 @@ fn a_backoff_ends_late_by_its_slack_but_never_past_the_deadline() {
         RowEnd::RetryTimeout { elapsed, .. } => assert_eq!(elapsed, 1000 * MS),
         other => panic!("expected a retry_timeout, got {other:?}"),
     }
+}
+
+#[test]
+fn a_pause_a_server_asked_for_ends_late_by_its_slack() {
+    // Two permits, no spacing, 10 ms attempts, every timer 7 ms late. A dispatches at 0
+    // and is refused at 10 with Retry-After 100 ms: the pause ends 7 ms late, at 117.
+    // B, ready at 20, is held at the gate for the pause; its alarm for the pause's end
+    // fires 7 ms late again: 124. A's backoff (the wait asked for, 100 ms) ends 7 ms late
+    // too, at 117, and A queues at the gate behind B, which is first in line: both pass
+    // at 124.
+    let pool_of = || {
+        pool(|r| {
+            r.pool_size = 2;
+            r.min_dispatch_delay_ms = 0;
+            r.recovery_step_ms = 50;
+            r.gate = "min".into();
+        })
+    };
+    let refused = [Outcome::Capacity];
+    let retry_after = Some(100 * MS);
+    let r = run_answered(
+        &mut raced(pool_of(), &[], 7),
+        &[0, 20],
+        &[&refused],
+        |_| 10,
+        retry_after,
+    );
+    assert_eq!(r.dispatches[&0], [0, 124]);
+    assert_eq!(r.dispatches[&1], [124]);
+    // Without slack the pause ends on time, and both pass at 110.
+    let r = run_answered(&mut pool_of(), &[0, 20], &[&refused], |_| 10, retry_after);
+    assert_eq!(r.dispatches[&0], [0, 110]);
+    assert_eq!(r.dispatches[&1], [110]);
 }

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use paceline_trace::{EventName, ResultKind, TraceRow, key};
+use paceline_trace::{EventName, ResultKind, TraceRecord, key};
 use paceline_verify::PoolRules;
 
 /// Batches whose statistics the pages show; the rest are counted.
@@ -145,7 +145,7 @@ impl Collector {
         }
     }
 
-    pub fn observe(&mut self, r: &TraceRow) {
+    pub fn observe(&mut self, r: &TraceRecord<'_>) {
         let t = r.t_us;
         self.data.events += 1;
         self.data.end_us = self.data.end_us.max(t);
@@ -182,7 +182,7 @@ impl Collector {
                 if self.data.batch_stats.len() < STATS_SHOWN {
                     self.data
                         .batch_stats
-                        .push((r.batch.unwrap_or(0), r.detail.clone()));
+                        .push((r.batch.unwrap_or(0), r.detail.to_string()));
                 } else {
                     self.data.batch_stats_more += 1;
                 }
@@ -210,7 +210,7 @@ impl Collector {
         }
     }
 
-    fn row_lanes(&mut self, key: RowKey, r: &TraceRow) {
+    fn row_lanes(&mut self, key: RowKey, r: &TraceRecord<'_>) {
         if !self.data.per_row {
             return;
         }
@@ -229,7 +229,7 @@ impl Collector {
                 let name = if r.id.is_empty() {
                     format!("b{} r{}", key.0, key.1)
                 } else {
-                    r.id.clone()
+                    r.id.to_string()
                 };
                 self.rows.names.push(name);
                 lane
@@ -251,7 +251,7 @@ impl Collector {
         }
     }
 
-    fn slot_lanes(&mut self, key: RowKey, r: &TraceRow) {
+    fn slot_lanes(&mut self, key: RowKey, r: &TraceRecord<'_>) {
         let slot = match r.event {
             EventName::Permit => match self.free_slots.pop_first() {
                 Some(slot) => {
@@ -285,7 +285,7 @@ impl Collector {
 }
 
 /// Open and close a lane's gate and call spans, and place its markers.
-fn record(lanes: &mut Lanes, open: &mut Open, lane: u32, r: &TraceRow) {
+fn record(lanes: &mut Lanes, open: &mut Open, lane: u32, r: &TraceRecord<'_>) {
     let t = r.t_us;
     let close = |from: Option<u64>, kind: SpanKind, lanes: &mut Lanes| {
         if let Some(from) = from {

@@ -105,11 +105,11 @@ pub fn write_report_within(
     let rules = input.pool.rules();
     let mut collector = data::Collector::new(&rules);
     let mut figures = FiguresSink::new(input.limits.clone());
-    while let Some(row) = reader.next_row() {
+    while let Some(row) = reader.next_record() {
         let row = row.map_err(trace_err)?;
         collector.observe(&row);
         // A sink in memory: recording cannot fail.
-        let _ = figures.record(&row.as_record());
+        let _ = figures.record(&row);
     }
     let data = collector.finish();
     let (figures, latencies) = figures.finish_with_latencies(input.ending);

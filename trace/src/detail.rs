@@ -61,9 +61,7 @@ pub const SERVER_VANTAGE: &str = "server";
 pub fn detail_value<'a>(detail: &'a str, key: &str) -> Option<&'a str> {
     detail
         .split(';')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
+        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
 }
 
 /// Builds a detail string into a buffer the caller reuses, so writing a trace allocates

@@ -14,7 +14,7 @@ use std::io;
 use crate::event::EventName;
 use crate::guard::{Guard, stopped};
 use crate::limits::{TraceLimits, shown};
-use crate::record::{HEADER, TraceRow};
+use crate::record::{HEADER, TraceRecord, TraceRow};
 use crate::schema::Schema;
 
 /// A line of a trace that cannot be read.
@@ -49,7 +49,7 @@ const CSV_BUFFER: usize = 1 << 16;
 pub struct TraceReader<R: io::Read> {
     reader: csv::Reader<Guard<R>>,
     index: [Option<usize>; 8],
-    record: csv::StringRecord,
+    record: csv::ByteRecord,
     columns: Columns,
     limits: TraceLimits,
     schema: Schema,
@@ -117,7 +117,7 @@ impl<R: io::Read> TraceReader<R> {
         Ok(TraceReader {
             reader,
             index,
-            record: csv::StringRecord::new(),
+            record: csv::ByteRecord::new(),
             columns,
             schema: Schema::new(columns.batch),
             limits,
@@ -140,12 +140,18 @@ impl<R: io::Read> TraceReader<R> {
     /// The next row, `None` at the end. A trace with a header and no events ends with an
     /// error: there is nothing to judge.
     pub fn next_row(&mut self) -> Option<Result<TraceRow, ReadError>> {
+        self.next_record().map(|r| r.map(|r| r.to_row()))
+    }
+
+    /// The next row, borrowed from the reader until the next call: what a reader that
+    /// keeps nothing per event uses, since it allocates nothing per row.
+    pub fn next_record(&mut self) -> Option<Result<TraceRecord<'_>, ReadError>> {
         if self.ended {
             return None;
         }
         self.reader.get_mut().mark();
         let next_line = self.reader.position().line();
-        let read = self.reader.read_record(&mut self.record);
+        let read = self.reader.read_byte_record(&mut self.record);
         let result = match read {
             Ok(false) => {
                 self.ended = true;
@@ -160,100 +166,145 @@ impl<R: io::Read> TraceReader<R> {
             Ok(true) => {
                 self.line = self.record.position().map_or(next_line, |p| p.line());
                 self.rows += 1;
-                self.parse().and_then(|row| {
-                    self.schema
-                        .check(&row, &self.limits)
-                        .map(|()| row)
-                        .map_err(|message| ReadError {
-                            line: self.line,
-                            message,
-                        })
-                })
+                let line = self.line;
+                match parse(&self.record, &self.index, &self.limits, line) {
+                    Ok(row) => match self.schema.check(&row, &self.limits) {
+                        Ok(()) => return Some(Ok(row)),
+                        Err(message) => Err(ReadError { line, message }),
+                    },
+                    Err(e) => Err(e),
+                }
             }
             Err(e) => Err(csv_error(&e, next_line, "cannot read the line")),
         };
-        if result.is_err() {
-            // Nothing after a broken line can be trusted.
-            self.ended = true;
-        }
+        // Nothing after a broken line can be trusted.
+        self.ended = true;
         Some(result)
     }
+}
 
-    fn parse(&self) -> Result<TraceRow, ReadError> {
-        let line = self.line;
-        let max = self.limits.max_value_bytes;
-        for (i, value) in self.record.iter().enumerate() {
-            if value.len() as u64 > max {
-                let name = self
-                    .index
-                    .iter()
-                    .zip(HEADER)
-                    .find(|(c, _)| **c == Some(i))
-                    .map_or_else(|| format!("column {}", i + 1), |(_, n)| format!("`{n}`"));
-                return Err(ReadError {
-                    line,
-                    message: format!(
-                        "{name}: a value of {} bytes, beyond the limit of {max} (raise it with --max-value-bytes)",
-                        value.len()
-                    ),
-                });
-            }
+/// A field without the blanks around it (ASCII blanks: CSV writers pad with spaces).
+fn trimmed(value: &[u8]) -> &[u8] {
+    value.trim_ascii()
+}
+
+/// A whole number written in decimal digits, read from the bytes as they are: the
+/// general parser would first need them as text.
+fn whole(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || value.len() > 20 {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, &b| {
+        if b.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
         }
-        let field = |column: usize| {
-            self.index
-                .get(column)
-                .copied()
-                .flatten()
-                .and_then(|c| self.record.get(c))
-                .map(str::trim)
-        };
-        let bad = |column: &str, value: &str, why: &str| ReadError {
-            line,
-            message: format!("column `{column}` = {}: {why}", shown(value)),
-        };
-        fn opt<T: std::str::FromStr>(v: Option<&str>) -> Result<Option<T>, ()> {
-            match v {
-                None | Some("") => Ok(None),
-                Some(s) => s.parse().map(Some).map_err(|_| ()),
-            }
+    })
+}
+
+/// A number of `delay_ms`: whole numbers of up to 15 digits (most of them) are read as
+/// integers, exactly, without the general decimal parser.
+fn number(value: &[u8]) -> Option<f64> {
+    match whole(value) {
+        // At most 15 digits: below 2^53, so exact as a float.
+        Some(n) if value.len() <= 15 => Some(n as f64),
+        _ => std::str::from_utf8(value).ok()?.trim().parse().ok(),
+    }
+}
+
+/// One CSV record as a trace row, each value checked and parsed.
+fn parse<'r>(
+    record: &'r csv::ByteRecord,
+    index: &[Option<usize>; 8],
+    limits: &TraceLimits,
+    line: u64,
+) -> Result<TraceRecord<'r>, ReadError> {
+    let max = limits.max_value_bytes;
+    for (i, value) in record.iter().enumerate() {
+        if value.len() as u64 > max {
+            let name = index
+                .iter()
+                .zip(HEADER)
+                .find(|(c, _)| **c == Some(i))
+                .map_or_else(|| format!("column {}", i + 1), |(_, n)| format!("`{n}`"));
+            return Err(ReadError {
+                line,
+                message: format!(
+                    "{name}: a value of {} bytes, beyond the limit of {max} (raise it with --max-value-bytes)",
+                    value.len()
+                ),
+            });
         }
-        let t = field(0).unwrap_or_default();
-        let t_us = t
-            .parse()
-            .map_err(|_| bad("t_us", t, "expected whole microseconds (0 or more)"))?;
-        let name = field(1).unwrap_or_default();
-        let event = EventName::parse(name)
-            .ok_or_else(|| bad("event", name, "not an event of the trace format"))?;
-        let whole = "expected a whole number (0 or more)";
-        let batch = opt(field(2)).map_err(|_| bad("batch", field(2).unwrap_or(""), whole))?;
-        let row = opt(field(3)).map_err(|_| bad("row", field(3).unwrap_or(""), whole))?;
-        let attempt = opt(field(5)).map_err(|_| {
+    }
+    let mut fields: [&'r [u8]; 8] = [b""; 8];
+    for (slot, column) in fields.iter_mut().zip(index) {
+        if let Some(bytes) = column.and_then(|c| record.get(c)) {
+            *slot = trimmed(bytes);
+        }
+    }
+    let [t, name, batch, row, id, attempt, delay_ms, detail] = fields;
+    let bad = |column: &str, value: &[u8], why: &str| ReadError {
+        line,
+        message: format!(
+            "column `{column}` = {}: {why}",
+            shown(&String::from_utf8_lossy(value))
+        ),
+    };
+    // The guard let only UTF-8 through, and fields are cut at ASCII bytes.
+    let text = |column: &str, value: &'r [u8]| {
+        std::str::from_utf8(value).map_err(|_| bad(column, value, "not UTF-8 text"))
+    };
+    let opt = |column: &str, value: &[u8], why: &str| {
+        if value.is_empty() {
+            Ok(None)
+        } else {
+            whole(value)
+                .map(Some)
+                .ok_or_else(|| bad(column, value, why))
+        }
+    };
+    let t_us = whole(t).ok_or_else(|| bad("t_us", t, "expected whole microseconds (0 or more)"))?;
+    let event = EventName::parse(text("event", name)?)
+        .ok_or_else(|| bad("event", name, "not an event of the trace format"))?;
+    let expected_whole = "expected a whole number (0 or more)";
+    let batch = opt("batch", batch, expected_whole)?;
+    let row = opt("row", row, expected_whole)?
+        .map(|r| usize::try_from(r).map_err(|_| bad("row", row, expected_whole)))
+        .transpose()?;
+    let attempt = opt(
+        "attempt",
+        attempt,
+        "expected a whole number from 0 to 4294967295",
+    )?
+    .map(|a| {
+        u32::try_from(a).map_err(|_| {
             bad(
                 "attempt",
-                field(5).unwrap_or(""),
+                attempt,
                 "expected a whole number from 0 to 4294967295",
             )
-        })?;
-        let delay_ms: Option<f64> = opt(field(6))
-            .map_err(|_| bad("delay_ms", field(6).unwrap_or(""), "expected a number"))?;
-        if delay_ms.is_some_and(|d| !d.is_finite()) {
-            return Err(bad(
-                "delay_ms",
-                field(6).unwrap_or(""),
-                "expected a finite number",
-            ));
-        }
-        Ok(TraceRow {
-            t_us,
-            event,
-            batch,
-            row,
-            id: field(4).unwrap_or_default().to_string(),
-            attempt,
-            delay_ms,
-            detail: field(7).unwrap_or_default().to_string(),
         })
+    })
+    .transpose()?;
+    let delay = if delay_ms.is_empty() {
+        None
+    } else {
+        Some(number(delay_ms).ok_or_else(|| bad("delay_ms", delay_ms, "expected a number"))?)
+    };
+    if delay.is_some_and(|d| !d.is_finite()) {
+        return Err(bad("delay_ms", delay_ms, "expected a finite number"));
     }
+    Ok(TraceRecord {
+        t_us,
+        event,
+        batch,
+        row,
+        id: text("id", id)?,
+        attempt,
+        delay_ms: delay,
+        detail: text("detail", detail)?,
+    })
 }
 
 /// A CSV error as a read error: the guard's reasons in its own words, with their line.
@@ -278,4 +329,36 @@ fn csv_error(e: &csv::Error, line: u64, what: &str) -> ReadError {
         _ => format!("{what}: {e}"),
     };
     ReadError { line, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_are_digits_that_fit() {
+        assert_eq!(whole(b"0"), Some(0));
+        assert_eq!(whole(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(whole(b"18446744073709551616"), None, "one past u64");
+        assert_eq!(whole(b""), None);
+        assert_eq!(whole(b"-1"), None);
+        assert_eq!(whole(b"1.5"), None);
+        assert_eq!(whole(b"12 3"), None);
+    }
+
+    #[test]
+    fn delays_read_as_integers_or_decimals_give_the_same_number() {
+        assert_eq!(number(b"250"), Some(250.0));
+        assert_eq!(number(b"12.5"), Some(12.5));
+        assert_eq!(number(b"1e3"), Some(1000.0));
+        // Sixteen digits and more go through the decimal parser, rounded as it rounds.
+        assert_eq!(number(b"9007199254740993"), "9007199254740993".parse().ok());
+        assert_eq!(number(b"abc"), None);
+    }
+
+    #[test]
+    fn fields_are_trimmed_of_ascii_blanks_only_at_their_ends() {
+        assert_eq!(trimmed(b"  7 "), b"7");
+        assert_eq!(trimmed(b"a b"), b"a b");
+    }
 }

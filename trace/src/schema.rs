@@ -17,7 +17,7 @@ use crate::detail::{detail_value, key};
 use crate::event::EventName;
 use crate::idset::IdSet;
 use crate::limits::{LimitHit, TraceLimits, shown};
-use crate::record::TraceRow;
+use crate::record::TraceRecord;
 use crate::result::ResultKind;
 
 /// The statistics of a `batch_end`, each a number.
@@ -55,7 +55,11 @@ impl Schema {
     }
 
     /// `Err` with the message if `row` breaks the format.
-    pub(crate) fn check(&mut self, row: &TraceRow, limits: &TraceLimits) -> Result<(), String> {
+    pub(crate) fn check(
+        &mut self,
+        row: &TraceRecord<'_>,
+        limits: &TraceLimits,
+    ) -> Result<(), String> {
         if let Some(last) = self.last_t
             && row.t_us < last
         {
@@ -79,7 +83,7 @@ impl Schema {
         detail_problem(row, limits)
     }
 
-    fn batches(&mut self, row: &TraceRow, limits: &TraceLimits) -> Result<(), String> {
+    fn batches(&mut self, row: &TraceRecord<'_>, limits: &TraceLimits) -> Result<(), String> {
         let too_many =
             |what: String, limit: u64, flag| Err(LimitHit { what, limit, flag }.to_string());
         if !self.batch_column {
@@ -139,7 +143,7 @@ impl Schema {
 }
 
 /// A detail value a check reads that does not parse, in words.
-fn detail_problem(row: &TraceRow, limits: &TraceLimits) -> Result<(), String> {
+fn detail_problem(row: &TraceRecord<'_>, limits: &TraceLimits) -> Result<(), String> {
     let bad = |key: &str, value: &str, why: &str| {
         Err(format!(
             "{} detail `{key}` = {}: {why}",
@@ -147,7 +151,7 @@ fn detail_problem(row: &TraceRow, limits: &TraceLimits) -> Result<(), String> {
             shown(value)
         ))
     };
-    let value = |key: &str| detail_value(&row.detail, key);
+    let value = |key: &str| detail_value(row.detail, key);
     match row.event {
         EventName::BatchStart => {
             if let Some(v) = value(key::ROWS) {

@@ -52,4 +52,4 @@ mod verifier;
 
 pub use reference::{PoolRules, PoolTable, ReferenceThrottle};
 pub use verdict::{Findings, KEPT_VIOLATIONS, Report, RowRef, Verdict, Violation};
-pub use verifier::{Verifier, verify_rows, verify_trace};
+pub use verifier::{Verifier, verify_rows, verify_trace, verify_trace_with};

@@ -14,12 +14,13 @@
 //! verifier hold at most `max_open_rows` tracks.
 
 use std::borrow::Cow;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 
 use paceline_trace::{
-    Ending, EventName, IdSet, LimitHit, ReadError, ReadyRuns, RowKey, SERVER_VANTAGE, TraceLimits,
-    TraceReader, TraceRecord, TraceRow, TraceSink, detail_value, key,
+    Ending, EventName, IdSet, LimitHit, NoTrace, ReadError, ReadyRuns, RowKey, SERVER_VANTAGE,
+    TraceLimits, TraceReader, TraceRecord, TraceRow, TraceSink, detail_value, key,
 };
 
 use crate::checks::Checks;
@@ -56,13 +57,18 @@ impl Tracks {
     }
 
     /// Keep `key`'s track one by one from now on, if it was only made ready.
-    fn unpack(&mut self, key: RowKey) {
-        if self.rows.contains_key(&key) || self.ready.runs() == 0 {
-            return;
+    /// Whether `key` has a track now.
+    fn unpack(&mut self, key: RowKey) -> bool {
+        if self.rows.contains_key(&key) {
+            return true;
         }
-        if let Some(t) = self.ready.take(key) {
+        if self.ready.runs() > 0
+            && let Some(t) = self.ready.take(key)
+        {
             self.rows.insert(key, RowTrack::ready_at(t));
+            return true;
         }
+        false
     }
 
     /// Rows open: each kept track, and each run of ready rows.
@@ -180,8 +186,7 @@ impl Verifier {
         if let Some(row) = record.row {
             let key = (batch, row);
             let t = &mut self.tracks;
-            t.unpack(key);
-            if !t.rows.contains_key(&key) && !t.finished(key) && !t.closed.contains(batch) {
+            if !t.unpack(key) && !t.finished(key) && !t.closed.contains(batch) {
                 if t.open() as u64 >= self.max_open_rows {
                     return Err(LimitHit {
                         what: format!("{} rows seen and not yet ended and returned", t.open() + 1),
@@ -271,29 +276,48 @@ impl Verifier {
             }
             _ => {}
         }
-        let t = &mut self.tracks;
-        let batch_closed = t.closed.contains(ev.batch);
+        let Tracks {
+            rows,
+            ready,
+            batches,
+            closed,
+        } = &mut self.tracks;
+        let batch_closed = closed.contains(ev.batch);
         if ev.kind == EventName::BatchStart && !batch_closed {
-            let track = t.batches.entry(ev.batch).or_default();
+            let track = batches.entry(ev.batch).or_default();
             track.started = true;
             track.declared = detail_value(&ev.detail, key::ROWS).and_then(|v| v.parse().ok());
         }
         let key = ev.row.map(|row| (ev.batch, row));
+        // The row's track: kept, rebuilt from its ready run (a held event may come after
+        // the row's `ready` went to one), or opened now (when observed, or again here if
+        // a held event finished it meanwhile), unless the row or its batch is done with.
+        let mut finished = false;
+        let mut track = None;
         if let Some(k) = key {
-            // A held event may come after the row's `ready` went to a run.
-            t.unpack(k);
+            track = match rows.entry(k) {
+                Entry::Occupied(kept) => Some(kept.into_mut()),
+                Entry::Vacant(slot) => {
+                    if let Some(at) = ready.take(k) {
+                        if !batch_closed {
+                            batches.entry(ev.batch).or_default();
+                        }
+                        Some(slot.insert(RowTrack::ready_at(at)))
+                    } else {
+                        finished = batches
+                            .get(&ev.batch)
+                            .is_some_and(|b| b.finished.contains(k.1 as u64));
+                        if finished || batch_closed {
+                            None
+                        } else {
+                            batches.entry(ev.batch).or_default();
+                            Some(slot.insert(RowTrack::default()))
+                        }
+                    }
+                }
+            };
         }
-        let finished = key.is_some_and(|k| !t.rows.contains_key(&k) && t.finished(k));
-        if let Some(k) = key
-            && !finished
-            && !batch_closed
-        {
-            // Opened when observed; again here only if a held event finished it meanwhile.
-            t.rows.entry(k).or_default();
-            t.batches.entry(ev.batch).or_default();
-        }
-        let before = key.and_then(|k| t.rows.get(&k));
-        let holds = before.is_some_and(|t| t.holds_permit);
+        let holds = track.as_ref().is_some_and(|t| t.holds_permit);
         if !finished {
             match ev.kind {
                 EventName::Permit => self.permits_held += 1,
@@ -301,7 +325,7 @@ impl Verifier {
                     self.permits_held = self.permits_held.saturating_sub(1)
                 }
                 EventName::Dispatch => self.in_flight += 1,
-                k if k.is_answer() && before.is_some_and(|t| t.in_flight) => {
+                k if k.is_answer() && track.as_ref().is_some_and(|t| t.in_flight) => {
                     self.in_flight = self.in_flight.saturating_sub(1)
                 }
                 _ => {}
@@ -309,9 +333,9 @@ impl Verifier {
         }
         let step = Step {
             ev,
-            row: before,
+            row: track.as_deref(),
             finished,
-            batch: t.batches.get(&ev.batch),
+            batch: batches.get(&ev.batch),
             batch_closed,
             d_ms: self.throttle.d_ms(),
             recorded,
@@ -323,21 +347,22 @@ impl Verifier {
         };
         self.checks.on(&step);
         if let Some(k) = key
-            && let Some(track) = t.rows.get_mut(&k)
+            && let Some(track) = track
         {
             update(track, ev);
             // A server's request is over once answered: nothing more comes for it.
             let answered = self.server_side && !track.in_flight && track.last_answer_us.is_some();
             if track.is_finished() || answered {
-                t.rows.remove(&k);
-                if let Some(batch) = t.batches.get_mut(&ev.batch) {
+                rows.remove(&k);
+                if let Some(batch) = batches.get_mut(&ev.batch) {
                     batch.finished.insert(k.1 as u64);
                 }
             } else if let Some(at) = track.only_ready() {
-                t.rows.remove(&k);
-                t.ready.insert(k, at);
+                rows.remove(&k);
+                ready.insert(k, at);
             }
         }
+        let t = &mut self.tracks;
         if ev.kind == EventName::BatchEnd && !batch_closed {
             t.closed.insert(ev.batch);
             // A batch whose declared rows all finished is done with: forget it.
@@ -406,17 +431,34 @@ pub fn verify_trace<R: io::Read>(
     tolerance_us: u64,
     limits: &TraceLimits,
 ) -> Result<(Report, u64), ReadError> {
+    verify_trace_with(input, rules, tolerance_us, limits, &mut NoTrace)
+}
+
+/// [`verify_trace`], each event also streamed into `extra` (the planning figures, say), so
+/// that one read of the trace serves both; an error `extra` returns stops the read at
+/// its line.
+pub fn verify_trace_with<R: io::Read, S: TraceSink>(
+    input: R,
+    rules: PoolRules,
+    tolerance_us: u64,
+    limits: &TraceLimits,
+    extra: &mut S,
+) -> Result<(Report, u64), ReadError> {
     let mut reader = TraceReader::with_limits(input, limits.clone())?;
     let mut verifier = Verifier::with_limits(rules, tolerance_us, limits.max_open_rows);
     let mut events = 0u64;
-    while let Some(row) = reader.next_row() {
+    while let Some(row) = reader.next_record() {
         let row = row?;
-        verifier
-            .try_observe(&row.as_record())
-            .map_err(|hit| ReadError {
+        let refused = match verifier.try_observe(&row) {
+            Err(hit) => Some(hit.to_string()),
+            Ok(()) => extra.record(&row).err().map(|e| e.to_string()),
+        };
+        if let Some(message) = refused {
+            return Err(ReadError {
                 line: reader.line(),
-                message: hit.to_string(),
-            })?;
+                message,
+            });
+        }
         events += 1;
     }
     Ok((verifier.finish(None), events))

@@ -6,17 +6,17 @@ use plotters::prelude::*;
 
 use super::*;
 use crate::ReportError;
-use crate::figures::{duration, nearest_rank};
+use crate::figures::{Latencies, duration};
 
 /// The percentiles marked, and their colours.
 const MARKED: [(u64, RGBColor); 3] = [(50, OK), (95, GATE), (99, CAPACITY)];
 
 pub(super) fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    sorted: &[u64],
+    sorted: &Latencies,
 ) -> Result<(), ReportError> {
     area.fill(&WHITE).map_err(err)?;
-    let axis = TimeAxis::of(sorted.last().copied().unwrap_or(0));
+    let axis = TimeAxis::of(sorted.max().unwrap_or(0));
     let title = if sorted.is_empty() {
         "Row latency from submit to result: no row ended"
     } else {
@@ -31,12 +31,12 @@ pub(super) fn draw<DB: DrawingBackend>(
     let n = sorted.len();
     // The latency at each step of the share of rows: every row for small runs, every
     // 0.1% beyond.
-    let steps_of_share = n.min(BUCKETS);
+    let steps_of_share = n.min(BUCKETS as u64);
     let points: Vec<(f64, f64)> = (1..=steps_of_share)
         .filter_map(|k| {
             let share = k as f64 / steps_of_share as f64;
             let index = (k * n).div_ceil(steps_of_share).max(1) - 1;
-            sorted.get(index).map(|&l| (axis.at(l), share * 100.0))
+            sorted.at_rank(index).map(|l| (axis.at(l), share * 100.0))
         })
         .collect();
     chart
@@ -48,7 +48,7 @@ pub(super) fn draw<DB: DrawingBackend>(
         .label("rows done within the latency")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], CALL.stroke_width(2)));
     for (p, color) in MARKED {
-        let Some(at) = nearest_rank(sorted, p) else {
+        let Some(at) = sorted.nearest_rank(p) else {
             continue;
         };
         let x = axis.at(at);

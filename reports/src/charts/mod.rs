@@ -17,6 +17,7 @@ use plotters::style::{FontStyle, register_font};
 
 use crate::ReportError;
 use crate::data::TraceData;
+use crate::figures::Latencies;
 
 /// Draw a chart into `{dir}/{name}.png` and `{dir}/{name}.svg`, `height` pixels high;
 /// evaluates to the two paths. `$draw` is a closure over a drawing area, written once and
@@ -137,7 +138,7 @@ pub(crate) fn err<E: std::fmt::Display>(e: E) -> ReportError {
 /// `latencies` are the rows' latencies, sorted.
 pub fn draw_all(
     data: &TraceData,
-    latencies: &[u64],
+    latencies: &Latencies,
     flagged: &[u64],
     pool_size: usize,
     min_ms: f64,

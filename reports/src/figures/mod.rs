@@ -13,6 +13,7 @@
 //! `capacity` events.
 
 mod budget;
+mod latencies;
 mod sink;
 mod words;
 
@@ -21,6 +22,7 @@ use std::collections::BTreeMap;
 use paceline_trace::ResultKind;
 
 pub use budget::{Budget, BudgetUse, Counts, Measure, Side};
+pub use latencies::{EXACT_ROWS, Latencies};
 pub use sink::FiguresSink;
 pub use words::duration;
 
@@ -81,24 +83,16 @@ pub struct Latency {
 }
 
 impl Latency {
-    /// The percentiles of `latencies` (any order); `None` if there are none.
-    pub fn of(latencies: &mut [u64]) -> Option<Latency> {
-        latencies.sort_unstable();
+    /// The percentiles of `latencies`, [`Latencies::sort`]ed; `None` if there are none.
+    /// Exact up to [`EXACT_ROWS`] rows, within 0.1% beyond (the maximum always exact).
+    pub fn of(latencies: &Latencies) -> Option<Latency> {
         Some(Latency {
-            p50_us: nearest_rank(latencies, 50)?,
-            p95_us: nearest_rank(latencies, 95)?,
-            p99_us: nearest_rank(latencies, 99)?,
-            max_us: *latencies.last()?,
+            p50_us: latencies.nearest_rank(50)?,
+            p95_us: latencies.nearest_rank(95)?,
+            p99_us: latencies.nearest_rank(99)?,
+            max_us: latencies.max()?,
         })
     }
-}
-
-/// The `p`-th percentile of `sorted` by the nearest-rank rule: the smallest value with at
-/// least `p`% of the values at or below it. `None` when empty.
-pub fn nearest_rank(sorted: &[u64], p: u64) -> Option<u64> {
-    let n = sorted.len() as u64;
-    let index = (p * n).div_ceil(100).max(1) - 1;
-    sorted.get(usize::try_from(index).ok()?).copied()
 }
 
 /// Time rows spent waiting, summed over rows, and time the whole pool was paused.
@@ -165,19 +159,24 @@ impl Figures {
 
 #[cfg(test)]
 mod tests {
-    use super::Latency;
+    use super::{Latencies, Latency};
+
+    fn of(values: impl IntoIterator<Item = u64>) -> Option<Latency> {
+        let mut l = Latencies::default();
+        values.into_iter().for_each(|v| l.push(v));
+        l.sort();
+        Latency::of(&l)
+    }
 
     #[test]
     fn percentiles_are_nearest_rank_values_of_actual_rows() {
-        let mut four = [590, 100, 490, 200];
-        let l = Latency::of(&mut four).expect("rows");
+        let l = of([590, 100, 490, 200]).expect("rows");
         assert_eq!(
             (l.p50_us, l.p95_us, l.p99_us, l.max_us),
             (200, 590, 590, 590)
         );
-        let mut hundred: Vec<u64> = (1..=100).rev().collect();
-        let l = Latency::of(&mut hundred).expect("rows");
+        let l = of((1..=100).rev()).expect("rows");
         assert_eq!((l.p50_us, l.p95_us, l.p99_us, l.max_us), (50, 95, 99, 100));
-        assert_eq!(Latency::of(&mut []), None);
+        assert_eq!(of([]), None);
     }
 }

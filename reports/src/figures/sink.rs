@@ -6,7 +6,7 @@
 //! recorded trace may name row 9 999 999 on its first line, and that must cost one
 //! entry, not ten million.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
 
 use paceline_trace::{
@@ -14,7 +14,7 @@ use paceline_trace::{
 };
 
 use super::budget::Attempt;
-use super::{Failures, Figures, Latency, Limits, Waits};
+use super::{Failures, Figures, Latencies, Latency, Limits, Waits};
 
 /// One row as the figures follow it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -67,13 +67,13 @@ pub struct FiguresSink {
     batches: BTreeMap<u64, Batch>,
     /// Rows seen that have not ended (or ended still holding their permit), but for
     /// those only made ready, kept as runs.
-    open: HashMap<RowKey, Row>,
+    open: BTreeMap<RowKey, Row>,
     ready: ReadyRuns,
-    /// Rows that ended and are not yet returned: where their latency is in `latencies`,
-    /// for an `emit` to correct it (submit time of the batch call, not its start).
-    unreturned: HashMap<RowKey, usize>,
-    /// Latency of every row that ended, submit to result.
-    latencies: Vec<u64>,
+    /// Rows that ended and are not yet returned, with their latency from the batch's
+    /// start: an `emit` corrects it (from the batch call's submit time) before it counts.
+    unreturned: BTreeMap<RowKey, u64>,
+    /// Latency of every row that ended and was returned, submit to result.
+    latencies: Latencies,
     batches_started: u64,
     first_us: Option<u64>,
     last_result_us: u64,
@@ -105,10 +105,10 @@ impl FiguresSink {
         FiguresSink {
             limits,
             batches: BTreeMap::new(),
-            open: HashMap::new(),
+            open: BTreeMap::new(),
             ready: ReadyRuns::default(),
-            unreturned: HashMap::new(),
-            latencies: Vec::new(),
+            unreturned: BTreeMap::new(),
+            latencies: Latencies::default(),
             batches_started: 0,
             first_us: None,
             last_result_us: 0,
@@ -170,11 +170,11 @@ impl FiguresSink {
                     detail_value(r.detail, key::SUBMIT_US).and_then(|v| v.parse().ok());
                 let complete: Option<u64> =
                     detail_value(r.detail, key::COMPLETE_US).and_then(|v| v.parse().ok());
-                let at = r.row.and_then(|row| self.unreturned.remove(&(batch, row)));
-                if let (Some(at), Some(submit), Some(complete)) = (at, submit, complete)
-                    && let Some(latency) = self.latencies.get_mut(at)
-                {
-                    *latency = complete.saturating_sub(submit);
+                if let Some(latency) = r.row.and_then(|row| self.unreturned.remove(&(batch, row))) {
+                    self.latencies.push(match (submit, complete) {
+                        (Some(submit), Some(complete)) => complete.saturating_sub(submit),
+                        _ => latency,
+                    });
                 }
                 return;
             }
@@ -208,9 +208,8 @@ impl FiguresSink {
             return;
         }
         let start_us = self.batches.get(&batch).map_or(0, |b| b.start_us);
-        if self.row_event(&mut row, r, start_us) {
-            self.unreturned
-                .insert(key, self.latencies.len().saturating_sub(1));
+        if let Some(latency) = self.row_event(&mut row, r, start_us) {
+            self.unreturned.insert(key, latency);
             row.ended = true;
         }
         if let Some(at) = row.only_ready() {
@@ -220,9 +219,9 @@ impl FiguresSink {
         }
     }
 
-    /// What `r` does to its row, and to the totals; `true` when it ended the row (its
-    /// latency is then the last of `latencies`).
-    fn row_event(&mut self, row: &mut Row, r: &TraceRecord<'_>, start_us: u64) -> bool {
+    /// What `r` does to its row, and to the totals; the row's latency from its batch's
+    /// start when `r` ended it.
+    fn row_event(&mut self, row: &mut Row, r: &TraceRecord<'_>, start_us: u64) -> Option<u64> {
         let t = r.t_us;
         // A row's next event ends its backoff (early, if it ends the row).
         if r.event != EventName::Backoff
@@ -294,26 +293,23 @@ impl FiguresSink {
             self.answer(row, r);
         }
         if !r.event.is_terminal() {
-            return false;
+            return None;
         }
-        {
-            self.last_result_us = self.last_result_us.max(t);
-            // Ended while waiting: the wait counts up to the end.
-            if let Some(from) = row.permit_from.take() {
-                self.waits.permit_us += t.saturating_sub(from);
-            }
-            if let Some(from) = row.gate_from.take() {
-                self.waits.gate_us += t.saturating_sub(from);
-            }
-            if let Some(kind) = ResultKind::of_event(r.event) {
-                *self.results.entry(kind).or_default() += 1;
-                if kind == ResultKind::Ok {
-                    self.ok_tokens += row.tokens.unwrap_or(0);
-                }
-            }
-            self.latencies.push(t.saturating_sub(start_us));
+        self.last_result_us = self.last_result_us.max(t);
+        // Ended while waiting: the wait counts up to the end.
+        if let Some(from) = row.permit_from.take() {
+            self.waits.permit_us += t.saturating_sub(from);
         }
-        true
+        if let Some(from) = row.gate_from.take() {
+            self.waits.gate_us += t.saturating_sub(from);
+        }
+        if let Some(kind) = ResultKind::of_event(r.event) {
+            *self.results.entry(kind).or_default() += 1;
+            if kind == ResultKind::Ok {
+                self.ok_tokens += row.tokens.unwrap_or(0);
+            }
+        }
+        Some(t.saturating_sub(start_us))
     }
 
     /// A failed answer counted by kind and status; a `capacity` one may pause the pool.
@@ -353,8 +349,8 @@ impl FiguresSink {
         self.finish_with_latencies(ending).0
     }
 
-    /// The figures and every ended row's latency, sorted, for a distribution chart.
-    pub fn finish_with_latencies(mut self, ending: Option<&Ending>) -> (Figures, Vec<u64>) {
+    /// The figures and the ended rows' latencies, sorted, for a distribution chart.
+    pub fn finish_with_latencies(mut self, ending: Option<&Ending>) -> (Figures, Latencies) {
         let first = self.first_us.unwrap_or(0);
         let horizon_us = match ending {
             Some(Ending::Unfinished { horizon_us, .. }) => Some(*horizon_us),
@@ -363,6 +359,11 @@ impl FiguresSink {
         let end = horizon_us.unwrap_or(self.last_result_us.max(first));
         let makespan_us = end.saturating_sub(first);
         let mut latencies = std::mem::take(&mut self.latencies);
+        // Rows ended and never returned count from their batch's start.
+        for latency in std::mem::take(&mut self.unreturned).into_values() {
+            latencies.push(latency);
+        }
+        latencies.sort();
         let seen: u64 = self.batches.values().map(|b| b.declared.max(b.seen)).sum();
         let ended: u64 = self.results.values().sum();
         let unfinished = match ending {
@@ -381,7 +382,7 @@ impl FiguresSink {
             .iter()
             .map(|b| b.used(&self.attempts, makespan_us))
             .collect();
-        let latency = Latency::of(&mut latencies);
+        let latency = Latency::of(&latencies);
         let figures = Figures {
             makespan_us,
             rows: ended + unfinished,
