@@ -7,10 +7,9 @@ use paceline_harness::{
     CheckedRun, Failure, caught_by, check_run_with, judge_clean, judge_mutant, table_of,
     with_defect,
 };
-use paceline_reports::figures::{Figures, FiguresSink};
-use paceline_reports::{ReportInput, write_report_within};
+use paceline_reports::{Gathered, ReportInput, ReportSink};
 use paceline_sim::{Override, Scenario};
-use paceline_trace::{DefectId, TraceLimits, counted};
+use paceline_trace::{DefectId, counted};
 
 use crate::figures;
 use crate::json;
@@ -51,11 +50,12 @@ fn replay(path: &Path, o: &Options<'_>, mutant: Option<DefectId>) -> Outcome {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("out").join(&scenario.name));
-    let (run, figures, trace_path) = match replay_into(&scenario, seed, &dir) {
+    let (run, gathered, trace_path) = match replay_into(&scenario, seed, &dir) {
         Ok(r) => r,
         Err(e) => return Outcome::Refused(e),
     };
-    let page = match report(&scenario, &run, &trace_path, &dir, &o.limits.trace()) {
+    let figures = gathered.figures();
+    let page = match report(&scenario, &run, &gathered, &trace_path, &dir) {
         Ok(page) => page,
         Err(e) => return Outcome::Refused(e),
     };
@@ -97,7 +97,7 @@ fn replay(path: &Path, o: &Options<'_>, mutant: Option<DefectId>) -> Outcome {
             "mutant": mutant.map(|d| d.to_string()),
             "verdict": verdict,
             "ending": json::ending(&run.summary.ending),
-            "figures": json::figures(&figures),
+            "figures": json::figures(figures),
             "invariants": json::invariants(&run.report),
             "failures": json::failures(&failures),
             "trace": trace_path.display().to_string(),
@@ -110,7 +110,7 @@ fn replay(path: &Path, o: &Options<'_>, mutant: Option<DefectId>) -> Outcome {
         outln!("  {}", scenario.description);
     }
     out!("{}", print::run_summary(&run.summary));
-    out!("{}", figures::text(&figures));
+    out!("{}", figures::text(figures));
     outln!("  invariants: {}", print::verdict_line(&run.report));
     outln!("  trace: {}", trace_path.display());
     outln!("  report: {}", page.display());
@@ -151,31 +151,32 @@ fn replay(path: &Path, o: &Options<'_>, mutant: Option<DefectId>) -> Outcome {
     outcome
 }
 
-/// Replay `scenario` under `seed` with every check and the planning figures, writing
-/// `trace.csv` into `dir`.
+/// Replay `scenario` under `seed` with every check, writing `trace.csv` into `dir`;
+/// the charts' data and the planning figures are gathered from the trace as it is
+/// written, so it is never read back.
 pub fn replay_into(
     scenario: &Scenario,
     seed: u64,
     dir: &Path,
-) -> Result<(CheckedRun, Figures, PathBuf), String> {
+) -> Result<(CheckedRun, Gathered, PathBuf), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let trace_path = dir.join("trace.csv");
     let mut file = File::create(&trace_path)
         .map_err(|e| format!("cannot create {}: {e}", trace_path.display()))?;
-    let mut figures = FiguresSink::new(figures::limits_of(scenario));
-    let run = check_run_with(scenario, seed, Some(&mut file), &mut figures)
+    let mut sink = ReportSink::new(&table_of(&scenario.pool), figures::limits_of(scenario));
+    let run = check_run_with(scenario, seed, Some(&mut file), &mut sink)
         .map_err(|e| format!("cannot write {}: {e}", trace_path.display()))?;
-    let figures = figures.finish(Some(&run.summary.ending));
-    Ok((run, figures, trace_path))
+    let gathered = sink.finish(Some(&run.summary.ending));
+    Ok((run, gathered, trace_path))
 }
 
 /// The charts and pages of a replayed scenario, beside its trace; the page's path.
 pub fn report(
     scenario: &Scenario,
     run: &CheckedRun,
+    gathered: &Gathered,
     trace: &Path,
     dir: &Path,
-    limits: &TraceLimits,
 ) -> Result<PathBuf, String> {
     let input = ReportInput {
         title: &scenario.name,
@@ -186,6 +187,6 @@ pub fn report(
         ending: Some(&run.summary.ending),
         limits: &figures::limits_of(scenario),
     };
-    write_report_within(&input, dir, limits).map_err(|e| e.to_string())?;
+    gathered.write(&input, dir).map_err(|e| e.to_string())?;
     Ok(dir.join("index.html"))
 }

@@ -105,9 +105,9 @@ fn from_scenario(path: &Path, o: &Options<'_>) -> Result<Written, String> {
             .map_err(|e| e.to_string())?;
         files.extend(written.iter().map(|f| f.display().to_string()));
     }
-    let (run, _, trace) = replay_into(&scenario, scenario.seed, o.out)?;
+    let (run, gathered, trace) = replay_into(&scenario, scenario.seed, o.out)?;
     files.push(
-        report(&scenario, &run, &trace, o.out, &o.limits.trace())?
+        report(&scenario, &run, &gathered, &trace, o.out)?
             .display()
             .to_string(),
     );

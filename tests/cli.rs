@@ -35,6 +35,39 @@ fn replay_prints_the_worker_a_d_timeline_and_writes_the_trace() {
 }
 
 #[test]
+fn replay_draws_its_report_without_reading_back_its_trace() {
+    // The trace limits guard files from elsewhere: a replay's report is gathered as its
+    // trace is written, so a trace far over `--max-trace-bytes` still gets its charts.
+    let out = temp_dir("replay-big");
+    let run = paceline(&[
+        "replay",
+        "scenarios/worker-a-d.toml",
+        "--max-trace-bytes",
+        "100",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    let stdout = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}{}", text(&run.stderr));
+    let trace = std::fs::metadata(out.join("trace.csv")).map_or(0, |m| m.len());
+    assert!(trace > 100, "the trace has {trace} bytes");
+    assert!(out.join("index.html").is_file() && out.join("gaps.svg").is_file());
+    // Reading that trace from the file is held to the limit.
+    let pool = "scenarios/worker-a-d.toml";
+    let read = paceline(&[
+        "report",
+        out.join("trace.csv").to_str().expect("utf-8"),
+        "--pool",
+        pool,
+        "--max-trace-bytes",
+        "100",
+        "--out",
+        temp_dir("report-big").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(read.status.code(), Some(2), "{}", text(&read.stderr));
+}
+
+#[test]
 fn report_takes_a_recorded_trace_with_its_pool() {
     let out = temp_dir("report-trace");
     let trace = write_trace(

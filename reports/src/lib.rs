@@ -21,10 +21,12 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use paceline_trace::{Ending, Invariant, ReadError, TraceLimits, TraceReader, TraceSink};
-use paceline_verify::{PoolTable, Report, Verdict};
+use paceline_trace::{
+    Ending, Invariant, ReadError, TraceLimits, TraceReader, TraceRecord, TraceSink,
+};
+use paceline_verify::{PoolRules, PoolTable, Report, Verdict};
 
-use crate::figures::{FiguresSink, Limits};
+use crate::figures::{Figures, FiguresSink, Latencies, Limits};
 
 pub use charts::WIDTH;
 pub use charts::pareto::{ParetoPoint, write_pareto};
@@ -93,7 +95,6 @@ pub fn write_report_within(
     dir: &Path,
     limits: &TraceLimits,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let file = File::open(input.trace).map_err(io(input.trace))?;
     let trace_err = |source| ReportError::Trace {
         path: input.trace.to_path_buf(),
@@ -102,53 +103,103 @@ pub fn write_report_within(
     let mut reader =
         TraceReader::with_limits(BufReader::with_capacity(1 << 16, file), limits.clone())
             .map_err(trace_err)?;
-    let rules = input.pool.rules();
-    let mut collector = data::Collector::new(&rules);
-    let mut figures = FiguresSink::new(input.limits.clone());
+    let mut sink = ReportSink::new(input.pool, input.limits.clone());
     while let Some(row) = reader.next_record() {
-        let row = row.map_err(trace_err)?;
-        collector.observe(&row);
         // A sink in memory: recording cannot fail.
-        let _ = figures.record(&row);
+        let _ = sink.record(&row.map_err(trace_err)?);
     }
-    let data = collector.finish();
-    let (figures, latencies) = figures.finish_with_latencies(input.ending);
-    // The dispatches the verifier flagged under I1 get a label on the gap chart.
-    let flagged: Vec<u64> = match input.verdicts.verdicts.get(&Invariant::I1) {
-        Some(Verdict::Violated { first, .. }) => first.iter().map(|v| v.t_us).collect(),
-        _ => Vec::new(),
-    };
-    let mut written = charts::draw_all(
-        &data,
-        &latencies,
-        &flagged,
-        usize::try_from(rules.pool_size).unwrap_or(usize::MAX),
-        rules.min_ms,
-        rules.max_ms,
-        dir,
-    )?;
-    // The page links the trace beside it when it is there, else where it lies.
-    let link = if input.trace.parent() == Some(dir) {
-        "trace.csv".to_string()
-    } else {
-        std::path::absolute(input.trace)
-            .unwrap_or_else(|_| input.trace.to_path_buf())
-            .display()
-            .to_string()
-    };
-    for (name, text) in [
-        (
-            "index.html",
-            page::index_html(input, &data, &figures, &link),
-        ),
-        (
-            "summary.md",
-            page::summary_md(input, &data, &figures, &link),
-        ),
-    ] {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(io(&path))?;
-        written.push(path);
+    sink.finish(input.ending).write(input, dir)
+}
+
+/// What a report draws, gathered as a trace streams by: from a file
+/// ([`write_report`]), or from a simulation as it runs (`replay`), which then need not
+/// read back the trace it wrote.
+pub struct ReportSink {
+    rules: PoolRules,
+    collector: data::Collector,
+    figures: FiguresSink,
+}
+
+impl ReportSink {
+    /// A report on a pool configured as `pool`, its planning figures measured against
+    /// `limits`.
+    pub fn new(pool: &PoolTable, limits: Limits) -> Self {
+        let rules = pool.rules();
+        ReportSink {
+            collector: data::Collector::new(&rules),
+            figures: FiguresSink::new(limits),
+            rules,
+        }
     }
-    Ok(written)
+
+    /// Everything gathered, given how the run ended where its driver knows.
+    pub fn finish(self, ending: Option<&Ending>) -> Gathered {
+        let (figures, latencies) = self.figures.finish_with_latencies(ending);
+        Gathered {
+            rules: self.rules,
+            data: self.collector.finish(),
+            figures,
+            latencies,
+        }
+    }
+}
+
+impl TraceSink for ReportSink {
+    fn record(&mut self, record: &TraceRecord<'_>) -> std::io::Result<()> {
+        self.collector.observe(record);
+        self.figures.record(record)
+    }
+}
+
+/// A report's content, gathered from a whole trace and ready to be drawn.
+pub struct Gathered {
+    rules: PoolRules,
+    data: data::TraceData,
+    figures: Figures,
+    latencies: Latencies,
+}
+
+impl Gathered {
+    /// The run's planning figures.
+    pub fn figures(&self) -> &Figures {
+        &self.figures
+    }
+
+    /// Draw the charts and write the pages into `dir`; returns every file written.
+    pub fn write(&self, input: &ReportInput<'_>, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let (data, figures, rules) = (&self.data, &self.figures, &self.rules);
+        // The dispatches the verifier flagged under I1 get a label on the gap chart.
+        let flagged: Vec<u64> = match input.verdicts.verdicts.get(&Invariant::I1) {
+            Some(Verdict::Violated { first, .. }) => first.iter().map(|v| v.t_us).collect(),
+            _ => Vec::new(),
+        };
+        let mut written = charts::draw_all(
+            data,
+            &self.latencies,
+            &flagged,
+            usize::try_from(rules.pool_size).unwrap_or(usize::MAX),
+            rules.min_ms,
+            rules.max_ms,
+            dir,
+        )?;
+        // The page links the trace beside it when it is there, else where it lies.
+        let link = if input.trace.parent() == Some(dir) {
+            "trace.csv".to_string()
+        } else {
+            std::path::absolute(input.trace)
+                .unwrap_or_else(|_| input.trace.to_path_buf())
+                .display()
+                .to_string()
+        };
+        for (name, text) in [
+            ("index.html", page::index_html(input, data, figures, &link)),
+            ("summary.md", page::summary_md(input, data, figures, &link)),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(io(&path))?;
+            written.push(path);
+        }
+        Ok(written)
+    }
 }
