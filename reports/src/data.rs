@@ -1,13 +1,20 @@
 //! What the charts need from a trace, gathered in one pass.
 //!
-//! Series record only changes (of `D`, of permits and calls), so a long run costs memory
-//! in proportion to what moved. The timeline keeps one lane per row while a run has few
-//! rows, and one lane per permit slot (the pool's workers) beyond that.
+//! Series record only changes (of `D`, of permits and calls), and every series, span and
+//! marker is kept one by one only while a run is short: beyond that, what a chart can
+//! show of it (`thin`), so memory stays bounded however long the run. The timeline keeps
+//! one lane per row while a run has few rows, and one lane per permit slot (the pool's
+//! workers) beyond that.
+
+mod thin;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use paceline_trace::{EventName, ResultKind, TraceRecord, key};
 use paceline_verify::PoolRules;
+
+pub use thin::{Busy, FINE};
+use thin::{Pauses, Sampled, Thinned};
 
 /// Batches whose statistics the pages show; the rest are counted.
 pub const STATS_SHOWN: usize = 100;
@@ -54,12 +61,84 @@ pub struct Mark {
     pub kind: MarkKind,
 }
 
+/// Spans drawn one by one; beyond, the timeline shows each lane's share of time busy.
+pub const EXACT_SPANS: usize = 20_000;
+/// Markers of one kind drawn (an evenly spread sample beyond).
+pub const MARKS_SHOWN: usize = 20_000;
+
 /// One of the timeline's two views.
 #[derive(Debug, Default, Clone)]
 pub struct Lanes {
     pub names: Vec<String>,
+    /// Every span, while there are at most [`EXACT_SPANS`].
     pub spans: Vec<Span>,
+    /// Beyond that, time in flight and at the gate per lane and fine bucket of time.
+    pub busy: Option<Busy>,
+    /// An evenly spread sample of each kind's markers (all of them while few).
     pub marks: Vec<Mark>,
+}
+
+/// A view's spans and markers as they come.
+#[derive(Debug, Clone)]
+struct LaneBuilder {
+    names: Vec<String>,
+    spans: Vec<Span>,
+    busy: Option<Busy>,
+    marks: [Sampled<Mark>; 6],
+}
+
+impl LaneBuilder {
+    fn new(names: Vec<String>) -> Self {
+        LaneBuilder {
+            names,
+            spans: Vec::new(),
+            busy: None,
+            marks: std::array::from_fn(|_| Sampled::new(MARKS_SHOWN)),
+        }
+    }
+
+    fn span(&mut self, span: Span) {
+        if self.busy.is_none() {
+            self.spans.push(span);
+            if self.spans.len() <= EXACT_SPANS {
+                return;
+            }
+            let mut busy = Busy::new(self.names.len());
+            for s in std::mem::take(&mut self.spans) {
+                add_busy(&mut busy, &s);
+            }
+            self.busy = Some(busy);
+        } else if let Some(busy) = &mut self.busy {
+            busy.ensure_lanes(self.names.len());
+            add_busy(busy, &span);
+        }
+    }
+
+    fn mark(&mut self, mark: Mark) {
+        if let Some(sample) = self.marks.get_mut(mark.kind as usize) {
+            sample.push(mark);
+        }
+    }
+
+    fn finish(self) -> Lanes {
+        Lanes {
+            names: self.names,
+            spans: self.spans,
+            busy: self.busy,
+            marks: self.marks.into_iter().flat_map(Sampled::finish).collect(),
+        }
+    }
+}
+
+/// A span's time in `busy`: calls as kind 0, gate waits as kind 1 (backoffs are not
+/// summed: the aggregated timeline shows workers busy, not rows resting).
+fn add_busy(busy: &mut Busy, s: &Span) {
+    let kind = match s.kind {
+        SpanKind::Call => 0,
+        SpanKind::Gate => 1,
+        SpanKind::Backoff => return,
+    };
+    busy.add(s.lane as usize, kind, s.from_us, s.to_us);
 }
 
 /// Everything the charts and pages show, from one trace.
@@ -67,12 +146,17 @@ pub struct Lanes {
 pub struct TraceData {
     pub events: u64,
     pub end_us: u64,
-    /// Each dispatch: its time and the spacing required before it (ms).
-    pub dispatches: Vec<(u64, f64)>,
+    /// Each dispatch after the first: its time, the gap since the one before it and the
+    /// spacing required (ms), thinned to each bucket's smallest gap on long runs.
+    pub gaps: Vec<(u64, (f64, f64))>,
+    /// Those gaps below the spacing required, one by one (the first [`thin::EXACT`]).
+    pub broken: Vec<(u64, (f64, f64))>,
     /// `D` after each change.
     pub delay: Vec<(u64, f64)>,
-    /// Permits held and attempts in flight after each change.
-    pub load: Vec<(u64, u32, u32)>,
+    /// Permits held after each change of permits or calls.
+    pub held: Vec<(u64, f64)>,
+    /// Attempts in flight after each change of permits or calls.
+    pub flying: Vec<(u64, f64)>,
     /// The timeline: rows while there are at most `ROW_LANES`, else workers.
     pub lanes: Lanes,
     pub per_row: bool,
@@ -95,16 +179,28 @@ struct Open {
     call_from: Option<u64>,
 }
 
+/// Whether a gap between dispatches is below the spacing required: (gap, required) in ms.
+pub fn below_spacing(&(gap, required): &(f64, f64)) -> bool {
+    gap + 1e-9 < required
+}
+
 /// Gathers a `TraceData` event by event.
 pub struct Collector {
     data: TraceData,
     rules: PoolRules,
     held: u32,
     in_flight: u32,
-    rows: Lanes,
+    last_dispatch: Option<u64>,
+    last_delay: Option<f64>,
+    gaps: Thinned<(f64, f64)>,
+    delay: Thinned<f64>,
+    held_series: Thinned<f64>,
+    flying_series: Thinned<f64>,
+    pauses: Pauses,
+    rows: LaneBuilder,
     row_lane: BTreeMap<RowKey, u32>,
     row_open: HashMap<RowKey, Open>,
-    slots: Lanes,
+    slots: LaneBuilder,
     free_slots: BTreeSet<u32>,
     slot_of: HashMap<RowKey, u32>,
     slot_open: HashMap<u32, Open>,
@@ -115,13 +211,19 @@ impl Collector {
         let slots = usize::try_from(rules.pool_size)
             .unwrap_or(usize::MAX)
             .min(SLOT_LANES);
+        let mut held_series = Thinned::new(|v| *v, true);
+        let mut flying_series = Thinned::new(|v| *v, true);
+        held_series.push(0, 0.0);
+        flying_series.push(0, 0.0);
         Collector {
             data: TraceData {
                 events: 0,
                 end_us: 0,
-                dispatches: Vec::new(),
+                gaps: Vec::new(),
+                broken: Vec::new(),
                 delay: Vec::new(),
-                load: vec![(0, 0, 0)],
+                held: Vec::new(),
+                flying: Vec::new(),
                 lanes: Lanes::default(),
                 per_row: true,
                 outcomes: BTreeMap::new(),
@@ -132,13 +234,17 @@ impl Collector {
             rules: rules.clone(),
             held: 0,
             in_flight: 0,
-            rows: Lanes::default(),
+            last_dispatch: None,
+            last_delay: None,
+            gaps: Thinned::new(|g| g.0, false),
+            delay: Thinned::new(|d| *d, true),
+            held_series,
+            flying_series,
+            pauses: Pauses::default(),
+            rows: LaneBuilder::new(Vec::new()),
             row_lane: BTreeMap::new(),
             row_open: HashMap::new(),
-            slots: Lanes {
-                names: (0..slots).map(|s| format!("worker {}", s + 1)).collect(),
-                ..Lanes::default()
-            },
+            slots: LaneBuilder::new((0..slots).map(|s| format!("worker {}", s + 1)).collect()),
             free_slots: (0..slots as u32).collect(),
             slot_of: HashMap::new(),
             slot_open: HashMap::new(),
@@ -150,9 +256,10 @@ impl Collector {
         self.data.events += 1;
         self.data.end_us = self.data.end_us.max(t);
         if let Some(d) = r.delay_ms
-            && self.data.delay.last().is_none_or(|&(_, last)| last != d)
+            && self.last_delay != Some(d)
         {
-            self.data.delay.push((t, d));
+            self.last_delay = Some(d);
+            self.delay.push(t, d);
         }
         let key = r.row.map(|row| (r.batch.unwrap_or(0), row));
         if r.event == EventName::Capacity
@@ -163,11 +270,9 @@ impl Collector {
         {
             let until =
                 t.saturating_add(ms.saturating_mul(1000).min(self.rules.max_retry_after_us));
-            match self.data.pauses.last_mut() {
-                Some(last) if last.1 >= t => last.1 = last.1.max(until),
-                _ => self.data.pauses.push((t, until)),
-            }
+            self.pauses.push(t, until);
         }
+        let before = (self.held, self.in_flight);
         match r.event {
             EventName::Permit => self.held += 1,
             EventName::Release => self.held = self.held.saturating_sub(1),
@@ -175,7 +280,14 @@ impl Collector {
                 self.in_flight += 1;
                 // The spacing the gate required, as the trace reports `D`.
                 let d = r.delay_ms.unwrap_or(self.rules.min_ms);
-                self.data.dispatches.push((t, self.rules.spacing_ms(d)));
+                if let Some(previous) = self.last_dispatch {
+                    let gap = ((t - previous) as f64 / 1000.0, self.rules.spacing_ms(d));
+                    self.gaps.push(t, gap);
+                    if below_spacing(&gap) && self.data.broken.len() < thin::EXACT {
+                        self.data.broken.push((t, gap));
+                    }
+                }
+                self.last_dispatch = Some(t);
             }
             e if e.is_answer() => self.in_flight = self.in_flight.saturating_sub(1),
             EventName::BatchEnd => {
@@ -196,13 +308,9 @@ impl Collector {
             }
             _ => {}
         }
-        if self
-            .data
-            .load
-            .last()
-            .is_none_or(|&(_, h, f)| (h, f) != (self.held, self.in_flight))
-        {
-            self.data.load.push((t, self.held, self.in_flight));
+        if (self.held, self.in_flight) != before {
+            self.held_series.push(t, f64::from(self.held));
+            self.flying_series.push(t, f64::from(self.in_flight));
         }
         if let Some(key) = key {
             self.row_lanes(key, r);
@@ -220,7 +328,7 @@ impl Collector {
                 if self.row_lane.len() >= ROW_LANES {
                     // Too many rows to draw one by one: workers it is.
                     self.data.per_row = false;
-                    self.rows = Lanes::default();
+                    self.rows = LaneBuilder::new(Vec::new());
                     self.row_open.clear();
                     return;
                 }
@@ -242,7 +350,7 @@ impl Collector {
                 .detail_value(key::BACKOFF_US)
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0);
-            self.rows.spans.push(Span {
+            self.rows.span(Span {
                 lane,
                 from_us: r.t_us,
                 to_us: r.t_us.saturating_add(length),
@@ -276,20 +384,25 @@ impl Collector {
 
     pub fn finish(mut self) -> TraceData {
         self.data.lanes = if self.data.per_row {
-            self.rows
+            self.rows.finish()
         } else {
-            self.slots
+            self.slots.finish()
         };
+        self.data.gaps = self.gaps.finish();
+        self.data.delay = self.delay.finish();
+        self.data.held = self.held_series.finish();
+        self.data.flying = self.flying_series.finish();
+        self.data.pauses = self.pauses.finish();
         self.data
     }
 }
 
 /// Open and close a lane's gate and call spans, and place its markers.
-fn record(lanes: &mut Lanes, open: &mut Open, lane: u32, r: &TraceRecord<'_>) {
+fn record(lanes: &mut LaneBuilder, open: &mut Open, lane: u32, r: &TraceRecord<'_>) {
     let t = r.t_us;
-    let close = |from: Option<u64>, kind: SpanKind, lanes: &mut Lanes| {
+    let close = |from: Option<u64>, kind: SpanKind, lanes: &mut LaneBuilder| {
         if let Some(from) = from {
-            lanes.spans.push(Span {
+            lanes.span(Span {
                 lane,
                 from_us: from,
                 to_us: t,
@@ -323,7 +436,7 @@ fn record(lanes: &mut Lanes, open: &mut Open, lane: u32, r: &TraceRecord<'_>) {
         close(open.call_from.take(), SpanKind::Call, lanes);
     }
     if let Some(kind) = mark {
-        lanes.marks.push(Mark {
+        lanes.mark(Mark {
             lane,
             t_us: t,
             kind,

@@ -14,10 +14,8 @@ pub(super) fn draw<DB: DrawingBackend>(
     pool_size: usize,
 ) -> Result<(), ReportError> {
     area.fill(&WHITE).map_err(err)?;
-    let held: Vec<(u64, f64)> = data.load.iter().map(|&(t, h, _)| (t, h as f64)).collect();
-    let flying: Vec<(u64, f64)> = data.load.iter().map(|&(t, _, f)| (t, f as f64)).collect();
-    let held = steps(&envelope(&held, axis, |v| v), axis.end);
-    let flying = steps(&envelope(&flying, axis, |v| v), axis.end);
+    let held = steps(&envelope(&data.held, axis, |v| v), axis.end);
+    let flying = steps(&envelope(&data.flying, axis, |v| v), axis.end);
     let top = held
         .iter()
         .chain(&flying)

@@ -5,7 +5,7 @@ use plotters::prelude::*;
 
 use super::*;
 use crate::ReportError;
-use crate::data::TraceData;
+use crate::data::{TraceData, below_spacing};
 
 pub(super) fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -15,12 +15,10 @@ pub(super) fn draw<DB: DrawingBackend>(
 ) -> Result<(), ReportError> {
     area.fill(&WHITE).map_err(err)?;
     // (time, gap before it, spacing required) for every dispatch after the first.
-    let points: Vec<(u64, f64, f64)> = data
-        .dispatches
-        .windows(2)
-        .map(|w| (w[1].0, (w[1].0 - w[0].0) as f64 / 1000.0, w[1].1))
-        .collect();
-    let broken = |p: &(u64, f64, f64)| p.1 + 1e-9 < p.2;
+    let flat = |&(t, (gap, required)): &(u64, (f64, f64))| (t, gap, required);
+    let points: Vec<(u64, f64, f64)> = data.gaps.iter().map(flat).collect();
+    let below: Vec<(u64, f64, f64)> = data.broken.iter().map(flat).collect();
+    let broken = |p: &(u64, f64, f64)| below_spacing(&(p.1, p.2));
     let shown: Vec<(u64, f64, f64)> = if points.len() <= 4 * BUCKETS {
         points.clone()
     } else {
@@ -62,16 +60,15 @@ pub(super) fn draw<DB: DrawingBackend>(
         .legend(|(x, y)| Circle::new((x + 8, y), 3, CALL.filled()));
     chart
         .draw_series(
-            points
+            below
                 .iter()
-                .filter(|p| broken(p))
                 .map(|p| Circle::new((axis.at(p.0), p.1), 5, CAPACITY.filled())),
         )
         .map_err(err)?
         .label("gap below the spacing (I1 violation)")
         .legend(|(x, y)| Circle::new((x + 8, y), 5, CAPACITY.filled()));
     for &t_us in flagged.iter().take(LABELS) {
-        let Some(&(_, gap, required)) = points.iter().find(|p| p.0 == t_us) else {
+        let Some(&(_, gap, required)) = below.iter().chain(&points).find(|p| p.0 == t_us) else {
             continue;
         };
         let label = format!(

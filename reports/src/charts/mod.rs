@@ -52,8 +52,6 @@ mod timeline;
 
 /// Columns of aggregation: about the plot's width in pixels.
 pub(crate) const BUCKETS: usize = 1000;
-/// Above this many spans, the timeline is aggregated per lane and column.
-pub(crate) const EXACT_SPANS: usize = 20_000;
 /// At most this many violations get a text label on the gap chart.
 pub(crate) const LABELS: usize = 8;
 

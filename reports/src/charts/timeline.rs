@@ -5,7 +5,7 @@ use plotters::prelude::*;
 
 use super::*;
 use crate::ReportError;
-use crate::data::{MarkKind, SpanKind, TraceData};
+use crate::data::{Busy, FINE, MARKS_SHOWN, MarkKind, SpanKind, TraceData};
 
 pub(super) fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -53,69 +53,53 @@ pub(super) fn draw<DB: DrawingBackend>(
         SpanKind::Gate => GATE,
         SpanKind::Backoff => BACKOFF,
     };
-    if lanes.spans.len() <= EXACT_SPANS {
-        for kind in [SpanKind::Backoff, SpanKind::Gate, SpanKind::Call] {
-            if !lanes.spans.iter().any(|s| s.kind == kind) {
-                continue;
-            }
-            let spans = lanes.spans.iter().filter(|s| s.kind == kind);
-            let c = color(kind);
-            chart
-                .draw_series(spans.map(|s| {
-                    let (y0, y1) = lane_y(s.lane);
-                    let (y0, y1) = if kind == SpanKind::Backoff {
-                        (y0 + 0.15, y1 - 0.15)
-                    } else {
-                        (y0, y1)
-                    };
-                    Rectangle::new(
-                        [
-                            (axis.at(s.from_us), y0),
-                            (
-                                axis.at(s.to_us).max(axis.at(s.from_us) + axis.end / 2000.0),
-                                y1,
-                            ),
-                        ],
-                        c.filled(),
-                    )
-                }))
-                .map_err(err)?
-                .label(match kind {
-                    SpanKind::Call => "attempt in flight",
-                    SpanKind::Gate => "waiting at the gate (permit held)",
-                    SpanKind::Backoff => "backoff (no permit)",
-                })
-                .legend(legend_box(c));
-        }
-    } else {
-        // Per lane and column: the share of time in flight and at the gate.
-        let mut busy = vec![[0u64; 2]; n * BUCKETS];
-        let width_us = (axis.end / axis.per_us / BUCKETS as f64).max(1.0);
-        for s in &lanes.spans {
-            let slot = match s.kind {
-                SpanKind::Call => 0,
-                SpanKind::Gate => 1,
-                SpanKind::Backoff => continue,
-            };
-            let (mut from, to) = (s.from_us, s.to_us);
-            while from < to {
-                let b = axis.bucket(from);
-                let bucket_end = ((b + 1) as f64 * width_us) as u64;
-                let until = to.min(bucket_end.max(from + 1));
-                busy[s.lane as usize * BUCKETS + b][slot] += until - from;
-                from = until;
+    match &lanes.busy {
+        None => {
+            for kind in [SpanKind::Backoff, SpanKind::Gate, SpanKind::Call] {
+                if !lanes.spans.iter().any(|s| s.kind == kind) {
+                    continue;
+                }
+                let spans = lanes.spans.iter().filter(|s| s.kind == kind);
+                let c = color(kind);
+                chart
+                    .draw_series(spans.map(|s| {
+                        let (y0, y1) = lane_y(s.lane);
+                        let (y0, y1) = if kind == SpanKind::Backoff {
+                            (y0 + 0.15, y1 - 0.15)
+                        } else {
+                            (y0, y1)
+                        };
+                        Rectangle::new(
+                            [
+                                (axis.at(s.from_us), y0),
+                                (
+                                    axis.at(s.to_us).max(axis.at(s.from_us) + axis.end / 2000.0),
+                                    y1,
+                                ),
+                            ],
+                            c.filled(),
+                        )
+                    }))
+                    .map_err(err)?
+                    .label(match kind {
+                        SpanKind::Call => "attempt in flight",
+                        SpanKind::Gate => "waiting at the gate (permit held)",
+                        SpanKind::Backoff => "backoff (no permit)",
+                    })
+                    .legend(legend_box(c));
             }
         }
-        for (slot, c, label) in [
-            (0, CALL, "share of time in flight"),
-            (1, GATE, "share of time at the gate"),
-        ] {
-            chart
-                .draw_series(
-                    busy.iter()
-                        .enumerate()
-                        .filter(|(_, v)| v[slot] > 0)
-                        .map(|(i, v)| {
+        Some(fine) => {
+            // Per lane and column: the share of time in flight and at the gate.
+            let busy = columns(fine, n, axis);
+            let width_us = (axis.end / axis.per_us / BUCKETS as f64).max(1.0);
+            for (slot, c, label) in [
+                (0, CALL, "share of time in flight"),
+                (1, GATE, "share of time at the gate"),
+            ] {
+                chart
+                    .draw_series(busy.iter().enumerate().filter(|(_, v)| v[slot] > 0).map(
+                        |(i, v)| {
                             let (lane, b) = (i / BUCKETS, i % BUCKETS);
                             let share = (v[slot] as f64 / width_us).min(1.0) * 0.6;
                             let x0 = b as f64 * axis.end / BUCKETS as f64;
@@ -125,15 +109,16 @@ pub(super) fn draw<DB: DrawingBackend>(
                                 [(x0, y0), (x0 + axis.end / BUCKETS as f64, y0 + share)],
                                 c.mix(0.85).filled(),
                             )
-                        }),
-                )
-                .map_err(err)?
-                .label(label)
-                .legend(legend_box(c));
+                        },
+                    ))
+                    .map_err(err)?
+                    .label(label)
+                    .legend(legend_box(c));
+            }
         }
     }
     // Successes are left out when aggregated: they would cover everything.
-    let aggregated = lanes.spans.len() > EXACT_SPANS;
+    let aggregated = lanes.busy.is_some();
     for (kind, c, label) in [
         (MarkKind::Ok, OK, "ok"),
         (MarkKind::Capacity, CAPACITY, "capacity error"),
@@ -147,7 +132,11 @@ pub(super) fn draw<DB: DrawingBackend>(
         }
         let all: Vec<_> = lanes.marks.iter().filter(|m| m.kind == kind).collect();
         // Aggregated runs show a thinned, evenly spread sample of small markers.
-        let (limit, radius) = if aggregated { (3000, 2) } else { (20_000, 4) };
+        let (limit, radius) = if aggregated {
+            (3000, 2)
+        } else {
+            (MARKS_SHOWN, 4)
+        };
         let stride = all.len().div_ceil(limit).max(1);
         let these: Vec<(f64, f64)> = all
             .iter()
@@ -180,4 +169,32 @@ pub(super) fn draw<DB: DrawingBackend>(
         }
     }
     legend(&mut chart)
+}
+
+/// Per lane and column of the chart, time in flight and at the gate: each fine bucket's
+/// time shared between the (at most two) columns it overlaps, in proportion.
+fn columns(fine: &Busy, lanes: usize, axis: TimeAxis) -> Vec<[u64; 2]> {
+    let mut busy = vec![[0u64; 2]; lanes * BUCKETS];
+    let column_us = axis.end / axis.per_us / BUCKETS as f64;
+    for (i, cell) in fine.cells.iter().enumerate() {
+        let (lane, bucket) = (i / FINE, (i % FINE) as u64);
+        if lane >= lanes || *cell == [0, 0] {
+            continue;
+        }
+        let from = bucket * fine.width_us;
+        let (first, last) = (axis.bucket(from), axis.bucket(from + fine.width_us - 1));
+        // The share of the fine bucket before the second column's start.
+        let split =
+            ((last as f64 * column_us - from as f64) / fine.width_us as f64).clamp(0.0, 1.0);
+        for kind in 0..2 {
+            let before = if first == last {
+                cell[kind]
+            } else {
+                (cell[kind] as f64 * split).round() as u64
+            };
+            busy[lane * BUCKETS + first][kind] += before;
+            busy[lane * BUCKETS + last][kind] += cell[kind] - before;
+        }
+    }
+    busy
 }
