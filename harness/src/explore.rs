@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use paceline_core::PoolConfig;
-use paceline_sim::Scenario;
+use paceline_sim::{Rows, Scenario};
 use paceline_trace::Invariant;
 use paceline_verify::Verdict;
 use proptest::strategy::Strategy;
@@ -107,6 +107,34 @@ fn broken(case: &Case) -> Result<Vec<String>, String> {
     }
 }
 
+/// Drop listed rows one at a time (and a batch with its last row) while the scenario
+/// still fails, until none can go. Proptest shrinks the parts of a case one after the
+/// other and does not come back to one: a row that can go only once a later part (the
+/// seed, a latency) has shrunk would stay.
+fn without_spare_rows(mut scenario: Scenario) -> Result<Scenario, String> {
+    'fewer: loop {
+        for b in 0..scenario.batches.len() {
+            let rows = scenario.batches[b].rows.len();
+            for r in 0..rows {
+                let mut fewer = scenario.clone();
+                if rows == 1 {
+                    fewer.batches.remove(b);
+                } else if let Rows::Listed(listed) = &mut fewer.batches[b].rows {
+                    listed.remove(r);
+                } else {
+                    // Generated rows shrink by their count, in proptest.
+                    break;
+                }
+                if !fewer.batches.is_empty() && !broken(&Case::Run(fewer.clone()))?.is_empty() {
+                    scenario = fewer;
+                    continue 'fewer;
+                }
+            }
+        }
+        return Ok(scenario);
+    }
+}
+
 /// Explore `cases` cases drawn as `mode` says from a generator seeded with `seed`; on a
 /// violation, what was found (shrunk if `shrink`).
 pub fn search(cases: u32, seed: u64, shrink: bool, mode: Mode) -> Result<Option<Found>, String> {
@@ -136,6 +164,7 @@ pub fn search(cases: u32, seed: u64, shrink: bool, mode: Mode) -> Result<Option<
         Err(TestError::Abort(why)) => return Err(why.to_string()),
     };
     let scenario = match case {
+        Case::Run(scenario) if shrink => without_spare_rows(scenario)?,
         Case::Run(scenario) => scenario,
         Case::Config(raw) => match PoolConfig::try_from(raw.clone()) {
             Ok(pool) => generate::config_scenario(pool),

@@ -286,13 +286,16 @@ impl Edge {
 }
 
 /// The edges `near_valid_config` pushes to: each rule of the model's table, on both
-/// sides of where it flips.
+/// sides of where it flips; the rules between two fields as often as all the rules on
+/// one field.
 fn edge() -> impl Strategy<Value = Edge> {
-    let mut edges = vec![
+    let between = vec![
         Edge::FloorAboveCeiling(0),
         Edge::FloorAboveCeiling(1),
         Edge::FloorAboveCeiling(100),
         Edge::ZeroFloorAndStep,
+    ];
+    let mut one = vec![
         Edge::Multiplier(1.0),
         Edge::Multiplier(1.000001),
         Edge::Gate(""),
@@ -308,9 +311,9 @@ fn edge() -> impl Strategy<Value = Edge> {
         Field::RequestsPerMinute,
         Field::TokensPerMinute,
     ] {
-        edges.extend([-1, 0, 1].map(|value| Edge::Field(field, value)));
+        one.extend([-1, 0, 1].map(|value| Edge::Field(field, value)));
     }
-    prop::sample::select(edges)
+    prop_oneof![prop::sample::select(between), prop::sample::select(one)]
 }
 
 /// A valid configuration with one or two fields pushed to a rule's edge (the floor
