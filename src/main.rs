@@ -126,12 +126,12 @@ enum Command {
         /// Seeds in the sweep of the library.
         #[arg(long, default_value_t = 20)]
         seeds: u64,
-        /// Random cases for explore.
-        #[arg(long, default_value_t = 300)]
+        /// Random cases for explore (small ones take well under a millisecond each).
+        #[arg(long, default_value_t = 1000)]
         cases: u32,
         /// Random large batches for explore --large (for a defect the small cases miss,
-        /// and on the unmutated core).
-        #[arg(long, default_value_t = 20)]
+        /// and on the unmutated core; tens of milliseconds each).
+        #[arg(long, default_value_t = 50)]
         large_cases: u32,
     },
     /// Draw the pacing charts and the summary page of a scenario or a recorded trace.

@@ -125,7 +125,9 @@ fn without_spare_rows(mut scenario: Scenario) -> Result<Scenario, String> {
                     // Generated rows shrink by their count, in proptest.
                     break;
                 }
-                if !fewer.batches.is_empty() && !broken(&Case::Run(fewer.clone()))?.is_empty() {
+                if !fewer.batches.is_empty()
+                    && !broken(&Case::Run(Box::new(fewer.clone())))?.is_empty()
+                {
                     scenario = fewer;
                     continue 'fewer;
                 }
@@ -140,7 +142,9 @@ fn without_spare_rows(mut scenario: Scenario) -> Result<Scenario, String> {
 pub fn search(cases: u32, seed: u64, shrink: bool, mode: Mode) -> Result<Option<Found>, String> {
     let strategy = match mode {
         Mode::Small => generate::case().boxed(),
-        Mode::Large => generate::large_scenario().prop_map(Case::Run).boxed(),
+        Mode::Large => generate::large_scenario()
+            .prop_map(|s| Case::Run(Box::new(s)))
+            .boxed(),
     };
     let mut runner = runner(cases, seed, shrink);
     let counter = CaseCounter::default();
@@ -164,8 +168,8 @@ pub fn search(cases: u32, seed: u64, shrink: bool, mode: Mode) -> Result<Option<
         Err(TestError::Abort(why)) => return Err(why.to_string()),
     };
     let scenario = match case {
-        Case::Run(scenario) if shrink => without_spare_rows(scenario)?,
-        Case::Run(scenario) => scenario,
+        Case::Run(scenario) if shrink => without_spare_rows(*scenario)?,
+        Case::Run(scenario) => *scenario,
         Case::Config(raw) => match PoolConfig::try_from(raw.clone()) {
             Ok(pool) => generate::config_scenario(pool),
             // No scenario can hold a configuration the core refuses.

@@ -333,8 +333,8 @@ pub fn near_valid_config() -> impl Strategy<Value = RawPoolConfig> {
 /// One case of `explore`: a scenario to run, or a configuration to judge before any run.
 #[derive(Debug, Clone)]
 pub enum Case {
-    /// A scenario, judged by its run.
-    Run(Scenario),
+    /// A scenario, judged by its run (boxed: a scenario is four times a configuration).
+    Run(Box<Scenario>),
     /// A configuration as written, judged by I9 alone.
     Config(RawPoolConfig),
 }
@@ -343,7 +343,7 @@ pub enum Case {
 /// configuration (so configuration defects are found too).
 pub fn case() -> impl Strategy<Value = Case> {
     prop_oneof![
-        4 => scenario().prop_map(Case::Run),
+        4 => scenario().prop_map(|s| Case::Run(Box::new(s))),
         1 => near_valid_config().prop_map(Case::Config),
     ]
 }
