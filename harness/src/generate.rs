@@ -358,8 +358,8 @@ pub const LARGE_ROWS: usize = 4000;
 /// or more. Its expectations: every invariant holds and no row runs out of retry budget.
 ///
 /// The ranges make that expectation safe on the real core: a row back from backoff
-/// takes the next permit, so one retry costs at most the ceiling of `D` (1.2 s) plus one
-/// call (0.3 s) and a few gate slots; a budget of 20 s holds ten of them, and ten
+/// takes the next permit, so one retry costs at most the ceiling of `D` (about 1 s) plus
+/// one call (0.3 s) and a few gate slots; a budget of 20 s holds ten of them, and ten
 /// capacity errors in a row at a rate of 5% or less happen once in 10^13 rows. A row
 /// that queues behind the fresh rows instead (D15) waits for the whole batch: a few
 /// thousand rows at one call per 20-60 ms spread over 2-6 permits are longer than the
