@@ -362,8 +362,7 @@ pub const LARGE_ROWS: usize = 4000;
 /// one call (0.3 s) and a few gate slots; a budget of 20 s holds ten of them, and ten
 /// capacity errors in a row at a rate of 5% or less happen once in 10^13 rows. A row
 /// that queues behind the fresh rows instead (D15) waits for the whole batch: a few
-/// thousand rows at one call per 20-60 ms spread over 2-6 permits are longer than the
-/// budget. The row count shrinks from 1 up, to the smallest batch that still starves.
+/// thousand calls of 20-300 ms spread over 2-6 permits take longer than the budget. The row count shrinks from 1 up, to the smallest batch that still starves.
 pub fn large_scenario() -> impl Strategy<Value = Scenario> {
     (
         (2i64..7, 0i64..20, 200i64..1000, 20i64..100, 20i64..60),
