@@ -100,11 +100,16 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         rows: u64,
     },
-    /// Random scenarios until one breaks an invariant; save it shrunk.
+    /// Random cases (small scenarios, near-valid configurations) until one breaks an
+    /// invariant; save it shrunk.
     Explore {
-        /// How many random scenarios to try.
+        /// How many random cases to try.
         #[arg(long, default_value_t = 200)]
         cases: u32,
+        /// Draw large cases instead: one generated batch of up to 4000 rows with capacity
+        /// errors under a retry budget, where no row may run out of budget.
+        #[arg(long)]
+        large: bool,
         /// Seed of the scenario generator.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -121,9 +126,13 @@ enum Command {
         /// Seeds in the sweep of the library.
         #[arg(long, default_value_t = 20)]
         seeds: u64,
-        /// Random scenarios for explore (and four times as many configurations).
-        #[arg(long, default_value_t = 300)]
+        /// Random cases for explore (small ones take well under a millisecond each).
+        #[arg(long, default_value_t = 1000)]
         cases: u32,
+        /// Random large batches for explore --large (for a defect the small cases miss,
+        /// and on the unmutated core; tens of milliseconds each).
+        #[arg(long, default_value_t = 50)]
+        large_cases: u32,
     },
     /// Draw the pacing charts and the summary page of a scenario or a recorded trace.
     Report {
@@ -286,12 +295,25 @@ fn run(command: Command, limits: &LimitArgs) -> Result<Outcome, String> {
             },
         ),
         Command::Bench { rows } => bench::run(rows, limits),
-        Command::Explore { cases, seed, save } => explore::run(cases, seed, &save),
+        Command::Explore {
+            cases,
+            seed,
+            large,
+            save,
+        } => {
+            let mode = if large {
+                paceline_harness::Mode::Large
+            } else {
+                paceline_harness::Mode::Small
+            };
+            explore::run(cases, seed, mode, &save)
+        }
         Command::Mutants {
             scenarios,
             seeds,
             cases,
-        } => mutants::run(&scenarios, seeds, cases, limits),
+            large_cases,
+        } => mutants::run(&scenarios, seeds, cases, large_cases, limits),
         Command::Report {
             input,
             out,

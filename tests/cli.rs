@@ -360,7 +360,7 @@ fn explore_finds_nothing_wrong_with_the_real_core() {
     let stdout = text(&run.stdout);
     assert_eq!(run.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains("explored 100 random scenarios (seed 7): no invariant broken"),
+        stdout.contains("explored 100 random cases (seed 7): no invariant broken"),
         "{stdout}"
     );
 }

@@ -63,8 +63,11 @@ proptest! {
         prop_assert_eq!(Ok(scenario), again, "{}", text);
     }
 
+    // Configurations of any shape, and valid ones pushed to a rule's edge (explore's).
     #[test]
-    fn configurations_are_accepted_exactly_when_valid(raw in generate::raw_config()) {
+    fn configurations_are_accepted_exactly_when_valid(
+        raw in prop_oneof![generate::raw_config(), generate::near_valid_config()]
+    ) {
         let accepted = PoolConfig::try_from(raw.clone());
         prop_assert_eq!(accepted.is_ok(), table_of_raw(&raw).problems().is_empty(), "{:?} -> {:?}", raw, accepted);
         if let Err(e) = accepted {
