@@ -61,6 +61,17 @@ fn explore_finds_defects_blind_and_shrinks_them() {
     let d15 = found_with("D15", 5, Mode::Large);
     assert_eq!(d15.caught_by, ["expect.outcomes.retry_timeout"]);
     assert!(d15.scenario.row_count() < 4000);
+
+    // Cases run on every core; what is found does not depend on how many there are.
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        let found = pool.install(|| found_with("D20", 300, Mode::Small));
+        (found.after_cases, found.scenario.to_toml())
+    };
+    assert_eq!(on(1), on(2));
 }
 
 #[test]

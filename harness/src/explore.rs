@@ -3,36 +3,32 @@
 //! a near-valid configuration (judged by I9 alone), or with [`Mode::Large`] one large
 //! generated batch.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use paceline_core::PoolConfig;
 use paceline_sim::{Rows, Scenario};
 use paceline_trace::Invariant;
 use paceline_verify::Verdict;
-use proptest::strategy::Strategy;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use rayon::prelude::*;
 
 use crate::config::raw_config_verdict;
 use crate::generate::{self, Case};
 use crate::judge::{Failure, caught_by, judge};
 use crate::run::check_run;
 
-/// The runner `explore` uses: `cases` random scenarios from a generator seeded with
-/// `seed`, shrinking a failure only if `shrink`.
-pub fn runner(cases: u32, seed: u64, shrink: bool) -> TestRunner {
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        max_shrink_iters: if shrink {
-            Config::default().max_shrink_iters
-        } else {
-            0
-        },
-        ..Config::default()
-    };
+/// Cases tried at once: each is drawn from its own generator, so a batch of them runs
+/// on every core and the first failure in case order is the same on one core or many.
+const CASES_AT_ONCE: u64 = 64;
+
+/// The generator of case `index` (from 0) of a search seeded with `seed`.
+fn case_runner(seed: u64, index: u64) -> TestRunner {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8..16].copy_from_slice(&index.to_le_bytes());
+    let config = Config {
+        failure_persistence: None,
+        ..Config::default()
+    };
     TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
 }
 
@@ -59,33 +55,6 @@ pub struct Found {
     pub after_cases: u64,
     /// What broke in the first failing case: invariants and expectation keys.
     pub caught_by: Vec<String>,
-}
-
-/// Counts the cases a test runner tries and remembers which one failed first (shrinking
-/// calls the test again on smaller cases; those do not count as first).
-#[derive(Default)]
-pub struct CaseCounter {
-    tried: AtomicU64,
-    first_failure: AtomicU64,
-}
-
-impl CaseCounter {
-    /// A case starts: its number, from 1.
-    pub fn next(&self) -> u64 {
-        self.tried.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    /// Case `n` failed: whether it is the first to.
-    pub fn failed(&self, n: u64) -> bool {
-        self.first_failure
-            .compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    }
-
-    /// The number of the first failing case, 0 if none failed.
-    pub fn first_failure(&self) -> u64 {
-        self.first_failure.load(Ordering::Relaxed)
-    }
 }
 
 /// What broke in a case, nothing if it held: a scenario is run and judged, a
@@ -137,38 +106,77 @@ fn without_spare_rows(mut scenario: Scenario) -> Result<Scenario, String> {
     }
 }
 
-/// Explore `cases` cases drawn as `mode` says from a generator seeded with `seed`; on a
-/// violation, what was found (shrunk if `shrink`).
-pub fn search(cases: u32, seed: u64, shrink: bool, mode: Mode) -> Result<Option<Found>, String> {
-    let strategy = match mode {
+/// The cases `mode` draws.
+fn strategy(mode: Mode) -> BoxedStrategy<Case> {
+    match mode {
         Mode::Small => generate::case().boxed(),
         Mode::Large => generate::large_scenario()
             .prop_map(|s| Case::Run(Box::new(s)))
             .boxed(),
-    };
-    let mut runner = runner(cases, seed, shrink);
-    let counter = CaseCounter::default();
-    let first_caught_by = Mutex::new(Vec::new());
-    let result = runner.run(&strategy, |case| {
-        let n = counter.next();
-        let broken = broken(&case).map_err(TestCaseError::fail)?;
-        if broken.is_empty() {
+    }
+}
+
+/// Case `index` as a value tree, to try and to shrink.
+fn draw(mode: Mode, seed: u64, index: u64) -> Result<Box<dyn ValueTree<Value = Case>>, String> {
+    strategy(mode)
+        .new_tree(&mut case_runner(seed, index))
+        .map(|tree| Box::new(tree) as Box<dyn ValueTree<Value = Case>>)
+        .map_err(|why| why.to_string())
+}
+
+/// Shrink a failing case: simpler while it still fails, back one step when it passes
+/// (proptest's own walk over a value tree). Each step is a run, so this stays on one core.
+fn shrink(tree: &mut dyn ValueTree<Value = Case>) -> Result<(), String> {
+    if !tree.simplify() {
+        return Ok(());
+    }
+    loop {
+        let more = if broken(&tree.current())?.is_empty() {
+            tree.complicate()
+        } else {
+            tree.simplify()
+        };
+        if !more {
             return Ok(());
         }
-        // Keep what the first failure found, not what shrinking finds.
-        let message = broken.join(" ");
-        if counter.failed(n) {
-            *first_caught_by.lock().unwrap_or_else(|e| e.into_inner()) = broken;
+    }
+}
+
+/// Explore `cases` cases drawn as `mode` says from generators seeded with `seed`; on a
+/// violation, what was found (shrunk if `shrink`). Cases run on every core, in batches;
+/// the first failing case in case order is the one reported, so the answer is the same
+/// whatever the number of threads.
+pub fn search(cases: u32, seed: u64, shrink_it: bool, mode: Mode) -> Result<Option<Found>, String> {
+    let cases = u64::from(cases);
+    let mut start = 0;
+    let (index, caught_by) = loop {
+        if start >= cases {
+            return Ok(None);
         }
-        Err(TestCaseError::fail(message))
-    });
-    let case = match result {
-        Ok(()) => return Ok(None),
-        Err(TestError::Fail(_, case)) => case,
-        Err(TestError::Abort(why)) => return Err(why.to_string()),
+        let end = cases.min(start + CASES_AT_ONCE);
+        let results: Vec<Result<Vec<String>, String>> = (start..end)
+            .into_par_iter()
+            .map(|i| broken(&draw(mode, seed, i)?.current()))
+            .collect();
+        let mut first = None;
+        for (i, result) in (start..end).zip(results) {
+            let broke = result?;
+            if !broke.is_empty() {
+                first = Some((i, broke));
+                break;
+            }
+        }
+        if let Some(found) = first {
+            break found;
+        }
+        start = end;
     };
-    let scenario = match case {
-        Case::Run(scenario) if shrink => without_spare_rows(*scenario)?,
+    let mut tree = draw(mode, seed, index)?;
+    if shrink_it {
+        shrink(tree.as_mut())?;
+    }
+    let scenario = match tree.current() {
+        Case::Run(scenario) if shrink_it => without_spare_rows(*scenario)?,
         Case::Run(scenario) => *scenario,
         Case::Config(raw) => match PoolConfig::try_from(raw.clone()) {
             Ok(pool) => generate::config_scenario(pool),
@@ -185,9 +193,7 @@ pub fn search(cases: u32, seed: u64, shrink: bool, mode: Mode) -> Result<Option<
             .map(|run| judge(&scenario, &run))
             .map_err(|e| e.to_string())?,
         scenario,
-        after_cases: counter.first_failure(),
-        caught_by: first_caught_by
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner()),
+        after_cases: index + 1,
+        caught_by,
     }))
 }

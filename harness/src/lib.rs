@@ -52,7 +52,7 @@ pub use compare::{GATES, GateRuns, replay_under_gates};
 pub use config::{config_verdict, raw_config_verdict, rules_of, table_of, table_of_raw};
 pub use defects::with_defect;
 pub use expect::{Mismatch, check_expectations, ms_list, outcome_line};
-pub use explore::{CaseCounter, Found, Mode, runner, search};
+pub use explore::{Found, Mode, search};
 pub use judge::{Failure, caught_by, judge, judge_clean, judge_mutant};
 pub use library::{Entry, load, load_with, scenario_files};
 pub use recovery::RECOVERY_WINDOW_US;
