@@ -2,12 +2,10 @@
 //! (and, if asked, into a CSV file) while a digest of its bytes is taken; a second run
 //! with the same seed must give the same digest (I8).
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::Hasher;
 use std::io::{self, Write};
 
 use paceline_sim::{RunSummary, Scenario, simulate};
-use paceline_trace::{CsvTrace, Ending, Invariant, NoTrace, Tee, TraceSink, ms};
+use paceline_trace::{CsvTrace, Ending, Invariant, NoTrace, Tee, TraceRecord, TraceSink, ms};
 use paceline_verify::{Findings, Report, Verdict, Verifier, Violation};
 
 use crate::config::{config_verdict, rules_of, table_of};
@@ -26,40 +24,70 @@ pub struct CheckedRun {
     /// `expect.recovers`, if the run missed it: judged within the horizon, so it stands
     /// even for a run the horizon cut short.
     pub liveness: Option<Mismatch>,
-    /// A digest of the trace's bytes and their count, taken as they streamed by (the
+    /// A digest of the trace's records and their count, taken as they streamed by (the
     /// trace is never stored): equal traces give equal digests within a process, so a
-    /// sweep counts the distinct timelines its seeds produced. `None` where the trace was
-    /// not written ([`judged_run`]).
+    /// sweep counts the distinct timelines its seeds produced. `None` where only one run
+    /// was made ([`judged_run`]).
     pub trace_digest: Option<(u64, u64)>,
 }
 
-/// Bytes written through it are hashed, then passed on.
-struct Digest<W> {
-    hasher: DefaultHasher,
-    bytes: u64,
-    inner: W,
+/// A digest of every record of a trace as it streams by, and how many: the trace's CSV is
+/// a function of its records, so equal digests stand for equal bytes without the text
+/// being written (within a process: the mixing is fixed, not keyed).
+#[derive(Debug, Default)]
+struct RecordDigest {
+    hash: u64,
+    records: u64,
 }
 
-impl<W: Write> Write for Digest<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.write(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
+impl RecordDigest {
+    /// Fold one word in (the rotate-xor-multiply step of rustc's FxHasher).
+    fn word(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
 
-impl<W> Digest<W> {
-    /// The hash and length of everything written.
+    fn text(&mut self, text: &str) {
+        for chunk in text.as_bytes().chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.word(u64::from_le_bytes(word));
+        }
+        self.word(text.len() as u64);
+    }
+
+    fn optional(&mut self, value: Option<u64>) {
+        match value {
+            Some(v) => {
+                self.word(1);
+                self.word(v);
+            }
+            None => self.word(0),
+        }
+    }
+
+    /// The hash and the number of records.
     fn fingerprint(&self) -> (u64, u64) {
-        (self.hasher.finish(), self.bytes)
+        (self.hash, self.records)
     }
 }
 
-/// I8: two runs under one seed must write the same bytes.
+impl TraceSink for RecordDigest {
+    fn record(&mut self, r: &TraceRecord<'_>) -> io::Result<()> {
+        self.word(r.t_us);
+        self.text(r.event.as_str());
+        self.optional(r.batch);
+        self.optional(r.row.map(|row| row as u64));
+        self.text(r.id);
+        self.optional(r.attempt.map(u64::from));
+        self.optional(r.delay_ms.map(f64::to_bits));
+        self.text(r.detail);
+        self.records += 1;
+        Ok(())
+    }
+}
+
+/// I8: two runs under one seed must write the same trace (the same records, so the same
+/// bytes).
 fn determinism_verdict(seed: u64, first: (u64, u64), second: (u64, u64)) -> Verdict {
     let mut findings = Findings::default();
     if first != second {
@@ -68,21 +96,12 @@ fn determinism_verdict(seed: u64, first: (u64, u64), second: (u64, u64)) -> Verd
             t_us: 0,
             rows: Vec::new(),
             message: format!(
-                "two runs with seed {seed} wrote different traces ({} and {} bytes)",
+                "two runs with seed {seed} wrote different traces ({} and {} events)",
                 first.1, second.1
             ),
         });
     }
     findings.verdict(None)
-}
-
-fn digest<W: Write>(inner: W) -> Digest<W> {
-    Digest {
-        // DefaultHasher::new() has fixed keys: equal bytes give equal digests in a process.
-        hasher: DefaultHasher::new(),
-        bytes: 0,
-        inner,
-    }
 }
 
 /// `Err` naming the limit when a run was cut at its event budget: such a run is not a
@@ -118,21 +137,23 @@ pub fn check_run_with<S: TraceSink>(
     trace: Option<&mut dyn Write>,
     extra: &mut S,
 ) -> io::Result<CheckedRun> {
-    let out: Box<dyn Write + '_> = match trace {
-        Some(w) => Box::new(io::BufWriter::new(w)),
-        None => Box::new(io::sink()),
-    };
     // The second run only digests its trace: it runs beside the first (on another core
     // when one is free), which carries the checks.
     let mut second = None;
     let first = rayon::in_place_scope(|scope| {
         scope.spawn(|_| second = Some(trace_fingerprint(scenario, seed)));
-        let mut csv_sink = Tee(extra, CsvTrace::new(digest(out))?);
-        let run = verified_run(scenario, seed, &mut csv_sink)?;
-        let Tee(_, csv) = csv_sink;
-        let mut first = csv.finish()?;
-        first.flush()?;
-        io::Result::Ok((run, first.fingerprint()))
+        let mut digest = RecordDigest::default();
+        let run = match trace {
+            Some(out) => {
+                let mut csv = CsvTrace::new(io::BufWriter::new(out))?;
+                let run =
+                    verified_run(scenario, seed, &mut Tee(extra, Tee(&mut digest, &mut csv)))?;
+                csv.finish()?.flush()?;
+                run
+            }
+            None => verified_run(scenario, seed, &mut Tee(extra, &mut digest))?,
+        };
+        io::Result::Ok((run, digest.fingerprint()))
     });
     let (mut run, first) = first?;
     within_budget(&run.summary)?;
@@ -145,9 +166,9 @@ pub fn check_run_with<S: TraceSink>(
 
 /// The digest of the trace one run writes: what I8 compares.
 fn trace_fingerprint(scenario: &Scenario, seed: u64) -> io::Result<(u64, u64)> {
-    let mut again = CsvTrace::new(digest(io::sink()))?;
-    simulate(scenario, seed, &mut again)?;
-    Ok(again.finish()?.fingerprint())
+    let mut digest = RecordDigest::default();
+    simulate(scenario, seed, &mut digest)?;
+    Ok(digest.fingerprint())
 }
 
 /// One run under the verifier, its trace also streamed into `extra`: every invariant but
@@ -200,16 +221,38 @@ fn verified_run<S: TraceSink>(
 mod tests {
     use super::*;
 
-    fn fingerprint(bytes: &[u8]) -> (u64, u64) {
-        let mut d = digest(io::sink());
-        d.write_all(bytes).expect("sink");
+    fn fingerprint(records: &[TraceRecord<'_>]) -> (u64, u64) {
+        let mut d = RecordDigest::default();
+        for r in records {
+            d.record(r).expect("in memory");
+        }
         d.fingerprint()
     }
 
     #[test]
     fn i8_fires_when_two_runs_differ() {
-        let a = fingerprint(b"0,dispatch,0,0,A,1,0,\n");
-        let b = fingerprint(b"0,dispatch,0,1,B,1,0,\n");
+        let event = |row, id| TraceRecord {
+            t_us: 0,
+            event: paceline_trace::EventName::Dispatch,
+            batch: Some(0),
+            row: Some(row),
+            id,
+            attempt: Some(1),
+            delay_ms: Some(0.0),
+            detail: "",
+        };
+        let a = fingerprint(&[event(0, "A")]);
+        let b = fingerprint(&[event(1, "B")]);
+        // A byte moved from one field to the next makes another trace.
+        let c = fingerprint(&[TraceRecord {
+            detail: "x",
+            ..event(0, "")
+        }]);
+        let d = fingerprint(&[TraceRecord {
+            id: "x",
+            ..event(0, "")
+        }]);
+        assert_ne!(c, d);
         assert!(matches!(determinism_verdict(3, a, a), Verdict::Held { .. }));
         match determinism_verdict(3, a, b) {
             Verdict::Violated { first, .. } => assert!(first[0].message.contains("seed 3")),
