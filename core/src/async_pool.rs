@@ -25,8 +25,8 @@ use tokio::time::Instant;
 use crate::Time;
 use crate::config::PoolConfig;
 use crate::event::BatchId;
-use crate::executor::{Batch, CallError, Observer};
 use crate::pool::Pool;
+use crate::returned::{Batch, CallError, Observer};
 use crate::slots::{self, Answer, Slots, panic_message};
 
 /// A paced pool running the user's async function `F` on tokio tasks.

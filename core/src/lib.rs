@@ -75,6 +75,7 @@ mod pace;
 mod pool;
 mod races;
 mod reorder;
+mod returned;
 mod row;
 mod rows;
 mod slots;
@@ -93,9 +94,10 @@ pub use config::{
     ConfigError, ConfigProblem, GatePolicy, PoolConfig, PoolConfigBuilder, RawPoolConfig,
 };
 pub use event::{ApiAnswer, BatchId, BatchStats, EntryMeta, Event, EventKind};
-pub use executor::{Batch, CallError, Entry, Observer, PooledExecutor, RowError};
+pub use executor::PooledExecutor;
 pub use pool::{BatchCall, Cause, NotInFlight, Pool, Waiting, Wake};
 pub use races::Races;
+pub use returned::{Batch, CallError, Entry, Observer, RowError};
 pub use row::{Failure, Outcome, RowEnd, RowState};
 pub use rows::BatchRows;
 pub use window::SlidingWindow;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::Time;
 use crate::event::{ApiAnswer, BatchId, BatchStats, Event, EventKind};
-use crate::executor::{Batch, CallError, Entry, Observer, RowError};
 use crate::pool::{BatchCall, Pool};
+use crate::returned::{Batch, CallError, Entry, Observer, RowError};
 use crate::row::{Outcome, RowEnd};
 use crate::sync::Arc;
 

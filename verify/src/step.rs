@@ -1,8 +1,12 @@
 //! What every check sees: one event ([`Ev`]), what the trace has shown of its row so far
-//! ([`RowTrack`]) and the shared state around it ([`Step`]). The verifier builds these;
-//! the checks only read them, so neither imports the other's internals.
+//! ([`RowTrack`]), the shared state around it ([`Step`]) and every open row and batch
+//! ([`Tracks`]). The verifier builds these; the checks only read them, so neither imports
+//! the other's internals.
 
-use paceline_trace::{EventName, IdSet, detail_value, key};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use paceline_trace::{EventName, IdSet, ReadyRuns, RowKey, detail_value, key};
 
 use crate::reference::PoolRules;
 use crate::verdict::RowRef;
@@ -186,4 +190,57 @@ pub(crate) fn update(track: &mut RowTrack, ev: &Ev) {
         track.gate_since = None;
     }
     track.last = Some((ev.kind, t));
+}
+
+/// What the verifier knows of rows and batches, shared by every check.
+#[derive(Debug, Default)]
+pub(crate) struct Tracks {
+    /// Rows seen and not finished, but for those only made ready.
+    pub rows: BTreeMap<RowKey, RowTrack>,
+    /// Rows only made ready so far.
+    pub ready: ReadyRuns,
+    /// Batches open, or ended with rows missing.
+    pub batches: BTreeMap<u64, BatchTrack>,
+    /// Batches that ended (their first `batch_end`).
+    pub closed: IdSet,
+}
+
+impl Tracks {
+    /// The track of `key`, if it is open: kept, or rebuilt from its ready run.
+    pub(crate) fn track(&self, key: RowKey) -> Option<Cow<'_, RowTrack>> {
+        match self.rows.get(&key) {
+            Some(track) => Some(Cow::Borrowed(track)),
+            None => self
+                .ready
+                .get(key)
+                .map(|t| Cow::Owned(RowTrack::ready_at(t))),
+        }
+    }
+
+    /// Keep `key`'s track one by one from now on if it was only made ready; whether
+    /// `key` has a track now.
+    pub(crate) fn unpack(&mut self, key: RowKey) -> bool {
+        if self.rows.contains_key(&key) {
+            return true;
+        }
+        if self.ready.runs() > 0
+            && let Some(t) = self.ready.take(key)
+        {
+            self.rows.insert(key, RowTrack::ready_at(t));
+            return true;
+        }
+        false
+    }
+
+    /// Rows open: each kept track, and each run of ready rows.
+    pub(crate) fn open(&self) -> usize {
+        self.rows.len() + self.ready.runs()
+    }
+
+    /// Whether `key` ended and was returned, its track dropped.
+    pub(crate) fn finished(&self, (batch, row): RowKey) -> bool {
+        self.batches
+            .get(&batch)
+            .is_some_and(|b| b.finished.contains(row as u64))
+    }
 }

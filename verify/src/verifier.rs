@@ -13,75 +13,22 @@
 //! it ends complete (the ended batches are a range set too). A trace can make the
 //! verifier hold at most `max_open_rows` tracks.
 
-use std::borrow::Cow;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 
 use paceline_trace::{
-    Ending, EventName, IdSet, LimitHit, NoTrace, ReadError, ReadyRuns, RowKey, SERVER_VANTAGE,
-    TraceLimits, TraceReader, TraceRecord, TraceRow, TraceSink, detail_value, key,
+    Ending, EventName, LimitHit, NoTrace, ReadError, RowKey, SERVER_VANTAGE, TraceLimits,
+    TraceReader, TraceRecord, TraceRow, TraceSink, detail_value, key,
 };
 
 use crate::checks::Checks;
 use crate::reference::{PoolRules, ReferenceThrottle};
-use crate::step::{BatchTrack, Ev, RowTrack, Step, update};
+use crate::step::{Ev, RowTrack, Step, Tracks, update};
 use crate::verdict::Report;
 
 /// Events held back waiting for a failure's resolution before one is forced (recorded).
 const MAX_HELD: usize = 100_000;
-
-/// What the verifier knows of rows and batches, shared by every check.
-#[derive(Debug, Default)]
-pub(crate) struct Tracks {
-    /// Rows seen and not finished, but for those only made ready.
-    pub rows: BTreeMap<RowKey, RowTrack>,
-    /// Rows only made ready so far.
-    pub ready: ReadyRuns,
-    /// Batches open, or ended with rows missing.
-    pub batches: BTreeMap<u64, BatchTrack>,
-    /// Batches that ended (their first `batch_end`).
-    pub closed: IdSet,
-}
-
-impl Tracks {
-    /// The track of `key`, if it is open: kept, or rebuilt from its ready run.
-    pub(crate) fn track(&self, key: RowKey) -> Option<Cow<'_, RowTrack>> {
-        match self.rows.get(&key) {
-            Some(track) => Some(Cow::Borrowed(track)),
-            None => self
-                .ready
-                .get(key)
-                .map(|t| Cow::Owned(RowTrack::ready_at(t))),
-        }
-    }
-
-    /// Keep `key`'s track one by one from now on, if it was only made ready.
-    /// Whether `key` has a track now.
-    fn unpack(&mut self, key: RowKey) -> bool {
-        if self.rows.contains_key(&key) {
-            return true;
-        }
-        if self.ready.runs() > 0
-            && let Some(t) = self.ready.take(key)
-        {
-            self.rows.insert(key, RowTrack::ready_at(t));
-            return true;
-        }
-        false
-    }
-
-    /// Rows open: each kept track, and each run of ready rows.
-    fn open(&self) -> usize {
-        self.rows.len() + self.ready.runs()
-    }
-
-    fn finished(&self, (batch, row): RowKey) -> bool {
-        self.batches
-            .get(&batch)
-            .is_some_and(|b| b.finished.contains(row as u64))
-    }
-}
 
 /// Checks invariants I1 to I7 on a stream of trace records.
 pub struct Verifier {

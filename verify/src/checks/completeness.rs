@@ -13,9 +13,8 @@ use super::violation;
 
 /// A missing row to name: its number and what the trace showed of it, if anything.
 type Missing<'a> = (usize, Option<Cow<'a, RowTrack>>);
-use crate::step::{BatchTrack, RowTrack, Step};
+use crate::step::{BatchTrack, RowTrack, Step, Tracks};
 use crate::verdict::{Findings, RowRef, Verdict, Violation};
-use crate::verifier::Tracks;
 
 /// How many missing rows of one batch are named; the rest are counted.
 const LISTED: usize = 5;

@@ -14,9 +14,8 @@ mod throttle_law;
 use paceline_trace::{Ending, Invariant};
 
 use crate::reference::PoolRules;
-use crate::step::Step;
+use crate::step::{Step, Tracks};
 use crate::verdict::{Report, RowRef, Verdict, Violation};
-use crate::verifier::Tracks;
 
 /// All trace checks together.
 #[derive(Debug, Default)]
