@@ -181,8 +181,11 @@ fn columns(fine: &Busy, lanes: usize, axis: TimeAxis) -> Vec<[u64; 2]> {
         if lane >= lanes || *cell == [0, 0] {
             continue;
         }
-        let from = bucket * fine.width_us;
-        let (first, last) = (axis.bucket(from), axis.bucket(from + fine.width_us - 1));
+        let from = bucket.saturating_mul(fine.width_us);
+        let (first, last) = (
+            axis.bucket(from),
+            axis.bucket(from.saturating_add(fine.width_us - 1)),
+        );
         // The share of the fine bucket before the second column's start.
         let split =
             ((last as f64 * column_us - from as f64) / fine.width_us as f64).clamp(0.0, 1.0);

@@ -190,10 +190,10 @@ impl Busy {
         let mut from = from_us;
         while from < to_us {
             let bucket = from / self.width_us;
-            let until = to_us.min((bucket + 1) * self.width_us);
+            let until = to_us.min((bucket + 1).saturating_mul(self.width_us));
             let at = lane * FINE + bucket as usize;
             if let Some(cell) = self.cells.get_mut(at).and_then(|c| c.get_mut(kind)) {
-                *cell += until - from;
+                *cell = cell.saturating_add(until - from);
             }
             from = until;
         }
@@ -327,6 +327,20 @@ mod tests {
         assert_eq!(total(0, 0), 510);
         assert_eq!(total(1, 1), 20);
         assert_eq!(total(0, 1), 0);
+    }
+
+    #[test]
+    fn spans_at_the_end_of_time_are_summed_without_overflow() {
+        // A trace from elsewhere may stamp events near the largest time there is.
+        let mut busy = Busy::new(1);
+        busy.add(0, 1, u64::MAX - 10, u64::MAX);
+        let total: u64 = busy.cells.iter().map(|c| c[1]).sum();
+        assert_eq!(total, 10);
+        let mut series = Thinned::new(|v: &f64| *v, true);
+        for i in 0..(EXACT as u64 + 10) {
+            series.push(u64::MAX - EXACT as u64 - 10 + i, i as f64);
+        }
+        assert!(series.finish().len() <= EXACT);
     }
 
     #[test]
