@@ -1,6 +1,11 @@
 //! Budgets and limits: how much of each a run used. A client budget is the pool's own
 //! ceiling (requests or tokens per minute); a provider limit is the API's. Both are
-//! measured from the dispatches of the trace, in half-open windows `(t - per, t]`.
+//! measured from the dispatches of the trace, in half-open windows `(t - per, t]`, as the
+//! trace streams by: an attempt waits until its answer says whether the API refused it,
+//! then each budget's window takes it, so memory holds the attempts of one window and
+//! those still in flight, not every dispatch of the run.
+
+use std::collections::VecDeque;
 
 /// Whose limit it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +73,11 @@ pub(crate) struct Attempt {
     pub(crate) refused: bool,
 }
 
+/// Attempts waiting for their answer before the budgets take them in dispatch order; at
+/// most this many, then the oldest is taken as accepted (an attempt never answered).
+const MAX_PENDING: usize = 100_000;
+
 impl Budget {
-    /// What `a` costs under this budget; `None` when the trace does not say (tokens).
     fn cost(&self, a: &Attempt) -> Option<u64> {
         if self.counts == Counts::Accepted && a.refused {
             return Some(0);
@@ -79,44 +87,150 @@ impl Budget {
             Measure::Tokens => a.tokens,
         }
     }
+}
 
-    /// Measure `attempts` (in dispatch order) against the budget, over `makespan_us`.
-    pub(crate) fn used(&self, attempts: &[Attempt], makespan_us: u64) -> BudgetUse {
-        let unknown = BudgetUse {
-            budget: self.clone(),
-            mean: None,
-            peak: None,
-        };
-        let Some(costs) = attempts
-            .iter()
-            .map(|a| self.cost(a))
-            .collect::<Option<Vec<u64>>>()
-        else {
-            return unknown;
-        };
-        if self.amount == 0 || self.per_us == 0 {
-            return unknown;
+/// One budget's use so far: its sliding window, the busiest window and the total.
+#[derive(Debug, Clone)]
+struct Meter {
+    budget: Budget,
+    /// Attempts in the window ending at the latest: time and cost.
+    window: VecDeque<(u64, u64)>,
+    in_window: u64,
+    peak: u64,
+    total: u64,
+    /// An attempt without the measure (no `tokens` for a token budget): use unknown.
+    unknown: bool,
+}
+
+impl Meter {
+    fn new(budget: Budget) -> Self {
+        Meter {
+            budget,
+            window: VecDeque::new(),
+            in_window: 0,
+            peak: 0,
+            total: 0,
+            unknown: false,
         }
-        let mut peak = 0u64;
-        let mut in_window = 0u64;
-        let mut left = 0;
-        for (i, a) in attempts.iter().enumerate() {
-            in_window += costs[i];
-            while attempts[left].t_us.saturating_add(self.per_us) <= a.t_us {
-                in_window -= costs[left];
-                left += 1;
-            }
-            peak = peak.max(in_window);
+    }
+
+    /// Take the next attempt in dispatch order.
+    fn take(&mut self, a: &Attempt) {
+        if self.unknown {
+            return;
         }
-        let total: u64 = costs.iter().sum();
+        let Some(cost) = self.budget.cost(a) else {
+            self.unknown = true;
+            self.window.clear();
+            return;
+        };
+        self.window.push_back((a.t_us, cost));
+        self.in_window += cost;
+        while let Some(&(t, c)) = self.window.front()
+            && t.saturating_add(self.budget.per_us) <= a.t_us
+        {
+            self.in_window -= c;
+            self.window.pop_front();
+        }
+        self.peak = self.peak.max(self.in_window);
+        self.total += cost;
+    }
+
+    fn finish(self, makespan_us: u64) -> BudgetUse {
+        let (amount, per_us) = (self.budget.amount, self.budget.per_us);
+        if self.unknown || amount == 0 || per_us == 0 {
+            return BudgetUse {
+                budget: self.budget,
+                mean: None,
+                peak: None,
+            };
+        }
         // The most a half-open window lets through in a stretch of the makespan's
         // length: a full window's worth at the start, and one more per window after.
-        let windows = (makespan_us / self.per_us + 1) as f64;
+        let windows = (makespan_us / per_us + 1) as f64;
         BudgetUse {
-            budget: self.clone(),
-            mean: Some(total as f64 / (self.amount as f64 * windows)),
-            peak: Some(peak as f64 / self.amount as f64),
+            mean: Some(self.total as f64 / (amount as f64 * windows)),
+            peak: Some(self.peak as f64 / amount as f64),
+            budget: self.budget,
         }
+    }
+}
+
+/// Every budget's use, measured as attempts are dispatched and answered.
+#[derive(Debug, Clone)]
+pub(crate) struct Meters {
+    /// Attempts from the oldest not yet taken, in dispatch order; `true` once answered.
+    pending: VecDeque<(Attempt, bool)>,
+    /// The number of the front attempt.
+    base: u64,
+    meters: Vec<Meter>,
+}
+
+impl Meters {
+    pub(crate) fn new(budgets: &[Budget]) -> Self {
+        Meters {
+            pending: VecDeque::new(),
+            base: 0,
+            meters: budgets.iter().cloned().map(Meter::new).collect(),
+        }
+    }
+
+    /// Whether there is anything to measure.
+    pub(crate) fn any(&self) -> bool {
+        !self.meters.is_empty()
+    }
+
+    /// An attempt dispatched at `t_us`: its number, for its answer.
+    pub(crate) fn dispatch(&mut self, t_us: u64, tokens: Option<u64>) -> u64 {
+        let number = self.base + self.pending.len() as u64;
+        let attempt = Attempt {
+            t_us,
+            tokens,
+            refused: false,
+        };
+        self.pending.push_back((attempt, false));
+        if self.pending.len() > MAX_PENDING {
+            self.take_front();
+        }
+        number
+    }
+
+    /// Attempt `number` was answered; `refused` if the API refused it.
+    pub(crate) fn answer(&mut self, number: u64, refused: bool) {
+        let Some(at) = number.checked_sub(self.base) else {
+            return;
+        };
+        if let Some((attempt, answered)) = usize::try_from(at)
+            .ok()
+            .and_then(|at| self.pending.get_mut(at))
+        {
+            attempt.refused = refused;
+            *answered = true;
+        }
+        while self.pending.front().is_some_and(|(_, answered)| *answered) {
+            self.take_front();
+        }
+    }
+
+    fn take_front(&mut self) {
+        if let Some((attempt, _)) = self.pending.pop_front() {
+            self.base += 1;
+            for meter in &mut self.meters {
+                meter.take(&attempt);
+            }
+        }
+    }
+
+    /// Each budget's use over a run of `makespan_us`; attempts never answered count as
+    /// accepted.
+    pub(crate) fn finish(&mut self, makespan_us: u64) -> Vec<BudgetUse> {
+        while !self.pending.is_empty() {
+            self.take_front();
+        }
+        std::mem::take(&mut self.meters)
+            .into_iter()
+            .map(|m| m.finish(makespan_us))
+            .collect()
     }
 }
 
@@ -130,6 +244,16 @@ mod tests {
             tokens,
             refused,
         }
+    }
+
+    /// The budget's use of `attempts` (refused as marked), answered in dispatch order.
+    fn used(budget: Budget, attempts: &[Attempt], makespan_us: u64) -> BudgetUse {
+        let mut meters = Meters::new(&[budget]);
+        for a in attempts {
+            let n = meters.dispatch(a.t_us, a.tokens);
+            meters.answer(n, a.refused);
+        }
+        meters.finish(makespan_us).remove(0)
     }
 
     fn budget(measure: Measure, counts: Counts, amount: u64) -> Budget {
@@ -153,22 +277,61 @@ mod tests {
             attempt(999, Some(30), false),
             attempt(1000, Some(40), false),
         ];
-        let all = budget(Measure::Requests, Counts::All, 4).used(&attempts, 2_000_000);
+        let all = used(
+            budget(Measure::Requests, Counts::All, 4),
+            &attempts,
+            2_000_000,
+        );
         assert_eq!(all.peak, Some(0.75));
         // 4 requests where 2 s let through at most 3 windows of 4.
         assert_eq!(all.mean, Some(4.0 / 12.0));
-        let accepted = budget(Measure::Requests, Counts::Accepted, 4).used(&attempts, 2_000_000);
+        let accepted = used(
+            budget(Measure::Requests, Counts::Accepted, 4),
+            &attempts,
+            2_000_000,
+        );
         assert_eq!(accepted.peak, Some(0.5));
-        let tokens = budget(Measure::Tokens, Counts::All, 100).used(&attempts, 1_000_000);
+        let tokens = used(
+            budget(Measure::Tokens, Counts::All, 100),
+            &attempts,
+            1_000_000,
+        );
         assert_eq!(tokens.peak, Some(0.9));
         // 100 tokens where 1 s lets through at most 2 windows of 100.
         assert_eq!(tokens.mean, Some(0.5));
     }
 
     #[test]
+    fn answers_out_of_order_are_taken_in_dispatch_order_and_nothing_stays() {
+        // Two attempts 10 ms apart; the second is refused and answered first. Counting
+        // accepted requests, the busiest window holds one; all requests, two.
+        let b = |counts| budget(Measure::Requests, counts, 2);
+        let mut meters = Meters::new(&[b(Counts::Accepted), b(Counts::All)]);
+        let first = meters.dispatch(0, None);
+        let second = meters.dispatch(10_000, None);
+        meters.answer(second, true);
+        assert_eq!(meters.pending.len(), 2, "the first is still in flight");
+        meters.answer(first, false);
+        assert!(meters.pending.is_empty());
+        // A window long past is forgotten: only attempts within one `per` are kept.
+        for i in 0..1000u64 {
+            let n = meters.dispatch(2_000_000 + i * 100_000, None);
+            meters.answer(n, false);
+        }
+        assert!(meters.meters.iter().all(|m| m.window.len() <= 10));
+        let used = meters.finish(100_000_000);
+        assert_eq!(used[0].peak, Some(5.0), "ten accepted a second, of 2");
+        assert_eq!(used[1].peak, Some(5.0));
+    }
+
+    #[test]
     fn a_token_budget_without_tokens_in_the_trace_is_unknown() {
         let attempts = [attempt(0, None, false)];
-        let used = budget(Measure::Tokens, Counts::All, 100).used(&attempts, 1_000_000);
+        let used = used(
+            budget(Measure::Tokens, Counts::All, 100),
+            &attempts,
+            1_000_000,
+        );
         assert_eq!((used.mean, used.peak), (None, None));
     }
 }

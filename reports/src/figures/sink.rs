@@ -13,7 +13,7 @@ use paceline_trace::{
     Ending, EventName, ReadyRuns, ResultKind, RowKey, TraceRecord, TraceSink, detail_value, key,
 };
 
-use super::budget::Attempt;
+use super::budget::Meters;
 use super::{Failures, Figures, Latencies, Latency, Limits, Waits};
 
 /// One row as the figures follow it.
@@ -31,7 +31,7 @@ struct Row {
     /// Tokens of the attempt in flight, where the trace says.
     tokens: Option<u64>,
     /// Index of its attempt in flight in the budgets' log.
-    attempt: Option<usize>,
+    attempt: Option<u64>,
     /// It has a result; kept only until it gives its permit back.
     ended: bool,
 }
@@ -95,13 +95,14 @@ pub struct FiguresSink {
     /// The pause in force: union of `[t, t + R)` so far, as (start, end).
     pause: Option<(u64, u64)>,
     paused_us: u64,
-    /// Every dispatch, for budgets; kept only when there are budgets to measure.
-    attempts: Vec<Attempt>,
+    /// Each budget's use so far, attempts in flight waiting for their answer.
+    meters: Meters,
 }
 
 impl FiguresSink {
     /// Figures measured against `limits`.
     pub fn new(limits: Limits) -> Self {
+        let meters = Meters::new(&limits.budgets);
         FiguresSink {
             limits,
             batches: BTreeMap::new(),
@@ -128,7 +129,7 @@ impl FiguresSink {
             waits_given: 0,
             pause: None,
             paused_us: 0,
-            attempts: Vec::new(),
+            meters,
         }
     }
 
@@ -258,13 +259,8 @@ impl FiguresSink {
                 self.peak_in_flight = self.peak_in_flight.max(self.in_flight);
                 row.tokens = detail_value(r.detail, key::TOKENS).and_then(|v| v.parse().ok());
                 self.tokens_seen |= row.tokens.is_some();
-                if !self.limits.budgets.is_empty() {
-                    row.attempt = Some(self.attempts.len());
-                    self.attempts.push(Attempt {
-                        t_us: t,
-                        tokens: row.tokens,
-                        refused: false,
-                    });
+                if self.meters.any() {
+                    row.attempt = Some(self.meters.dispatch(t, row.tokens));
                 }
             }
             EventName::Backoff => {
@@ -290,7 +286,10 @@ impl FiguresSink {
                 row.in_flight = false;
                 self.in_flight = self.in_flight.saturating_sub(1);
             }
-            self.answer(row, r);
+            if let Some(attempt) = row.attempt.take() {
+                self.meters.answer(attempt, r.event == EventName::Capacity);
+            }
+            self.answer(r);
         }
         if !r.event.is_terminal() {
             return None;
@@ -313,7 +312,7 @@ impl FiguresSink {
     }
 
     /// A failed answer counted by kind and status; a `capacity` one may pause the pool.
-    fn answer(&mut self, row: &mut Row, r: &TraceRecord<'_>) {
+    fn answer(&mut self, r: &TraceRecord<'_>) {
         let f = &mut self.failures;
         match r.event {
             EventName::Capacity => f.capacity += 1,
@@ -329,11 +328,6 @@ impl FiguresSink {
         }
         if r.event == EventName::Capacity {
             self.capacity_answers += 1;
-            if let Some(i) = row.attempt.take()
-                && let Some(a) = self.attempts.get_mut(i)
-            {
-                a.refused = true;
-            }
             if let Some(ms) =
                 detail_value(r.detail, key::RETRY_AFTER_MS).and_then(|v| v.parse().ok())
             {
@@ -376,12 +370,7 @@ impl FiguresSink {
         }
         let minutes = makespan_us as f64 / 60e6;
         let per_min = |n: u64| (makespan_us > 0).then(|| n as f64 / minutes);
-        let budgets = self
-            .limits
-            .budgets
-            .iter()
-            .map(|b| b.used(&self.attempts, makespan_us))
-            .collect();
+        let budgets = self.meters.finish(makespan_us);
         let latency = Latency::of(&latencies);
         let figures = Figures {
             makespan_us,
