@@ -100,6 +100,16 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         rows: u64,
     },
+    /// Merge the JUnit files of a sharded check (one per CI job) into one: a test case per
+    /// scenario, times summed, failures from every shard; exit 1 if any failed.
+    JunitMerge {
+        /// The JUnit files, such as shard1.xml shard2.xml.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where to write the merged file.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Random cases (small scenarios, near-valid configurations) until one breaks an
     /// invariant; save it shrunk.
     Explore {
@@ -295,6 +305,7 @@ fn run(command: Command, limits: &LimitArgs) -> Result<Outcome, String> {
             },
         ),
         Command::Bench { rows } => bench::run(rows, limits),
+        Command::JunitMerge { files, out } => junit::run_merge(&files, &out),
         Command::Explore {
             cases,
             seed,

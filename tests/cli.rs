@@ -167,6 +167,92 @@ fn check_passes_on_the_scenario_library_and_writes_junit() {
 }
 
 #[test]
+fn junit_files_of_a_sharded_run_merge_into_one() {
+    let dir = temp_dir("junit-merge");
+    let file = |name: &str| dir.join(name).to_str().expect("utf-8").to_string();
+    let scenarios = [
+        "scenarios/worker-a-d.toml",
+        "scenarios/worker-a-d-aimd.toml",
+    ];
+    for k in 1..=2 {
+        let shard = format!("{k}/2");
+        let junit = file(&format!("shard{k}.xml"));
+        let mut args = vec![
+            "check", "--seeds", "4", "--shard", &shard, "--junit", &junit,
+        ];
+        args.extend(scenarios);
+        assert_eq!(paceline(&args).status.code(), Some(0));
+    }
+    // A third job whose run of worker-a-d fails an expectation.
+    let failing = file("failing.xml");
+    let run = paceline(&[
+        "check",
+        "scenarios/worker-a-d.toml",
+        "--set",
+        "expect.outcomes.ok=99",
+        "--junit",
+        &failing,
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+
+    let merged = file("merged.xml");
+    let times = |path: &str| -> f64 {
+        let xml = std::fs::read_to_string(path).expect("written");
+        let doc = roxmltree::Document::parse(&xml).expect("well-formed");
+        doc.descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .map(|n| {
+                n.attribute("time")
+                    .expect("time")
+                    .parse::<f64>()
+                    .expect("a number")
+            })
+            .sum()
+    };
+    let run = paceline(&[
+        "junit-merge",
+        &file("shard1.xml"),
+        &file("shard2.xml"),
+        "--out",
+        &merged,
+    ]);
+    let stdout = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}{}", text(&run.stderr));
+    assert!(stdout.contains("2 test cases, 0 failing"), "{stdout}");
+    let summed = times(&file("shard1.xml")) + times(&file("shard2.xml"));
+    assert!((times(&merged) - summed).abs() < 0.01, "times add up");
+
+    let run = paceline(&[
+        "junit-merge",
+        &file("shard1.xml"),
+        &file("shard2.xml"),
+        &failing,
+        "--out",
+        &merged,
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "a failing shard fails the merge"
+    );
+    let xml = std::fs::read_to_string(&merged).expect("written");
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed");
+    let failed: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .map(|n| n.parent().and_then(|p| p.attribute("name")).unwrap_or(""))
+        .collect();
+    assert_eq!(failed, ["worker-a-d"]);
+    assert_eq!(doc.root_element().attribute("tests"), Some("2"));
+
+    std::fs::write(dir.join("broken.xml"), "<testsuites><testcase").expect("written");
+    let run = paceline(&["junit-merge", &file("broken.xml"), "--out", &merged]);
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("broken.xml"), "{stderr}");
+}
+
+#[test]
 fn shards_split_the_work_between_jobs() {
     let runs = |shard: &str| {
         let run = paceline(&[
