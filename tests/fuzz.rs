@@ -1,6 +1,7 @@
 //! The stable fuzz test: mutations of the library's scenario files and of traces the
 //! simulator writes (byte flips, truncation, huge numbers, deep nesting, empty keys, long
-//! strings, lines lost or repeated) through every reader, asserting that each case ends
+//! strings, lines lost or repeated) through every reader (a trace also through the
+//! report's gathering, and a few through its charts), asserting that each case ends
 //! (no hang: a case has ten seconds), raises no panic, is judged as the reader promises
 //! (`paceline_harness::fuzz`), and that memory stays bounded (the process's peak).
 //!
@@ -16,7 +17,11 @@ use std::time::{Duration, Instant};
 
 use paceline_harness::check_run;
 use paceline_harness::fuzz::{self, Case};
+use paceline_reports::figures::{Budget, Counts, Limits, Measure, Side};
+use paceline_reports::{ReportInput, ReportSink};
 use paceline_sim::Scenario;
+use paceline_trace::{TraceReader, TraceSink};
+use paceline_verify::{PoolTable, Report};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
@@ -172,6 +177,54 @@ fn corpus() -> BTreeMap<Target, Vec<Vec<u8>>> {
     ])
 }
 
+/// The report's gathering (charts' series, figures, budgets) over a mutated trace, as far
+/// as it reads; and, for one trace in twenty of the small ones, its charts drawn: neither
+/// may panic, whatever the times and values.
+fn report_of(bytes: &[u8]) {
+    let pool = PoolTable {
+        pool_size: 4,
+        min_dispatch_delay_ms: 100,
+        max_dispatch_delay_ms: 5000,
+        requests_per_minute: Some(60),
+        tokens_per_minute: Some(1000),
+        ..PoolTable::default()
+    };
+    let limits = Limits {
+        budgets: vec![Budget {
+            name: "fuzz".into(),
+            side: Side::Client,
+            measure: Measure::Requests,
+            counts: Counts::All,
+            amount: 60,
+            per_us: 60_000_000,
+        }],
+        ..Limits::default()
+    };
+    let Ok(mut reader) = TraceReader::new(bytes) else {
+        return;
+    };
+    let mut sink = ReportSink::new(&pool, limits.clone());
+    while let Some(Ok(row)) = reader.next_record() {
+        let _ = sink.record(&row);
+    }
+    let gathered = sink.finish(None);
+    if bytes.len() < 20_000 && bytes.len() % 20 == 0 {
+        let dir = std::env::temp_dir().join(format!("paceline-fuzz-report-{}", std::process::id()));
+        let verdicts = Report::default();
+        let input = ReportInput {
+            title: "fuzz",
+            description: "",
+            pool: &pool,
+            verdicts: &verdicts,
+            trace: Path::new("fuzz.csv"),
+            ending: None,
+            limits: &limits,
+        };
+        let _ = gathered.write(&input, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 /// Peak resident memory of this process, from the kernel.
 fn peak_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -198,7 +251,11 @@ fn judge(target: Target, input: Vec<u8>, seed: u64, keep: bool) -> Result<Case, 
     std::thread::spawn(move || {
         let result = std::panic::catch_unwind(|| match target {
             Target::Scenario => fuzz::scenario(&bytes),
-            Target::Trace => fuzz::trace(&bytes),
+            Target::Trace => {
+                let case = fuzz::trace(&bytes);
+                report_of(&bytes);
+                case
+            }
             Target::Expect => fuzz::expect(&bytes),
         });
         let _ = tx.send(result.map_err(|p| {
