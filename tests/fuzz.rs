@@ -208,7 +208,7 @@ fn report_of(bytes: &[u8]) {
         let _ = sink.record(&row);
     }
     let gathered = sink.finish(None);
-    if bytes.len() < 20_000 && bytes.len() % 20 == 0 {
+    if bytes.len() < 20_000 && bytes.len().is_multiple_of(20) {
         let dir = std::env::temp_dir().join(format!("paceline-fuzz-report-{}", std::process::id()));
         let verdicts = Report::default();
         let input = ReportInput {
