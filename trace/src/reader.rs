@@ -183,18 +183,28 @@ impl<R: io::Read> TraceReader<R> {
     }
 }
 
-/// A field without the blanks around it (ASCII blanks: CSV writers pad with spaces).
+/// A field without the blanks around it, as `str::trim` removes them; most fields have
+/// none at either end, and are returned without a scan.
 fn trimmed(value: &[u8]) -> &[u8] {
-    value.trim_ascii()
+    let plain = |b: Option<&u8>| b.is_none_or(|&b| b.is_ascii() && !(b as char).is_whitespace());
+    if plain(value.first()) && plain(value.last()) {
+        return value;
+    }
+    match std::str::from_utf8(value) {
+        Ok(text) => text.trim().as_bytes(),
+        Err(_) => value.trim_ascii(),
+    }
 }
 
 /// A whole number written in decimal digits, read from the bytes as they are: the
 /// general parser would first need them as text.
 fn whole(value: &[u8]) -> Option<u64> {
-    if value.is_empty() || value.len() > 20 {
+    // As `u64::from_str` reads them: an optional `+`, digits, leading zeros allowed.
+    let digits = value.strip_prefix(b"+").unwrap_or(value);
+    if digits.is_empty() {
         return None;
     }
-    value.iter().try_fold(0u64, |n, &b| {
+    digits.iter().try_fold(0u64, |n, &b| {
         if b.is_ascii_digit() {
             n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
         } else {
@@ -344,6 +354,11 @@ mod tests {
         assert_eq!(whole(b"-1"), None);
         assert_eq!(whole(b"1.5"), None);
         assert_eq!(whole(b"12 3"), None);
+        // What `u64::from_str` took before: a plus sign, leading zeros however many.
+        assert_eq!(whole(b"+5"), Some(5));
+        assert_eq!(whole(b"0000000000000000000000001"), Some(1));
+        assert_eq!(whole(b"+"), None);
+        assert_eq!(whole(b"++5"), None);
     }
 
     #[test]
@@ -360,5 +375,8 @@ mod tests {
     fn fields_are_trimmed_of_ascii_blanks_only_at_their_ends() {
         assert_eq!(trimmed(b"  7 "), b"7");
         assert_eq!(trimmed(b"a b"), b"a b");
+        // Blanks beyond ASCII's, as `str::trim` sees them.
+        assert_eq!(trimmed("7\u{a0}".as_bytes()), b"7");
+        assert_eq!(trimmed(b"\x0b7"), b"7");
     }
 }

@@ -106,7 +106,10 @@ impl<T: Copy> Thinned<T> {
 
     /// The points kept, in time order.
     pub fn finish(mut self) -> Vec<(u64, T)> {
-        self.close();
+        // Closing may widen the buckets and leave the last one open again.
+        while self.open.is_some() {
+            self.close();
+        }
         self.points
     }
 }
@@ -208,8 +211,8 @@ impl Busy {
             for bucket in 0..FINE {
                 let [a, b] = self.cells[lane * FINE + bucket];
                 let into = &mut cells[lane * FINE + bucket / factor];
-                into[0] += a;
-                into[1] += b;
+                into[0] = into[0].saturating_add(a);
+                into[1] = into[1].saturating_add(b);
             }
         }
         self.cells = cells;
@@ -292,6 +295,20 @@ mod tests {
             (lo.min(p.1), hi.max(p.1))
         });
         assert_eq!((lo, hi), (-5.0, 1000.0));
+    }
+
+    #[test]
+    fn the_last_bucket_survives_a_widening_at_the_finish() {
+        // Thinned, one bucket short of the limit, with a last bucket holding a dip and a
+        // spike: closing it passes the limit and widens the buckets at the finish.
+        let mut s = lowest_and_highest();
+        s.width_us = 2;
+        s.points = (0..EXACT as u64 - 1).map(|i| (2 * i, 0.0)).collect();
+        let end = 2 * EXACT as u64;
+        s.open = Some((end / 2, (end, -1.0), (end + 1, 9.0)));
+        let points = s.finish();
+        assert!(points.len() <= EXACT, "{}", points.len());
+        assert!(points.contains(&(end, -1.0)) && points.contains(&(end + 1, 9.0)));
     }
 
     #[test]
