@@ -7,9 +7,8 @@ use std::path::Path;
 
 use paceline_harness::{judge_clean, replay_under_gates, table_of};
 use paceline_reports::compare::{self, MeasureSink};
-use paceline_reports::{ReportInput, write_report_within};
+use paceline_reports::{ReportInput, ReportSink};
 use paceline_sim::{Override, Scenario};
-use paceline_trace::NoTrace;
 use paceline_verify::Report;
 
 use crate::check_trace::verify_file;
@@ -140,7 +139,10 @@ fn from_trace(trace: &Path, o: &Options<'_>) -> Result<Written, String> {
         .map_err(|e| e.to_string())?;
     let table = table_of(&config);
     let limits = o.limits.trace();
-    let (verdicts, _) = verify_file(trace, &table, o.tolerance_us, &limits, &mut NoTrace)?;
+    // One read of the trace for the verdicts and everything the report draws.
+    let budgets = pool_limits(&config);
+    let mut gathering = ReportSink::new(&table, budgets.clone());
+    let (verdicts, _) = verify_file(trace, &table, o.tolerance_us, &limits, &mut gathering)?;
     let title = trace
         .file_stem()
         .map_or("trace".into(), |s| s.to_string_lossy().into_owned());
@@ -151,9 +153,12 @@ fn from_trace(trace: &Path, o: &Options<'_>) -> Result<Written, String> {
         verdicts: &verdicts,
         trace,
         ending: None,
-        limits: &pool_limits(&config),
+        limits: &budgets,
     };
-    write_report_within(&input, o.out, &limits).map_err(|e| e.to_string())?;
+    gathering
+        .finish(None)
+        .write(&input, o.out)
+        .map_err(|e| e.to_string())?;
     Ok(Written {
         files: vec![o.out.join("index.html").display().to_string()],
         failures: violated(trace, &verdicts),

@@ -219,7 +219,8 @@ fn number(value: &[u8]) -> Option<f64> {
     match whole(value) {
         // At most 15 digits: below 2^53, so exact as a float.
         Some(n) if value.len() <= 15 => Some(n as f64),
-        _ => std::str::from_utf8(value).ok()?.trim().parse().ok(),
+        // The field is already trimmed.
+        _ => std::str::from_utf8(value).ok()?.parse().ok(),
     }
 }
 
