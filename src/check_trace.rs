@@ -21,7 +21,7 @@ use crate::print;
 /// events it has, each event also streamed into `extra`; errors name the file and line.
 /// The file's size is checked before it is read, and the reader holds it to `limits` as
 /// it streams.
-pub fn verify_file<S: TraceSink>(
+pub fn verify_file<S: TraceSink + Send>(
     trace: &Path,
     pool: &PoolTable,
     tolerance_us: u64,

@@ -5,7 +5,9 @@
 use std::io::{self, Write};
 
 use paceline_sim::{RunSummary, Scenario, simulate};
-use paceline_trace::{CsvTrace, Ending, Invariant, NoTrace, Tee, TraceRecord, TraceSink, ms};
+use paceline_trace::{
+    CsvTrace, Ending, Invariant, NoTrace, Tee, TraceRecord, TraceSink, ms, pipeline,
+};
 use paceline_verify::{Findings, Report, Verdict, Verifier, Violation};
 
 use crate::config::{config_verdict, rules_of, table_of};
@@ -144,7 +146,7 @@ pub fn check_run(
 
 /// [`check_run`], with the trace also streamed into `extra` (the planning figures, say)
 /// during the first run.
-pub fn check_run_with<S: TraceSink>(
+pub fn check_run_with<S: TraceSink + Send>(
     scenario: &Scenario,
     seed: u64,
     trace: Option<&mut dyn Write>,
@@ -159,12 +161,11 @@ pub fn check_run_with<S: TraceSink>(
         let run = match trace {
             Some(out) => {
                 let mut csv = CsvTrace::new(io::BufWriter::new(out))?;
-                let run =
-                    verified_run(scenario, seed, &mut Tee(extra, Tee(&mut digest, &mut csv)))?;
+                let run = verified_run(scenario, seed, &mut Tee(&mut digest, &mut csv), extra)?;
                 csv.finish()?.flush()?;
                 run
             }
-            None => verified_run(scenario, seed, &mut Tee(extra, &mut digest))?,
+            None => verified_run(scenario, seed, &mut digest, extra)?,
         };
         io::Result::Ok((run, digest.fingerprint()))
     });
@@ -187,12 +188,12 @@ fn trace_fingerprint(scenario: &Scenario, seed: u64) -> io::Result<(u64, u64)> {
 /// One run under the verifier, its trace also streamed into `extra`: every invariant but
 /// I8, which needs a second run (reported skipped). For searches that make many runs
 /// and judge each by what it did (`tune`).
-pub fn judged_run<S: TraceSink>(
+pub fn judged_run<S: TraceSink + Send>(
     scenario: &Scenario,
     seed: u64,
     extra: &mut S,
 ) -> io::Result<CheckedRun> {
-    let mut run = verified_run(scenario, seed, extra)?;
+    let mut run = verified_run(scenario, seed, &mut NoTrace, extra)?;
     within_budget(&run.summary)?;
     run.report.set(
         Invariant::I8,
@@ -203,18 +204,46 @@ pub fn judged_run<S: TraceSink>(
     Ok(run)
 }
 
-/// Simulate with the verifier and `extra` on the trace; I1-I7 and I9 judged, and the
-/// exact expectations.
-fn verified_run<S: TraceSink>(
+/// Runs of at least this many rows judge their trace on a thread of their own, beside
+/// the simulator (see [`verified_run`]); smaller runs are not worth a thread.
+pub const SIDE_BY_SIDE_ROWS: u64 = 20_000;
+
+/// Simulate with the verifier and `far` on the trace, and `near` too; I1-I7 and I9
+/// judged, and the exact expectations.
+///
+/// A run of [`SIDE_BY_SIDE_ROWS`] rows or more is a pipeline: the simulator and `near`
+/// (the digest, the CSV writer) on this thread, the verifier, the recovery watch and
+/// `far` on another, records passing in bounded chunks; on two cores the halves
+/// overlap. Either way every sink sees every record in order.
+fn verified_run<N: TraceSink, F: TraceSink + Send>(
     scenario: &Scenario,
     seed: u64,
-    extra: &mut S,
+    near: &mut N,
+    far: &mut F,
 ) -> io::Result<CheckedRun> {
-    let verifier = Verifier::new(rules_of(&scenario.pool), 0).with_complete_details();
-    let watch = RecoveryWatch::new(scenario.expect.recovers);
-    let mut sink = Tee(verifier, Tee(watch, extra));
-    let summary = simulate(scenario, seed, &mut sink)?;
-    let Tee(verifier, Tee(watch, _)) = sink;
+    let side_by_side = scenario.row_count() >= SIDE_BY_SIDE_ROWS;
+    verified_run_in(scenario, seed, near, far, side_by_side)
+}
+
+/// [`verified_run`], as a pipeline or on this thread alone.
+fn verified_run_in<N: TraceSink, F: TraceSink + Send>(
+    scenario: &Scenario,
+    seed: u64,
+    near: &mut N,
+    far: &mut F,
+    side_by_side: bool,
+) -> io::Result<CheckedRun> {
+    let mut verifier = Verifier::new(rules_of(&scenario.pool), 0).with_complete_details();
+    let mut watch = RecoveryWatch::new(scenario.expect.recovers);
+    let mut judges = Tee(&mut verifier, Tee(&mut watch, far));
+    let summary = if side_by_side {
+        pipeline(
+            |judge| simulate(scenario, seed, &mut Tee(judge, &mut *near)),
+            |_, record| judges.record(record),
+        )?
+    } else {
+        simulate(scenario, seed, &mut Tee(&mut judges, near))?
+    };
     let mut report = verifier.finish(Some(&summary.ending));
     report.set(
         Invariant::I9,
@@ -283,5 +312,53 @@ mod tests {
             Verdict::Violated { first, .. } => assert!(first[0].message.contains("seed 3")),
             other => panic!("expected a violation, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_pipelined_run_judges_and_digests_exactly_as_a_run_on_one_thread() {
+        // Capacity errors with waits, a client budget and a recovery expectation: every
+        // check and the watch have something to say.
+        let text = r#"
+name = "both-ways"
+description = "the same run judged on one thread and in a pipeline"
+[pool]
+pool_size = 4
+requests_per_minute = 6000
+honour_retry_after = true
+[service]
+latency_ms = { min = 5, max = 40 }
+capacity_rate = 0.05
+[[service.limits]]
+requests = 5000
+per_ms = 60000
+retry_after = "ms"
+[[batches]]
+generate = { count = 3000 }
+[[batches]]
+at_ms = 1000
+rows = [{ id = "A" }, { id = "B", attempts = ["capacity", "ok"] }]
+[expect]
+recovers = { after_ms = 0, within_ms = 60000, rows_per_min = 10 }
+"#;
+        let scenario = Scenario::parse(std::path::Path::new("both-ways.toml"), text)
+            .expect("a valid scenario");
+        let run = |side_by_side| {
+            let (mut digest, mut far) = (RecordDigest::default(), RecordDigest::default());
+            let run =
+                verified_run_in(&scenario, 7, &mut digest, &mut far, side_by_side).expect("runs");
+            (run, digest.fingerprint(), far.fingerprint())
+        };
+        let (alone, near_a, far_a) = run(false);
+        let (piped, near_p, far_p) = run(true);
+        assert_eq!(near_a, near_p);
+        assert_eq!(far_a, far_p, "the far side saw every record in order");
+        assert_eq!(near_a, far_a);
+        assert!(near_a.1 > 3000 * 6, "{} records", near_a.1);
+        assert_eq!(alone.summary, piped.summary);
+        assert_eq!(format!("{:?}", alone.report), format!("{:?}", piped.report));
+        assert_eq!(
+            format!("{:?}", alone.liveness),
+            format!("{:?}", piped.liveness)
+        );
     }
 }

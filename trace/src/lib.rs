@@ -44,6 +44,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod chunk;
 mod count;
 mod defect;
 mod detail;
@@ -62,6 +63,9 @@ mod sink;
 mod time;
 mod writer;
 
+pub use chunk::{
+    CHUNK_RECORDS, CHUNK_TEXT_BYTES, CHUNKS_IN_FLIGHT, ChunkSender, RecordChunk, Stopped, pipeline,
+};
 pub use count::counted;
 pub use defect::DefectId;
 pub use detail::{DetailWriter, SERVER_VANTAGE, detail_value, key};

@@ -146,6 +146,12 @@ impl<R: io::Read> TraceReader<R> {
     /// The next row, borrowed from the reader until the next call: what a reader that
     /// keeps nothing per event uses, since it allocates nothing per row.
     pub fn next_record(&mut self) -> Option<Result<TraceRecord<'_>, ReadError>> {
+        self.next_numbered().map(|read| read.map(|(_, row)| row))
+    }
+
+    /// [`TraceReader::next_record`] with the row's line, for a reader that hands the row
+    /// on before it is done with the line.
+    pub fn next_numbered(&mut self) -> Option<Result<(u64, TraceRecord<'_>), ReadError>> {
         if self.ended {
             return None;
         }
@@ -169,7 +175,7 @@ impl<R: io::Read> TraceReader<R> {
                 let line = self.line;
                 match parse(&self.record, &self.index, &self.limits, line) {
                     Ok(row) => match self.schema.check(&row, &self.limits) {
-                        Ok(()) => return Some(Ok(row)),
+                        Ok(()) => return Some(Ok((line, row))),
                         Err(message) => Err(ReadError { line, message }),
                     },
                     Err(e) => Err(e),

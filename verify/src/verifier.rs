@@ -19,7 +19,7 @@ use std::io;
 
 use paceline_trace::{
     Ending, EventName, LimitHit, NoTrace, ReadError, RowKey, SERVER_VANTAGE, TraceLimits,
-    TraceReader, TraceRecord, TraceRow, TraceSink, detail_value, key,
+    TraceReader, TraceRecord, TraceRow, TraceSink, detail_value, key, pipeline,
 };
 
 use crate::checks::Checks;
@@ -384,7 +384,12 @@ pub fn verify_trace<R: io::Read>(
 /// [`verify_trace`], each event also streamed into `extra` (the planning figures, say), so
 /// that one read of the trace serves both; an error `extra` returns stops the read at
 /// its line.
-pub fn verify_trace_with<R: io::Read, S: TraceSink>(
+///
+/// The reading (CSV, numbers, the format's rules) runs on this thread and the judging
+/// (the verifier, then `extra`) on another, the rows passing between them in bounded
+/// chunks ([`pipeline`]): on two cores the two halves overlap. The verdicts, the error
+/// and its line are those of reading and judging one row after the other.
+pub fn verify_trace_with<R: io::Read, S: TraceSink + Send>(
     input: R,
     rules: PoolRules,
     tolerance_us: u64,
@@ -394,19 +399,28 @@ pub fn verify_trace_with<R: io::Read, S: TraceSink>(
     let mut reader = TraceReader::with_limits(input, limits.clone())?;
     let mut verifier = Verifier::with_limits(rules, tolerance_us, limits.max_open_rows);
     let mut events = 0u64;
-    while let Some(row) = reader.next_record() {
-        let row = row?;
-        let refused = match verifier.try_observe(&row) {
-            Err(hit) => Some(hit.to_string()),
-            Ok(()) => extra.record(&row).err().map(|e| e.to_string()),
-        };
-        if let Some(message) = refused {
-            return Err(ReadError {
-                line: reader.line(),
-                message,
-            });
-        }
-        events += 1;
-    }
+    pipeline(
+        |judge| {
+            while let Some(row) = reader.next_numbered() {
+                let (line, row) = row?;
+                judge.send(line, &row).map_err(|stopped| ReadError {
+                    line,
+                    message: stopped.to_string(),
+                })?;
+            }
+            Ok(())
+        },
+        |line, row| {
+            let refused = match verifier.try_observe(row) {
+                Err(hit) => Some(hit.to_string()),
+                Ok(()) => extra.record(row).err().map(|e| e.to_string()),
+            };
+            if let Some(message) = refused {
+                return Err(ReadError { line, message });
+            }
+            events += 1;
+            Ok(())
+        },
+    )?;
     Ok((verifier.finish(None), events))
 }

@@ -183,7 +183,7 @@ pub fn run<S, M>(
     progress: &(dyn Fn() + Sync),
 ) -> Result<Tuned<M>, String>
 where
-    S: TraceSink,
+    S: TraceSink + Send,
     M: Send,
 {
     let grid = settings(search.axes);
