@@ -165,6 +165,9 @@ pub fn failures(failures: &[Failure]) -> Value {
                     "rows_left": rows_left,
                     "horizon_ms": ms(*horizon_us),
                 }),
+                Failure::Panicked { message } => {
+                    json!({ "kind": "panicked", "message": message })
+                }
             })
             .collect(),
     )

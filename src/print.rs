@@ -150,6 +150,9 @@ pub fn failures(
             Failure::Missed(m) => {
                 let _ = writeln!(out, "  {m}");
             }
+            Failure::Panicked { message } => {
+                let _ = writeln!(out, "  the run panicked (a bug of paceline's): {message}");
+            }
         }
     }
     let _ = writeln!(

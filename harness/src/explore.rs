@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use crate::config::raw_config_verdict;
 use crate::generate::{self, Case};
 use crate::judge::{Failure, caught_by, judge};
-use crate::run::check_run;
+use crate::run::{CheckedRun, check_run};
 
 /// Cases tried at once: each is drawn from its own generator, so a batch of them runs
 /// on every core and the first failure in case order is the same on one core or many.
@@ -57,15 +57,48 @@ pub struct Found {
     pub caught_by: Vec<String>,
 }
 
+/// How running one case went.
+enum Tried {
+    /// Run and judged.
+    Judged(Box<CheckedRun>),
+    /// Run, but not to a verdict (cut at its event budget, say).
+    NoVerdict(String),
+    /// The run panicked: a bug of paceline's own, and a finding like any other.
+    Panicked(String),
+}
+
+/// Run `scenario` under every check, a panic inside caught and told.
+fn try_run(scenario: &Scenario) -> Tried {
+    match catching(|| check_run(scenario, scenario.seed, None)) {
+        Ok(Ok(run)) => Tried::Judged(Box::new(run)),
+        Ok(Err(e)) => Tried::NoVerdict(e.to_string()),
+        Err(message) => Tried::Panicked(message),
+    }
+}
+
+/// `work`'s result, or what it said when it panicked. The panic's own report still goes
+/// to standard error (the hook is the process's, shared by every thread).
+fn catching<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string())
+    })
+}
+
 /// What broke in a case, nothing if it held: a scenario is run and judged, a
 /// configuration is judged by I9 before any run. A run that cannot be judged (cut at its
-/// event budget, say) is a failing case too, named by why, as a property test counts it.
+/// event budget, say) or that panics is a failing case too, named by why, as a property
+/// test counts it.
 fn broken(case: &Case) -> Vec<String> {
     match case {
-        Case::Run(scenario) => match check_run(scenario, scenario.seed, None) {
-            Ok(run) if judge(scenario, &run).is_empty() => Vec::new(),
-            Ok(run) => caught_by(scenario, &run),
-            Err(e) => vec![format!("no verdict ({e})")],
+        Case::Run(scenario) => match try_run(scenario) {
+            Tried::Judged(run) if judge(scenario, &run).is_empty() => Vec::new(),
+            Tried::Judged(run) => caught_by(scenario, &run),
+            Tried::NoVerdict(e) => vec![format!("no verdict ({e})")],
+            Tried::Panicked(message) => vec![format!("panic ({message})")],
         },
         Case::Config(raw) => match raw_config_verdict(raw) {
             Verdict::Held { .. } => Vec::new(),
@@ -186,12 +219,31 @@ pub fn search(cases: u32, seed: u64, shrink_it: bool, mode: Mode) -> Result<Opti
             }
         },
     };
+    let failures = match try_run(&scenario) {
+        Tried::Judged(run) => judge(&scenario, &run),
+        Tried::NoVerdict(e) => return Err(e),
+        Tried::Panicked(message) => vec![Failure::Panicked { message }],
+    };
     Ok(Some(Found {
-        failures: check_run(&scenario, scenario.seed, None)
-            .map(|run| judge(&scenario, &run))
-            .map_err(|e| e.to_string())?,
+        failures,
         scenario,
         after_cases: index + 1,
         caught_by,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_caught_with_its_message() {
+        assert_eq!(catching(|| 7), Ok(7));
+        let text = catching(|| -> u8 { panic!("slot {} taken twice", 3) });
+        assert_eq!(text, Err("slot 3 taken twice".to_string()));
+        let literal = catching(|| -> u8 { panic!("no permit") });
+        assert_eq!(literal, Err("no permit".to_string()));
+        let other = catching(|| -> u8 { std::panic::panic_any(42u32) });
+        assert_eq!(other, Err("a panic without a message".to_string()));
+    }
 }

@@ -34,6 +34,12 @@ pub enum Failure {
         /// The scenario's horizon.
         horizon_us: u64,
     },
+    /// The run panicked (in the pool, the simulator or a check) before any verdict: a
+    /// bug of paceline's own that `explore` found, with what the panic said.
+    Panicked {
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// Judge a run of the real core: for a scenario that demonstrates a defect, every
@@ -78,6 +84,7 @@ pub fn caught_by(scenario: &Scenario, run: &CheckedRun) -> Vec<String> {
             Failure::NotCaught { invariant } => invariant.to_string(),
             Failure::Missed(m) => m.key,
             Failure::Unfinished { .. } => "unfinished".to_string(),
+            Failure::Panicked { .. } => "panic".to_string(),
         })
         .collect()
 }
