@@ -20,7 +20,7 @@ use crate::print;
 /// Every verdict on the trace at `trace` for a pool configured as `pool`, and how many
 /// events it has, each event also streamed into `extra`; errors name the file and line.
 /// The file's size is checked before it is read, and the reader holds it to `limits` as
-/// it streams.
+/// it streams; `extra` is `Send` because the trace is judged on a thread of its own.
 pub fn verify_file<S: TraceSink + Send>(
     trace: &Path,
     pool: &PoolTable,

@@ -145,7 +145,8 @@ pub fn check_run(
 }
 
 /// [`check_run`], with the trace also streamed into `extra` (the planning figures, say)
-/// during the first run.
+/// during the first run; `extra` is `Send` because a large run feeds it from the thread
+/// that judges the trace.
 pub fn check_run_with<S: TraceSink + Send>(
     scenario: &Scenario,
     seed: u64,
@@ -187,7 +188,8 @@ fn trace_fingerprint(scenario: &Scenario, seed: u64) -> io::Result<(u64, u64)> {
 
 /// One run under the verifier, its trace also streamed into `extra`: every invariant but
 /// I8, which needs a second run (reported skipped). For searches that make many runs
-/// and judge each by what it did (`tune`).
+/// and judge each by what it did (`tune`); `extra` is `Send` for the reason
+/// [`check_run_with`] gives.
 pub fn judged_run<S: TraceSink + Send>(
     scenario: &Scenario,
     seed: u64,
@@ -213,8 +215,10 @@ pub const SIDE_BY_SIDE_ROWS: u64 = 20_000;
 ///
 /// A run of [`SIDE_BY_SIDE_ROWS`] rows or more is a pipeline: the simulator and `near`
 /// (the digest, the CSV writer) on this thread, the verifier, the recovery watch and
-/// `far` on another, records passing in bounded chunks; on two cores the halves
-/// overlap. Either way every sink sees every record in order.
+/// `far` on another, records passing in bounded chunks; where a core is free the halves
+/// overlap (`far` must therefore be `Send`). Either way every sink sees every record in
+/// order, until a sink refuses one (in a pipeline `near` may by then have seen a few
+/// chunks more).
 fn verified_run<N: TraceSink, F: TraceSink + Send>(
     scenario: &Scenario,
     seed: u64,

@@ -4,12 +4,14 @@
 //! CSV reader) and the stage that judges it (the verifier, the figures) can run side by
 //! side: [`pipeline`] runs the first on the calling thread and the second on another,
 //! records passing between them a [`RecordChunk`] at a time. Memory stays flat: at most
-//! [`CHUNKS_IN_FLIGHT`] chunks of at most [`CHUNK_RECORDS`] records (and
-//! [`CHUNK_TEXT_BYTES`] of ids and details, past one long record) exist at once, however
-//! long the trace.
+//! [`CHUNKS_IN_FLIGHT`] chunks exist at once (filled, waiting, being judged), each of
+//! [`CHUNK_RECORDS`] records (96 bytes each) and [`CHUNK_TEXT_BYTES`] of ids and details
+//! reserved, more only while a longer record passes through: under 3 MB however long
+//! the trace.
 
 use std::io;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::sync_channel;
+use std::sync::{Mutex, PoisonError};
 use std::thread;
 
 use crate::event::EventName;
@@ -23,8 +25,12 @@ pub const CHUNK_RECORDS: usize = 4096;
 /// take it past this: a chunk always takes at least one).
 pub const CHUNK_TEXT_BYTES: usize = 1 << 18;
 
-/// Chunks filled and not yet judged, at most: two waiting, one being judged and one
-/// being filled.
+/// Room reserved beyond [`CHUNK_TEXT_BYTES`], so that the record that fills a chunk
+/// does not make its text grow.
+const TEXT_MARGIN: usize = 1 << 15;
+
+/// Chunks that exist at once, at most: one being filled, the others waiting or being
+/// judged. The first stage waits for a judged chunk before it makes more.
 pub const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// A record's fixed fields; its texts are ranges of the chunk's text.
@@ -43,16 +49,25 @@ struct Packed {
 
 /// Records owned in one allocation of fixed fields and one of text, each with a tag
 /// (a line number, say) that travels with it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RecordChunk {
     records: Vec<Packed>,
     text: String,
 }
 
+impl Default for RecordChunk {
+    fn default() -> Self {
+        RecordChunk::new()
+    }
+}
+
 impl RecordChunk {
-    /// An empty chunk.
+    /// An empty chunk, its room reserved once.
     pub fn new() -> Self {
-        RecordChunk::default()
+        RecordChunk {
+            records: Vec::with_capacity(CHUNK_RECORDS),
+            text: String::with_capacity(CHUNK_TEXT_BYTES + TEXT_MARGIN),
+        }
     }
 
     /// Keep `record`, tagged.
@@ -88,10 +103,12 @@ impl RecordChunk {
         self.records.is_empty()
     }
 
-    /// Forget every record, keeping the allocations.
+    /// Forget every record, keeping the room reserved (and giving back what a long
+    /// record added to it).
     pub fn clear(&mut self) {
         self.records.clear();
         self.text.clear();
+        self.text.shrink_to(CHUNK_TEXT_BYTES + TEXT_MARGIN);
     }
 
     /// The records in the order pushed, each with its tag.
@@ -117,13 +134,14 @@ impl RecordChunk {
     }
 }
 
+/// Hands a full chunk to the second stage and gives an empty one back.
+type HandOn<'a> = dyn FnMut(RecordChunk) -> Result<RecordChunk, Stopped> + 'a;
+
 /// The first stage's end of a [`pipeline`]: records pushed here reach the second stage
 /// in order. As a [`TraceSink`] it tags each record with its number from 0.
-#[derive(Debug)]
-pub struct ChunkSender {
+pub struct ChunkSender<'a> {
     filling: RecordChunk,
-    full: SyncSender<RecordChunk>,
-    empty: Receiver<RecordChunk>,
+    hand_on: &'a mut HandOn<'a>,
     sent: u64,
 }
 
@@ -139,30 +157,28 @@ impl From<Stopped> for io::Error {
     }
 }
 
-impl ChunkSender {
+impl ChunkSender<'_> {
     /// Pass `record` on, tagged.
     pub fn send(&mut self, tag: u64, record: &TraceRecord<'_>) -> Result<(), Stopped> {
         self.filling.push(tag, record);
         self.sent += 1;
         if self.filling.is_full() {
-            self.hand_on()?;
+            self.flush()?;
         }
         Ok(())
     }
 
-    fn hand_on(&mut self) -> Result<(), Stopped> {
+    fn flush(&mut self) -> Result<(), Stopped> {
         if self.filling.is_empty() {
             return Ok(());
         }
-        // A chunk the second stage is done with, or a new one while fewer exist than
-        // may be in flight (the channel's bound holds the rest back).
-        let next = self.empty.try_recv().unwrap_or_default();
-        let full = std::mem::replace(&mut self.filling, next);
-        self.full.send(full).map_err(|_| Stopped)
+        let full = std::mem::take(&mut self.filling);
+        self.filling = (self.hand_on)(full)?;
+        Ok(())
     }
 }
 
-impl TraceSink for ChunkSender {
+impl TraceSink for ChunkSender<'_> {
     fn record(&mut self, record: &TraceRecord<'_>) -> io::Result<()> {
         let tag = self.sent;
         Ok(self.send(tag, record)?)
@@ -170,47 +186,108 @@ impl TraceSink for ChunkSender {
 }
 
 /// Run `produce` on this thread and `consume` on another, every record `produce` sends
-/// reaching `consume` in order with its tag. The second stage's error wins (the first
-/// stage then sees [`Stopped`] and should give up); otherwise `produce`'s result.
-pub fn pipeline<T, E, P, C>(produce: P, mut consume: C) -> Result<T, E>
+/// reaching `consume` in order with its tag, until `consume` refuses one. The second
+/// stage's error wins (the first stage then sees [`Stopped`] and should give up);
+/// otherwise `produce`'s result. A panic in either stage goes on in the caller. Where
+/// the system will not start a thread, both stages run here, one chunk at a time.
+pub fn pipeline<T, E, P, C>(produce: P, consume: C) -> Result<T, E>
 where
     E: Send,
-    P: FnOnce(&mut ChunkSender) -> Result<T, E>,
+    P: FnOnce(&mut ChunkSender<'_>) -> Result<T, E>,
     C: FnMut(u64, &TraceRecord<'_>) -> Result<(), E> + Send,
 {
-    let (full, filled) = sync_channel::<RecordChunk>(CHUNKS_IN_FLIGHT - 2);
-    let (done, empty) = sync_channel::<RecordChunk>(CHUNKS_IN_FLIGHT);
+    // The second stage, lent to the judging thread, or kept here if none starts.
+    let consume = Mutex::new(consume);
+    let judge_chunk = |chunk: &RecordChunk| -> Result<(), E> {
+        // Only one stage holds it at a time, and a panic while held ends the pipeline.
+        let mut consume = consume.lock().unwrap_or_else(PoisonError::into_inner);
+        for (tag, record) in chunk.iter() {
+            consume(tag, &record)?;
+        }
+        Ok(())
+    };
+    // Every chunk is in one of the channels, being filled or being judged, so neither
+    // channel can be full when sent to.
+    let (full, filled) = sync_channel::<RecordChunk>(CHUNKS_IN_FLIGHT);
+    let (done, judged) = sync_channel::<RecordChunk>(CHUNKS_IN_FLIGHT);
+    let judge_chunk = &judge_chunk;
     thread::scope(|scope| {
-        let judge = scope.spawn(move || {
-            for mut chunk in filled {
-                for (tag, record) in chunk.iter() {
-                    consume(tag, &record)?;
+        // The judging thread owns its ends of the channels: when it stops, the first
+        // stage's next send or wait fails instead of waiting for ever.
+        let spawned = thread::Builder::new()
+            .name("paceline-judge".into())
+            .spawn_scoped(scope, move || {
+                for mut chunk in filled {
+                    judge_chunk(&chunk)?;
+                    chunk.clear();
+                    // The first stage may have finished: the chunk is then not needed.
+                    let _ = done.send(chunk);
                 }
-                chunk.clear();
-                // The first stage may have finished: the chunk is then not needed.
-                let _ = done.try_send(chunk);
+                Ok(())
+            });
+        let Ok(judge) = spawned else {
+            return judged_here(produce, judge_chunk);
+        };
+        let mut made = 1;
+        let mut send_there = |chunk: RecordChunk| {
+            full.send(chunk).map_err(|_| Stopped)?;
+            if made < CHUNKS_IN_FLIGHT {
+                made += 1;
+                return Ok(RecordChunk::new());
             }
-            Ok(())
-        });
+            judged.recv().map_err(|_| Stopped)
+        };
         let mut sender = ChunkSender {
             filling: RecordChunk::new(),
-            full,
-            empty,
+            hand_on: &mut send_there,
             sent: 0,
         };
         let produced = produce(&mut sender);
-        let flushed = sender.hand_on();
-        // Closing the channel ends the second stage's loop.
+        // What is left of the last chunk; if the judge stopped, its error says why.
+        let _ = sender.flush();
         drop(sender);
-        let judged = judge
+        // Closing the channel ends the second stage's loop.
+        drop(full);
+        let judged_all = judge
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        judged?;
-        let out = produced?;
-        // The second stage ended well, so it took every chunk.
-        debug_assert!(flushed.is_ok());
-        Ok(out)
+        judged_all?;
+        produced
     })
+}
+
+/// Both stages of a [`pipeline`] on this thread: each chunk judged as soon as it fills.
+fn judged_here<T, E, P>(
+    produce: P,
+    judge_chunk: impl Fn(&RecordChunk) -> Result<(), E>,
+) -> Result<T, E>
+where
+    P: FnOnce(&mut ChunkSender<'_>) -> Result<T, E>,
+{
+    let mut refused = None;
+    let mut judge_here = |mut chunk: RecordChunk| match judge_chunk(&chunk) {
+        Ok(()) => {
+            chunk.clear();
+            Ok(chunk)
+        }
+        Err(e) => {
+            refused = Some(e);
+            Err(Stopped)
+        }
+    };
+    let mut sender = ChunkSender {
+        filling: RecordChunk::new(),
+        hand_on: &mut judge_here,
+        sent: 0,
+    };
+    let produced = produce(&mut sender);
+    // What is left of the last chunk; if the judge refused, its error says why.
+    let _ = sender.flush();
+    drop(sender);
+    match refused {
+        Some(e) => Err(e),
+        None => produced,
+    }
 }
 
 #[cfg(test)]
@@ -317,5 +394,71 @@ mod tests {
             |_, _| Ok(()),
         );
         assert_eq!(out, Err("no more input".to_string()));
+    }
+
+    /// Two stages that count, and where the second stage refuses a record.
+    fn stages(
+        n: u64,
+        refuse_at: Option<u64>,
+    ) -> (
+        impl FnOnce(&mut ChunkSender<'_>) -> Result<u64, String>,
+        impl Fn(&RecordChunk) -> Result<(), String>,
+    ) {
+        let produce = move |tx: &mut ChunkSender<'_>| {
+            for i in 0..n {
+                tx.send(i, &record(i, "", "d")).map_err(|e| e.to_string())?;
+            }
+            Ok(n)
+        };
+        let judge = move |chunk: &RecordChunk| {
+            for (tag, _) in chunk.iter() {
+                if Some(tag) == refuse_at {
+                    return Err(format!("refused at {tag}"));
+                }
+            }
+            Ok(())
+        };
+        (produce, judge)
+    }
+
+    #[test]
+    fn without_a_thread_both_stages_run_here_with_the_same_answers() {
+        let n = 2 * CHUNK_RECORDS as u64 + 5;
+        let (produce, judge) = stages(n, None);
+        assert_eq!(judged_here(produce, judge), Ok(n));
+        let (produce, judge) = stages(n, Some(n - 1));
+        assert_eq!(
+            judged_here(produce, judge),
+            Err(format!("refused at {}", n - 1)),
+            "the last, partly filled chunk is judged too"
+        );
+    }
+
+    #[test]
+    fn no_more_chunks_exist_than_may_be_in_flight() {
+        // Every chunk's text is reserved once and chunks are recycled, never freed during
+        // the run: distinct text buffers are distinct chunks.
+        let mut buffers = std::collections::BTreeSet::new();
+        let n = 40 * CHUNK_RECORDS as u64;
+        let out = pipeline::<_, String, _, _>(
+            |tx| {
+                for i in 0..n {
+                    tx.send(i, &record(i, "", "x")).map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            },
+            |tag, r| {
+                if tag % CHUNK_RECORDS as u64 == 0 {
+                    buffers.insert(r.detail.as_ptr() as usize);
+                }
+                Ok(())
+            },
+        );
+        assert_eq!(out, Ok(()));
+        assert!(
+            (1..=CHUNKS_IN_FLIGHT).contains(&buffers.len()),
+            "{} chunks",
+            buffers.len()
+        );
     }
 }

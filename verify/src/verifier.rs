@@ -387,8 +387,9 @@ pub fn verify_trace<R: io::Read>(
 ///
 /// The reading (CSV, numbers, the format's rules) runs on this thread and the judging
 /// (the verifier, then `extra`) on another, the rows passing between them in bounded
-/// chunks ([`pipeline`]): on two cores the two halves overlap. The verdicts, the error
-/// and its line are those of reading and judging one row after the other.
+/// chunks ([`pipeline`]; hence `extra` is `Send`): on two cores the halves overlap. The
+/// verdicts, the error and its line are those of reading and judging one row after the
+/// other.
 pub fn verify_trace_with<R: io::Read, S: TraceSink + Send>(
     input: R,
     rules: PoolRules,

@@ -648,6 +648,35 @@ fn open_rows_beyond_the_limit_are_refused_with_their_line() {
 }
 
 #[test]
+fn the_first_refused_line_is_named_whether_the_reader_or_the_verifier_refuses_it() {
+    // Reading and judging run side by side, chunks of thousands of lines apart: the error
+    // is still the one of the first line refused, by whichever stage refuses it.
+    let rows = |text: &mut String, from: usize, to: usize| {
+        for row in from..to {
+            text.push_str(&format!("0,ready,0,{row}\n0,permit,0,{row}\n"));
+        }
+    };
+    let limits = TraceLimits {
+        max_open_rows: 5,
+        ..TraceLimits::default()
+    };
+    // The verifier refuses line 13 (the sixth open row); the reader would refuse a line
+    // 20 000 rows later.
+    let mut text = String::from("t_us,event,batch,row\n0,batch_start,0,\n");
+    rows(&mut text, 0, 20_000);
+    text.push_str("0,no_such_event,0,1\n");
+    let e = verify_trace(text.as_bytes(), hostile_rules(), 0, &limits).expect_err("refused");
+    assert_eq!(e.line, 13, "{e}");
+    assert!(e.message.contains("--max-open-rows"), "{e}");
+    // The reader refuses line 3; the verifier would refuse lines far beyond it.
+    let mut text = String::from("t_us,event,batch,row\n0,batch_start,0,\n0,no_such_event,0,1\n");
+    rows(&mut text, 0, 20_000);
+    let e = verify_trace(text.as_bytes(), hostile_rules(), 0, &limits).expect_err("refused");
+    assert_eq!(e.line, 3, "{e}");
+    assert!(e.message.contains("no_such_event"), "{e}");
+}
+
+#[test]
 fn rows_only_made_ready_cost_one_run_not_one_track_each() {
     // A million rows made ready at once, then a hundred more one millisecond apart: two
     // runs. Rows leaving from the front, or from the middle, keep it at a few runs.
