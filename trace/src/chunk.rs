@@ -237,15 +237,7 @@ where
             }
             judged.recv().map_err(|_| Stopped)
         };
-        let mut sender = ChunkSender {
-            filling: RecordChunk::new(),
-            hand_on: &mut send_there,
-            sent: 0,
-        };
-        let produced = produce(&mut sender);
-        // What is left of the last chunk; if the judge stopped, its error says why.
-        let _ = sender.flush();
-        drop(sender);
+        let produced = first_stage(produce, &mut send_there);
         // Closing the channel ends the second stage's loop.
         drop(full);
         let judged_all = judge
@@ -254,6 +246,22 @@ where
         judged_all?;
         produced
     })
+}
+
+/// Run the first stage, its records handed on through `hand_on`, the last chunk too.
+fn first_stage<'a, T, E, P>(produce: P, hand_on: &'a mut HandOn<'a>) -> Result<T, E>
+where
+    P: FnOnce(&mut ChunkSender<'_>) -> Result<T, E>,
+{
+    let mut sender = ChunkSender {
+        filling: RecordChunk::new(),
+        hand_on,
+        sent: 0,
+    };
+    let produced = produce(&mut sender);
+    // What is left of the last chunk; if the second stage stopped, its error says why.
+    let _ = sender.flush();
+    produced
 }
 
 /// Both stages of a [`pipeline`] on this thread: each chunk judged as soon as it fills.
@@ -275,15 +283,7 @@ where
             Err(Stopped)
         }
     };
-    let mut sender = ChunkSender {
-        filling: RecordChunk::new(),
-        hand_on: &mut judge_here,
-        sent: 0,
-    };
-    let produced = produce(&mut sender);
-    // What is left of the last chunk; if the judge refused, its error says why.
-    let _ = sender.flush();
-    drop(sender);
+    let produced = first_stage(produce, &mut judge_here);
     match refused {
         Some(e) => Err(e),
         None => produced,
