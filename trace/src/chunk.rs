@@ -301,7 +301,7 @@ mod tests {
             batch: Some(i / 3),
             row: Some(i as usize),
             id,
-            attempt: (i % 2 == 0).then_some(1),
+            attempt: i.is_multiple_of(2).then_some(1),
             delay_ms: Some(i as f64 / 2.0),
             detail,
         }
@@ -396,39 +396,34 @@ mod tests {
         assert_eq!(out, Err("no more input".to_string()));
     }
 
-    /// Two stages that count, and where the second stage refuses a record.
-    fn stages(
-        n: u64,
-        refuse_at: Option<u64>,
-    ) -> (
-        impl FnOnce(&mut ChunkSender<'_>) -> Result<u64, String>,
-        impl Fn(&RecordChunk) -> Result<(), String>,
-    ) {
-        let produce = move |tx: &mut ChunkSender<'_>| {
+    /// A first stage that sends `n` records tagged 0 to `n - 1`.
+    fn sending(n: u64) -> impl FnOnce(&mut ChunkSender<'_>) -> Result<u64, String> {
+        move |tx: &mut ChunkSender<'_>| {
             for i in 0..n {
                 tx.send(i, &record(i, "", "d")).map_err(|e| e.to_string())?;
             }
             Ok(n)
-        };
-        let judge = move |chunk: &RecordChunk| {
+        }
+    }
+
+    /// A second stage that refuses the record tagged `refuse_at`.
+    fn refusing(refuse_at: Option<u64>) -> impl Fn(&RecordChunk) -> Result<(), String> {
+        move |chunk: &RecordChunk| {
             for (tag, _) in chunk.iter() {
                 if Some(tag) == refuse_at {
                     return Err(format!("refused at {tag}"));
                 }
             }
             Ok(())
-        };
-        (produce, judge)
+        }
     }
 
     #[test]
     fn without_a_thread_both_stages_run_here_with_the_same_answers() {
         let n = 2 * CHUNK_RECORDS as u64 + 5;
-        let (produce, judge) = stages(n, None);
-        assert_eq!(judged_here(produce, judge), Ok(n));
-        let (produce, judge) = stages(n, Some(n - 1));
+        assert_eq!(judged_here(sending(n), refusing(None)), Ok(n));
         assert_eq!(
-            judged_here(produce, judge),
+            judged_here(sending(n), refusing(Some(n - 1))),
             Err(format!("refused at {}", n - 1)),
             "the last, partly filled chunk is judged too"
         );
