@@ -58,11 +58,6 @@ impl RecordDigest {
     /// each other.
     fn text(&mut self, text: &str) {
         let bytes = text.as_bytes();
-        let word = |b: &[u8]| {
-            let mut w = [0u8; 8];
-            w[..b.len()].copy_from_slice(b);
-            u64::from_le_bytes(w)
-        };
         let mut chunks = bytes.chunks_exact(16);
         for chunk in &mut chunks {
             let (a, b) = chunk.split_at(8);
@@ -77,6 +72,19 @@ impl RecordDigest {
     /// The hash and the number of records.
     fn fingerprint(&self) -> (u64, u64) {
         (self.hash, self.records)
+    }
+}
+
+/// Up to eight bytes as a little-endian word, zero-padded: built byte by byte rather than
+/// copied into a padded buffer, which costs a call to `memcpy` per field (most fields
+/// of a simulated trace are empty or short).
+fn word(bytes: &[u8]) -> u64 {
+    match <[u8; 8]>::try_from(bytes) {
+        Ok(whole) => u64::from_le_bytes(whole),
+        Err(_) => bytes
+            .iter()
+            .rev()
+            .fold(0, |word, &byte| word << 8 | u64::from(byte)),
     }
 }
 
@@ -273,6 +281,17 @@ mod tests {
             d.record(r).expect("in memory");
         }
         d.fingerprint()
+    }
+
+    #[test]
+    fn a_word_is_its_bytes_little_endian_zero_padded() {
+        assert_eq!(word(b""), 0);
+        assert_eq!(word(b"a"), 0x61);
+        assert_eq!(word(b"ab\x01"), 0x01_62_61);
+        assert_eq!(word(b"abcdefgh"), u64::from_le_bytes(*b"abcdefgh"));
+        let mut padded = [0u8; 8];
+        padded[..7].copy_from_slice(b"abcdefg");
+        assert_eq!(word(b"abcdefg"), u64::from_le_bytes(padded));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use paceline_trace::{EventName, IdSet, ReadyRuns, RowKey, detail_value, key};
+use paceline_trace::{EventName, IdSet, ReadyRuns, RowKey, RowMap, detail_value, key};
 
 use crate::reference::PoolRules;
 use crate::verdict::RowRef;
@@ -196,7 +196,7 @@ pub(crate) fn update(track: &mut RowTrack, ev: &Ev) {
 #[derive(Debug, Default)]
 pub(crate) struct Tracks {
     /// Rows seen and not finished, but for those only made ready.
-    pub rows: BTreeMap<RowKey, RowTrack>,
+    pub rows: RowMap<RowTrack>,
     /// Rows only made ready so far.
     pub ready: ReadyRuns,
     /// Batches open, or ended with rows missing.

@@ -13,7 +13,6 @@
 //! it ends complete (the ended batches are a range set too). A trace can make the
 //! verifier hold at most `max_open_rows` tracks.
 
-use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 
@@ -242,27 +241,23 @@ impl Verifier {
         let mut finished = false;
         let mut track = None;
         if let Some(k) = key {
-            track = match rows.entry(k) {
-                Entry::Occupied(kept) => Some(kept.into_mut()),
-                Entry::Vacant(slot) => {
-                    if let Some(at) = ready.take(k) {
-                        if !batch_closed {
-                            batches.entry(ev.batch).or_default();
-                        }
-                        Some(slot.insert(RowTrack::ready_at(at)))
-                    } else {
-                        finished = batches
-                            .get(&ev.batch)
-                            .is_some_and(|b| b.finished.contains(k.1 as u64));
-                        if finished || batch_closed {
-                            None
-                        } else {
-                            batches.entry(ev.batch).or_default();
-                            Some(slot.insert(RowTrack::default()))
-                        }
+            track = rows.get_or_insert_with(k, || {
+                if let Some(at) = ready.take(k) {
+                    if !batch_closed {
+                        batches.entry(ev.batch).or_default();
                     }
+                    return Some(RowTrack::ready_at(at));
                 }
-            };
+                finished = batches
+                    .get(&ev.batch)
+                    .is_some_and(|b| b.finished.contains(k.1 as u64));
+                if finished || batch_closed {
+                    None
+                } else {
+                    batches.entry(ev.batch).or_default();
+                    Some(RowTrack::default())
+                }
+            });
         }
         let holds = track.as_ref().is_some_and(|t| t.holds_permit);
         if !finished {
@@ -317,11 +312,7 @@ impl Verifier {
                 b.declared.is_some_and(|n| {
                     b.finished.len() == n && (n == 0 || b.finished.next_missing(0) == Some(n))
                 })
-            }) && t
-                .rows
-                .range((ev.batch, 0)..=(ev.batch, usize::MAX))
-                .next()
-                .is_none()
+            }) && !t.rows.any_in(ev.batch)
                 && t.ready.count_in(ev.batch) == 0;
             if complete {
                 t.batches.remove(&ev.batch);

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io;
 
 use paceline_trace::{
-    Ending, EventName, ReadyRuns, ResultKind, RowKey, TraceRecord, TraceSink, detail_value, key,
+    Ending, EventName, ReadyRuns, ResultKind, RowMap, TraceRecord, TraceSink, detail_value, key,
 };
 
 use super::budget::Meters;
@@ -67,11 +67,11 @@ pub struct FiguresSink {
     batches: BTreeMap<u64, Batch>,
     /// Rows seen that have not ended (or ended still holding their permit), but for
     /// those only made ready, kept as runs.
-    open: BTreeMap<RowKey, Row>,
+    open: RowMap<Row>,
     ready: ReadyRuns,
     /// Rows that ended and are not yet returned, with their latency from the batch's
     /// start: an `emit` corrects it (from the batch call's submit time) before it counts.
-    unreturned: BTreeMap<RowKey, u64>,
+    unreturned: RowMap<u64>,
     /// Latency of every row that ended and was returned, submit to result.
     latencies: Latencies,
     batches_started: u64,
@@ -106,9 +106,9 @@ impl FiguresSink {
         FiguresSink {
             limits,
             batches: BTreeMap::new(),
-            open: BTreeMap::new(),
+            open: RowMap::new(),
             ready: ReadyRuns::default(),
-            unreturned: BTreeMap::new(),
+            unreturned: RowMap::new(),
             latencies: Latencies::default(),
             batches_started: 0,
             first_us: None,
@@ -354,7 +354,7 @@ impl FiguresSink {
         let makespan_us = end.saturating_sub(first);
         let mut latencies = std::mem::take(&mut self.latencies);
         // Rows ended and never returned count from their batch's start.
-        for latency in std::mem::take(&mut self.unreturned).into_values() {
+        for (_, latency) in self.unreturned.drain_sorted() {
             latencies.push(latency);
         }
         latencies.sort();

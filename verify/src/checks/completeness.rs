@@ -124,10 +124,7 @@ impl Completeness {
 
     /// Rows of `batch` with no terminal result: the first few named, the rest counted.
     fn missing_rows(&mut self, tracks: &Tracks, batch: u64, track: &BatchTrack) {
-        let open = tracks
-            .rows
-            .range((batch, 0)..=(batch, usize::MAX))
-            .map(|(&(_, row), t)| (row, t));
+        let open = tracks.rows.of_batch(batch).into_iter();
         let (count, listed): (u64, Vec<Missing<'_>>) = match track.declared {
             None => {
                 // Rows only made ready have no result either: merged in row order.
@@ -147,7 +144,8 @@ impl Completeness {
                 listed.truncate(LISTED);
                 let count = tracks
                     .rows
-                    .range((batch, 0)..=(batch, usize::MAX))
+                    .of_batch(batch)
+                    .iter()
                     .filter(|(_, t)| t.terminal.is_none())
                     .count() as u64
                     + tracks.ready.count_in(batch);

@@ -1,0 +1,175 @@
+//! What a reader of a trace keeps per open row, by (batch, row): looked up on nearly
+//! every event, so a hash map, not an ordered one.
+//!
+//! An ordered map of a few dozen open rows costs a search of a few nodes per lookup and
+//! shifts its neighbours' values on every insertion and removal; the verifier and the
+//! figures do both several times per event. A hash map does neither. Its keys come from
+//! traces that may be hostile, so the hasher is keyed at random per map (foldhash's
+//! `RandomState`), and since that makes its order differ from one process to the next,
+//! this type offers no unordered iteration at all: whatever is read out of it in bulk
+//! comes sorted by row, so output built from it stays byte-identical run to run.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
+
+use foldhash::fast::RandomState;
+
+use crate::ready::RowKey;
+
+/// A value per open row, with how many rows each batch has open.
+#[derive(Debug, Clone)]
+pub struct RowMap<V> {
+    rows: HashMap<RowKey, V, RandomState>,
+    /// Rows held per batch (batches with none are removed): answers "has this batch
+    /// rows open" without a range query.
+    per_batch: BTreeMap<u64, usize>,
+}
+
+impl<V> Default for RowMap<V> {
+    fn default() -> Self {
+        RowMap {
+            rows: HashMap::default(),
+            per_batch: BTreeMap::new(),
+        }
+    }
+}
+
+impl<V> RowMap<V> {
+    /// An empty map.
+    pub fn new() -> Self {
+        RowMap::default()
+    }
+
+    /// Rows held.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether no row is held.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Whether `key` is held.
+    pub fn contains_key(&self, key: &RowKey) -> bool {
+        self.rows.contains_key(key)
+    }
+
+    /// `key`'s value.
+    pub fn get(&self, key: &RowKey) -> Option<&V> {
+        self.rows.get(key)
+    }
+
+    /// `key`'s value, to change.
+    pub fn get_mut(&mut self, key: &RowKey) -> Option<&mut V> {
+        self.rows.get_mut(key)
+    }
+
+    /// `key`'s value; if it has none, the one `make` gives (kept), or `None` if `make`
+    /// gives none. One lookup either way.
+    pub fn get_or_insert_with(
+        &mut self,
+        key: RowKey,
+        make: impl FnOnce() -> Option<V>,
+    ) -> Option<&mut V> {
+        match self.rows.entry(key) {
+            Entry::Occupied(kept) => Some(kept.into_mut()),
+            Entry::Vacant(slot) => {
+                let value = make()?;
+                *self.per_batch.entry(key.0).or_default() += 1;
+                Some(slot.insert(value))
+            }
+        }
+    }
+
+    /// Hold `value` for `key`; the value it replaces, if any.
+    pub fn insert(&mut self, key: RowKey, value: V) -> Option<V> {
+        let before = self.rows.insert(key, value);
+        if before.is_none() {
+            *self.per_batch.entry(key.0).or_default() += 1;
+        }
+        before
+    }
+
+    /// Stop holding `key`; its value, if it had one.
+    pub fn remove(&mut self, key: &RowKey) -> Option<V> {
+        let value = self.rows.remove(key)?;
+        if let Some(count) = self.per_batch.get_mut(&key.0) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_batch.remove(&key.0);
+            }
+        }
+        Some(value)
+    }
+
+    /// Whether `batch` has a row held.
+    pub fn any_in(&self, batch: u64) -> bool {
+        self.per_batch.contains_key(&batch)
+    }
+
+    /// The rows held of `batch`, by row number.
+    pub fn of_batch(&self, batch: u64) -> Vec<(usize, &V)> {
+        if !self.any_in(batch) {
+            return Vec::new();
+        }
+        let mut rows: Vec<(usize, &V)> = self
+            .rows
+            .iter()
+            .filter(|((b, _), _)| *b == batch)
+            .map(|(&(_, row), value)| (row, value))
+            .collect();
+        rows.sort_unstable_by_key(|&(row, _)| row);
+        rows
+    }
+
+    /// Every value, in (batch, row) order; the map is emptied.
+    pub fn drain_sorted(&mut self) -> Vec<(RowKey, V)> {
+        self.per_batch.clear();
+        let mut rows: Vec<(RowKey, V)> = self.rows.drain().collect();
+        rows.sort_unstable_by_key(|&(key, _)| key);
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_count_their_open_rows_through_every_way_in_and_out() {
+        let mut map = RowMap::new();
+        assert!(map.insert((1, 5), 'a').is_none());
+        assert_eq!(map.insert((1, 5), 'b'), Some('a'));
+        assert_eq!(map.get_or_insert_with((1, 2), || Some('c')), Some(&mut 'c'));
+        assert_eq!(map.get_or_insert_with((1, 2), || Some('x')), Some(&mut 'c'));
+        assert_eq!(map.get_or_insert_with((2, 0), || None), None);
+        assert!(!map.contains_key(&(2, 0)));
+        assert!(map.any_in(1) && !map.any_in(2));
+        assert_eq!(map.len(), 2);
+        assert_eq!(map.of_batch(1), [(2, &'c'), (5, &'b')]);
+        assert_eq!(map.remove(&(1, 5)), Some('b'));
+        assert!(map.any_in(1));
+        assert_eq!(map.remove(&(1, 5)), None);
+        assert_eq!(map.remove(&(1, 2)), Some('c'));
+        assert!(!map.any_in(1) && map.is_empty());
+    }
+
+    #[test]
+    fn bulk_reads_come_in_row_order_whatever_the_insertion_order() {
+        let mut map = RowMap::new();
+        for row in [7, 3, 900, 0, 42] {
+            map.insert((row as u64 % 2, row), row);
+        }
+        assert_eq!(
+            map.of_batch(0)
+                .into_iter()
+                .map(|(row, _)| row)
+                .collect::<Vec<_>>(),
+            [0, 42, 900]
+        );
+        let all: Vec<RowKey> = map.drain_sorted().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(all, [(0, 0), (0, 42), (0, 900), (1, 3), (1, 7)]);
+        assert!(map.is_empty() && !map.any_in(1));
+    }
+}
