@@ -8,9 +8,9 @@
 
 mod thin;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
-use paceline_trace::{EventName, ResultKind, TraceRecord, key};
+use paceline_trace::{EventName, ResultKind, RowKey, RowMap, TraceRecord, key};
 use paceline_verify::PoolRules;
 
 pub use thin::{Busy, FINE};
@@ -171,9 +171,8 @@ pub struct TraceData {
     pub batch_stats_more: u64,
 }
 
-type RowKey = (u64, usize);
-
-#[derive(Default)]
+/// A lane's spans still open: at the gate since, in a call since.
+#[derive(Debug, Clone, Copy, Default)]
 struct Open {
     gate_from: Option<u64>,
     call_from: Option<u64>,
@@ -199,11 +198,12 @@ pub struct Collector {
     pauses: Pauses,
     rows: LaneBuilder,
     row_lane: BTreeMap<RowKey, u32>,
-    row_open: HashMap<RowKey, Open>,
+    row_open: RowMap<Open>,
     slots: LaneBuilder,
     free_slots: BTreeSet<u32>,
-    slot_of: HashMap<RowKey, u32>,
-    slot_open: HashMap<u32, Open>,
+    slot_of: RowMap<u32>,
+    /// Each worker lane's open spans, by lane.
+    slot_open: Vec<Open>,
 }
 
 impl Collector {
@@ -243,11 +243,11 @@ impl Collector {
             pauses: Pauses::default(),
             rows: LaneBuilder::new(Vec::new()),
             row_lane: BTreeMap::new(),
-            row_open: HashMap::new(),
+            row_open: RowMap::new(),
             slots: LaneBuilder::new((0..slots).map(|s| format!("worker {}", s + 1)).collect()),
             free_slots: (0..slots as u32).collect(),
-            slot_of: HashMap::new(),
-            slot_open: HashMap::new(),
+            slot_of: RowMap::new(),
+            slot_open: vec![Open::default(); slots],
         }
     }
 
@@ -329,7 +329,7 @@ impl Collector {
                     // Too many rows to draw one by one: workers it is.
                     self.data.per_row = false;
                     self.rows = LaneBuilder::new(Vec::new());
-                    self.row_open.clear();
+                    self.row_open = RowMap::new();
                     return;
                 }
                 let lane = self.row_lane.len() as u32;
@@ -343,7 +343,12 @@ impl Collector {
                 lane
             }
         };
-        let open = self.row_open.entry(key).or_default();
+        let Some(open) = self
+            .row_open
+            .get_or_insert_with(key, || Some(Open::default()))
+        else {
+            return;
+        };
         record(&mut self.rows, open, lane, r);
         if r.event == EventName::Backoff {
             let length = r
@@ -373,11 +378,13 @@ impl Collector {
                 None => return,
             },
         };
-        let open = self.slot_open.entry(slot).or_default();
+        let Some(open) = self.slot_open.get_mut(slot as usize) else {
+            return;
+        };
         record(&mut self.slots, open, slot, r);
         if r.event == EventName::Release {
+            *open = Open::default();
             self.slot_of.remove(&key);
-            self.slot_open.remove(&slot);
             self.free_slots.insert(slot);
         }
     }
