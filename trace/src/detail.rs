@@ -58,10 +58,26 @@ pub mod key {
 pub const SERVER_VANTAGE: &str = "server";
 
 /// The value of `key` in a `key=value;key=value` detail string.
+///
+/// Every stage that reads a trace asks this of most `emit` lines, so it compares the key
+/// at the start of each pair and jumps to the next `;` (a byte search), rather than
+/// splitting the string into pairs and testing each as text.
 pub fn detail_value<'a>(detail: &'a str, key: &str) -> Option<&'a str> {
-    detail
-        .split(';')
-        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+    let bytes = detail.as_bytes();
+    let mut start = 0;
+    while start <= bytes.len() {
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b';')
+            .map_or(bytes.len(), |at| start + at);
+        let pair = &bytes[start..end];
+        if pair.len() > key.len() && pair.starts_with(key.as_bytes()) && pair[key.len()] == b'=' {
+            // Both ends sit next to ASCII bytes (`=` and `;` or the end): char boundaries.
+            return detail.get(start + key.len() + 1..end);
+        }
+        start = end + 1;
+    }
+    None
 }
 
 /// Builds a detail string into a buffer the caller reuses, so writing a trace allocates
@@ -111,6 +127,12 @@ mod tests {
         assert_eq!(detail_value("a=1;bb=2;c=", "bb"), Some("2"));
         assert_eq!(detail_value("a=1;bb=2;c=", "c"), Some(""));
         assert_eq!(detail_value("a=1", "b"), None);
+        // A key is a whole name before `=`, never a prefix of a longer one.
+        assert_eq!(detail_value("bb=2;b=3", "b"), Some("3"));
+        assert_eq!(detail_value("b;b=é;c=1", "b"), Some("é"));
+        assert_eq!(detail_value("", "b"), None);
+        assert_eq!(detail_value(";;b=", "b"), Some(""));
+        assert_eq!(detail_value("x=a=b", "x"), Some("a=b"));
     }
 
     #[test]
