@@ -343,12 +343,7 @@ impl Collector {
                 lane
             }
         };
-        let Some(open) = self
-            .row_open
-            .get_or_insert_with(key, || Some(Open::default()))
-        else {
-            return;
-        };
+        let open = self.row_open.get_or_default(key);
         record(&mut self.rows, open, lane, r);
         if r.event == EventName::Backoff {
             let length = r

@@ -59,25 +59,14 @@ pub const SERVER_VANTAGE: &str = "server";
 
 /// The value of `key` in a `key=value;key=value` detail string.
 ///
-/// Every stage that reads a trace asks this of most `emit` lines, so it compares the key
-/// at the start of each pair and jumps to the next `;` (a byte search), rather than
-/// splitting the string into pairs and testing each as text.
+/// Every stage that reads a trace asks this of most `emit` lines: each pair is ruled out
+/// by the byte after the key's length (it must be `=`) before any text is compared.
 pub fn detail_value<'a>(detail: &'a str, key: &str) -> Option<&'a str> {
-    let bytes = detail.as_bytes();
-    let mut start = 0;
-    while start <= bytes.len() {
-        let end = bytes[start..]
-            .iter()
-            .position(|&b| b == b';')
-            .map_or(bytes.len(), |at| start + at);
-        let pair = &bytes[start..end];
-        if pair.len() > key.len() && pair.starts_with(key.as_bytes()) && pair[key.len()] == b'=' {
-            // Both ends sit next to ASCII bytes (`=` and `;` or the end): char boundaries.
-            return detail.get(start + key.len() + 1..end);
-        }
-        start = end + 1;
-    }
-    None
+    detail.split(';').find_map(|pair| {
+        (pair.as_bytes().get(key.len()) == Some(&b'=') && pair.starts_with(key))
+            .then(|| pair.get(key.len() + 1..))
+            .flatten()
+    })
 }
 
 /// Builds a detail string into a buffer the caller reuses, so writing a trace allocates

@@ -11,18 +11,29 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
 use foldhash::fast::RandomState;
 
 use crate::ready::RowKey;
 
 /// A value per open row, with how many rows each batch has open.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RowMap<V> {
     rows: HashMap<RowKey, V, RandomState>,
     /// Rows held per batch (batches with none are removed): answers "has this batch
     /// rows open" without a range query.
     per_batch: BTreeMap<u64, usize>,
+}
+
+/// Its size and the rows open per batch: not its entries, which would come in hash order.
+impl<V> fmt::Debug for RowMap<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RowMap")
+            .field("rows", &self.rows.len())
+            .field("per_batch", &self.per_batch)
+            .finish()
+    }
 }
 
 impl<V> Default for RowMap<V> {
@@ -82,6 +93,18 @@ impl<V> RowMap<V> {
         }
     }
 
+    /// `key`'s value, a default one kept if it had none.
+    pub fn get_or_default(&mut self, key: RowKey) -> &mut V
+    where
+        V: Default,
+    {
+        let counts = &mut self.per_batch;
+        self.rows.entry(key).or_insert_with(|| {
+            *counts.entry(key.0).or_default() += 1;
+            V::default()
+        })
+    }
+
     /// Hold `value` for `key`; the value it replaces, if any.
     pub fn insert(&mut self, key: RowKey, value: V) -> Option<V> {
         let before = self.rows.insert(key, value);
@@ -108,18 +131,10 @@ impl<V> RowMap<V> {
         self.per_batch.contains_key(&batch)
     }
 
-    /// The rows held of `batch`, by row number.
-    pub fn of_batch(&self, batch: u64) -> Vec<(usize, &V)> {
-        if !self.any_in(batch) {
-            return Vec::new();
-        }
-        let mut rows: Vec<(usize, &V)> = self
-            .rows
-            .iter()
-            .filter(|((b, _), _)| *b == batch)
-            .map(|(&(_, row), value)| (row, value))
-            .collect();
-        rows.sort_unstable_by_key(|&(row, _)| row);
+    /// Every row held, in (batch, row) order.
+    pub fn sorted(&self) -> Vec<(RowKey, &V)> {
+        let mut rows: Vec<(RowKey, &V)> = self.rows.iter().map(|(&key, v)| (key, v)).collect();
+        rows.sort_unstable_by_key(|&(key, _)| key);
         rows
     }
 
@@ -144,10 +159,13 @@ mod tests {
         assert_eq!(map.get_or_insert_with((1, 2), || Some('c')), Some(&mut 'c'));
         assert_eq!(map.get_or_insert_with((1, 2), || Some('x')), Some(&mut 'c'));
         assert_eq!(map.get_or_insert_with((2, 0), || None), None);
+        assert_eq!(*map.get_or_default((3, 1)), '\0');
+        assert!(map.any_in(3));
+        assert_eq!(map.remove(&(3, 1)), Some('\0'));
         assert!(!map.contains_key(&(2, 0)));
         assert!(map.any_in(1) && !map.any_in(2));
         assert_eq!(map.len(), 2);
-        assert_eq!(map.of_batch(1), [(2, &'c'), (5, &'b')]);
+        assert_eq!(map.sorted(), [((1, 2), &'c'), ((1, 5), &'b')]);
         assert_eq!(map.remove(&(1, 5)), Some('b'));
         assert!(map.any_in(1));
         assert_eq!(map.remove(&(1, 5)), None);
@@ -161,13 +179,8 @@ mod tests {
         for row in [7, 3, 900, 0, 42] {
             map.insert((row as u64 % 2, row), row);
         }
-        assert_eq!(
-            map.of_batch(0)
-                .into_iter()
-                .map(|(row, _)| row)
-                .collect::<Vec<_>>(),
-            [0, 42, 900]
-        );
+        let rows: Vec<RowKey> = map.sorted().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(rows, [(0, 0), (0, 42), (0, 900), (1, 3), (1, 7)]);
         let all: Vec<RowKey> = map.drain_sorted().into_iter().map(|(k, _)| k).collect();
         assert_eq!(all, [(0, 0), (0, 42), (0, 900), (1, 3), (1, 7)]);
         assert!(map.is_empty() && !map.any_in(1));

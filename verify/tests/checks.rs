@@ -519,6 +519,35 @@ fn a_million_tiny_batches_leave_nothing_behind() {
 }
 
 #[test]
+fn rows_left_open_are_named_under_their_own_batch() {
+    let mut v = Verifier::new(rules(|r| r.pool_size = 8), 0);
+    // Three batches that declare no row count; rows left open in batches 0 and 2, seen
+    // interleaved and out of order; batch 1's only row ends.
+    for batch in [2, 0, 1] {
+        v.observe(&record(0, EventName::BatchStart, batch, None));
+    }
+    for (batch, row) in [(2, 7), (0, 4), (2, 3), (0, 1)] {
+        v.observe(&record(10, EventName::Permit, batch, Some(row)));
+    }
+    row_life(&mut v, 20, 1, 0);
+    for batch in [0, 1, 2] {
+        v.observe(&record(30, EventName::BatchEnd, batch, None));
+    }
+    let m = message(&v.finish(None), Invariant::I4);
+    let named: Vec<&str> = m
+        .lines()
+        .filter(|l| l.contains("no terminal result"))
+        .collect();
+    assert_eq!(named.len(), 4, "{m}");
+    for (line, (batch, row)) in named.iter().zip([(0, 1), (0, 4), (2, 3), (2, 7)]) {
+        assert!(
+            line.contains(&format!("batch {batch} row {row}")),
+            "{line}\n{m}"
+        );
+    }
+}
+
+#[test]
 fn rows_are_tracked_while_open_not_up_to_their_index() {
     let mut v = Verifier::new(hostile_rules(), 0);
     v.observe(&TraceRecord {

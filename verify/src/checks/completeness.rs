@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use paceline_trace::{Ending, EventName, Invariant, ms};
+use paceline_trace::{Ending, EventName, Invariant, RowKey, ms};
 
 use super::violation;
 
@@ -107,8 +107,14 @@ impl Completeness {
             .batches
             .iter()
             .filter(|(_, b)| b.started && unfinished.is_none());
+        // Every open row once, in (batch, row) order: each batch takes its slice, so
+        // the cost is one sort however many batches ended with rows open.
+        let open_rows = tracks.rows.sorted();
         for (&batch, track) in open_batches {
-            self.missing_rows(tracks, batch, track);
+            let from = open_rows.partition_point(|&((b, _), _)| b < batch);
+            let to = open_rows.partition_point(|&((b, _), _)| b <= batch);
+            let of_batch = open_rows.get(from..to).unwrap_or_default();
+            self.missing_rows(tracks, batch, track, of_batch);
             if !tracks.closed.contains(batch) {
                 self.findings.push(Violation {
                     invariant: Invariant::I4,
@@ -123,31 +129,34 @@ impl Completeness {
     }
 
     /// Rows of `batch` with no terminal result: the first few named, the rest counted.
-    fn missing_rows(&mut self, tracks: &Tracks, batch: u64, track: &BatchTrack) {
-        let open = tracks.rows.of_batch(batch).into_iter();
-        let (count, listed): (u64, Vec<Missing<'_>>) = match track.declared {
+    /// `open`: the batch's open rows, by row.
+    fn missing_rows<'a>(
+        &mut self,
+        tracks: &'a Tracks,
+        batch: u64,
+        track: &BatchTrack,
+        open: &[(RowKey, &'a RowTrack)],
+    ) {
+        let open = open.iter().map(|&((_, row), t)| (row, t));
+        let (count, listed): (u64, Vec<Missing<'a>>) = match track.declared {
             None => {
                 // Rows only made ready have no result either: merged in row order.
                 let kept = open
+                    .clone()
                     .filter(|(_, t)| t.terminal.is_none())
                     .map(|(row, t)| (row, Cow::Borrowed(t)));
                 let ready = tracks
                     .ready
                     .of_batch(batch)
                     .map(|(row, at)| (row, Cow::Owned(RowTrack::ready_at(at))));
-                let mut listed: Vec<Missing<'_>> = kept
+                let mut listed: Vec<Missing<'a>> = kept
                     .take(LISTED)
                     .chain(ready.take(LISTED))
                     .map(|(row, t)| (row, Some(t)))
                     .collect();
                 listed.sort_by_key(|(row, _)| *row);
                 listed.truncate(LISTED);
-                let count = tracks
-                    .rows
-                    .of_batch(batch)
-                    .iter()
-                    .filter(|(_, t)| t.terminal.is_none())
-                    .count() as u64
+                let count = open.filter(|(_, t)| t.terminal.is_none()).count() as u64
                     + tracks.ready.count_in(batch);
                 (count, listed)
             }
