@@ -17,13 +17,15 @@ use foldhash::fast::RandomState;
 
 use crate::ready::RowKey;
 
-/// A value per open row, with how many rows each batch has open.
+/// A value per open row; if made with [`RowMap::counting_batches`], also how many rows
+/// each batch has open.
 #[derive(Clone)]
 pub struct RowMap<V> {
     rows: HashMap<RowKey, V, RandomState>,
-    /// Rows held per batch (batches with none are removed): answers "has this batch
-    /// rows open" without a range query.
-    per_batch: BTreeMap<u64, usize>,
+    /// Rows held per batch (batches with none are removed), where counted: answers "has
+    /// this batch rows open" without a scan, for a small cost on every insertion and
+    /// removal that only a reader asking it should pay.
+    per_batch: Option<BTreeMap<u64, usize>>,
 }
 
 /// Its size and the rows open per batch: not its entries, which would come in hash order.
@@ -40,7 +42,7 @@ impl<V> Default for RowMap<V> {
     fn default() -> Self {
         RowMap {
             rows: HashMap::default(),
-            per_batch: BTreeMap::new(),
+            per_batch: None,
         }
     }
 }
@@ -49,6 +51,22 @@ impl<V> RowMap<V> {
     /// An empty map.
     pub fn new() -> Self {
         RowMap::default()
+    }
+
+    /// An empty map that counts each batch's rows, so that [`RowMap::any_in`] costs a
+    /// lookup rather than a scan.
+    pub fn counting_batches() -> Self {
+        RowMap {
+            rows: HashMap::default(),
+            per_batch: Some(BTreeMap::new()),
+        }
+    }
+
+    /// One more row of `batch` held.
+    fn counted_in(per_batch: &mut Option<BTreeMap<u64, usize>>, batch: u64) {
+        if let Some(counts) = per_batch {
+            *counts.entry(batch).or_default() += 1;
+        }
     }
 
     /// Rows held.
@@ -87,7 +105,7 @@ impl<V> RowMap<V> {
             Entry::Occupied(kept) => Some(kept.into_mut()),
             Entry::Vacant(slot) => {
                 let value = make()?;
-                *self.per_batch.entry(key.0).or_default() += 1;
+                Self::counted_in(&mut self.per_batch, key.0);
                 Some(slot.insert(value))
             }
         }
@@ -100,7 +118,7 @@ impl<V> RowMap<V> {
     {
         let counts = &mut self.per_batch;
         self.rows.entry(key).or_insert_with(|| {
-            *counts.entry(key.0).or_default() += 1;
+            Self::counted_in(counts, key.0);
             V::default()
         })
     }
@@ -109,7 +127,7 @@ impl<V> RowMap<V> {
     pub fn insert(&mut self, key: RowKey, value: V) -> Option<V> {
         let before = self.rows.insert(key, value);
         if before.is_none() {
-            *self.per_batch.entry(key.0).or_default() += 1;
+            Self::counted_in(&mut self.per_batch, key.0);
         }
         before
     }
@@ -117,18 +135,23 @@ impl<V> RowMap<V> {
     /// Stop holding `key`; its value, if it had one.
     pub fn remove(&mut self, key: &RowKey) -> Option<V> {
         let value = self.rows.remove(key)?;
-        if let Some(count) = self.per_batch.get_mut(&key.0) {
+        if let Some(counts) = &mut self.per_batch
+            && let Some(count) = counts.get_mut(&key.0)
+        {
             *count -= 1;
             if *count == 0 {
-                self.per_batch.remove(&key.0);
+                counts.remove(&key.0);
             }
         }
         Some(value)
     }
 
-    /// Whether `batch` has a row held.
+    /// Whether `batch` has a row held: a lookup where batches are counted, else a scan.
     pub fn any_in(&self, batch: u64) -> bool {
-        self.per_batch.contains_key(&batch)
+        match &self.per_batch {
+            Some(counts) => counts.contains_key(&batch),
+            None => self.rows.keys().any(|&(b, _)| b == batch),
+        }
     }
 
     /// Every row held, in (batch, row) order.
@@ -140,7 +163,9 @@ impl<V> RowMap<V> {
 
     /// Every value, in (batch, row) order; the map is emptied.
     pub fn drain_sorted(&mut self) -> Vec<(RowKey, V)> {
-        self.per_batch.clear();
+        if let Some(counts) = &mut self.per_batch {
+            counts.clear();
+        }
         let mut rows: Vec<(RowKey, V)> = self.rows.drain().collect();
         rows.sort_unstable_by_key(|&(key, _)| key);
         rows
@@ -153,7 +178,13 @@ mod tests {
 
     #[test]
     fn batches_count_their_open_rows_through_every_way_in_and_out() {
-        let mut map = RowMap::new();
+        // Counted or not, the answers are the same.
+        for mut map in [RowMap::counting_batches(), RowMap::new()] {
+            ways_in_and_out(&mut map);
+        }
+    }
+
+    fn ways_in_and_out(map: &mut RowMap<char>) {
         assert!(map.insert((1, 5), 'a').is_none());
         assert_eq!(map.insert((1, 5), 'b'), Some('a'));
         assert_eq!(map.get_or_insert_with((1, 2), || Some('c')), Some(&mut 'c'));
@@ -175,7 +206,7 @@ mod tests {
 
     #[test]
     fn bulk_reads_come_in_row_order_whatever_the_insertion_order() {
-        let mut map = RowMap::new();
+        let mut map = RowMap::counting_batches();
         for row in [7, 3, 900, 0, 42] {
             map.insert((row as u64 % 2, row), row);
         }

@@ -195,7 +195,8 @@ pub(crate) fn update(track: &mut RowTrack, ev: &Ev) {
 /// What the verifier knows of rows and batches, shared by every check.
 #[derive(Debug, Default)]
 pub(crate) struct Tracks {
-    /// Rows seen and not finished, but for those only made ready.
+    /// Rows seen and not finished, but for those only made ready; the verifier makes
+    /// it count its batches' rows (it asks at every `batch_end`).
     pub rows: RowMap<RowTrack>,
     /// Rows only made ready so far.
     pub ready: ReadyRuns,

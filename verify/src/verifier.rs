@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io;
 
 use paceline_trace::{
-    Ending, EventName, LimitHit, NoTrace, ReadError, RowKey, SERVER_VANTAGE, TraceLimits,
+    Ending, EventName, LimitHit, NoTrace, ReadError, RowKey, RowMap, SERVER_VANTAGE, TraceLimits,
     TraceReader, TraceRecord, TraceRow, TraceSink, detail_value, key, pipeline,
 };
 
@@ -67,7 +67,10 @@ impl Verifier {
             rules,
             tolerance_us,
             max_open_rows,
-            tracks: Tracks::default(),
+            tracks: Tracks {
+                rows: RowMap::counting_batches(),
+                ..Tracks::default()
+            },
             permits_held: 0,
             in_flight: 0,
             batches_started: 0,
