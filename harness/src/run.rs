@@ -226,10 +226,10 @@ pub const SIDE_BY_SIDE_ROWS: u64 = 20_000;
 ///
 /// A run of [`SIDE_BY_SIDE_ROWS`] rows or more is a pipeline: the simulator and `near`
 /// (the CSV writer, if any) on this thread, the verifier, the recovery watch and `far`
-/// (the I8 digest, the figures or the report's data) on another, records passing in bounded chunks; where a core is free the halves
-/// overlap (`far` must therefore be `Send`). Either way every sink sees every record in
-/// order, until a sink refuses one (in a pipeline `near` may by then have seen a few
-/// chunks more).
+/// (the I8 digest, the figures or the report's data) on another, records passing in
+/// bounded chunks; where a core is free the halves overlap (`far` must therefore be
+/// `Send`). Either way every sink sees every record in order, until a sink refuses one
+/// (in a pipeline `near` may by then have seen a few chunks more).
 fn verified_run<N: TraceSink, F: TraceSink + Send>(
     scenario: &Scenario,
     seed: u64,
