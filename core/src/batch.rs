@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::Time;
 use crate::event::{BatchId, BatchStats, EntryMeta, EventKind};
 use crate::gate::Head;
+use crate::machines::Machines;
 use crate::pace::Pace;
 use crate::reorder::ReorderBuffer;
 use crate::row::{RowEnd, RowMachine, RowState};
@@ -38,7 +39,7 @@ pub(crate) struct ActiveBatch {
     /// When it left the single-flight queue: its rows' readiness counts from here.
     pub(crate) started_at: Time,
     /// Machines of the rows that took a permit and have not ended.
-    pub(crate) rows: BTreeMap<usize, RowMachine>,
+    pub(crate) rows: Machines,
     /// Rows whose work is not available yet, in the order it becomes available.
     pub(crate) not_ready: NotReady,
     /// Rows back from backoff, queued for a permit ahead of `fresh`.
@@ -81,7 +82,7 @@ impl ActiveBatch {
             id: batch.id,
             called_at: batch.called_at,
             started_at: now,
-            rows: BTreeMap::new(),
+            rows: Machines::default(),
             not_ready: NotReady::new(batch.rows, now),
             returning: VecDeque::new(),
             fresh: VecDeque::new(),

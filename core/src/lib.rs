@@ -68,6 +68,7 @@ mod config;
 mod event;
 mod executor;
 mod gate;
+mod machines;
 #[cfg(feature = "mutants")]
 #[doc(hidden)]
 pub mod mutant;

@@ -374,7 +374,8 @@ impl Pool {
     pub fn waiting_first(&self, n: usize) -> Vec<Waiting> {
         let mut waiting = Vec::new();
         if let Some(a) = &self.active {
-            let at_work = a.rows.iter().map(|(&row, r)| (row, r.state())).take(n);
+            // The machines come in no order: all of them, cut to the first `n` below.
+            let at_work = a.rows.iter().map(|(&row, r)| (row, r.state()));
             // Within a run of row numbers only the first `n` can be among the first `n`.
             let fresh = a
                 .fresh

@@ -11,36 +11,30 @@ use paceline_trace::{EventName, IdSet, ReadyRuns, RowKey, RowMap, detail_value, 
 use crate::reference::PoolRules;
 use crate::verdict::RowRef;
 
-/// One event as the checks see it.
+/// One event as the checks see it: its text borrowed from the record while it is judged
+/// at once, owned while it is held back ([`Ev::into_owned`]).
 #[derive(Debug, Clone)]
-pub(crate) struct Ev {
+pub(crate) struct Ev<'a> {
     pub t_us: u64,
     pub kind: EventName,
     pub batch: u64,
     pub row: Option<usize>,
-    pub id: String,
+    pub id: Cow<'a, str>,
     pub attempt: Option<u32>,
     pub delay_ms: Option<f64>,
-    pub detail: String,
+    pub detail: Cow<'a, str>,
 }
 
-impl Default for Ev {
-    /// A blank event, to be filled in (the verifier reuses one).
-    fn default() -> Self {
+impl Ev<'_> {
+    /// The event with its own copy of its text, to be held back.
+    pub(crate) fn into_owned(self) -> Ev<'static> {
         Ev {
-            t_us: 0,
-            kind: EventName::BatchStart,
-            batch: 0,
-            row: None,
-            id: String::new(),
-            attempt: None,
-            delay_ms: None,
-            detail: String::new(),
+            id: Cow::Owned(self.id.into_owned()),
+            detail: Cow::Owned(self.detail.into_owned()),
+            ..self
         }
     }
-}
 
-impl Ev {
     pub(crate) fn detail(&self, key: &str) -> Option<&str> {
         detail_value(&self.detail, key)
     }
@@ -49,7 +43,7 @@ impl Ev {
         self.row.map(|row| RowRef {
             batch: self.batch,
             row,
-            id: self.id.clone(),
+            id: self.id.to_string(),
             attempt: self.attempt,
         })
     }
@@ -124,7 +118,7 @@ pub(crate) struct BatchTrack {
 
 /// One event with the shared state around it, as handed to every check.
 pub(crate) struct Step<'a> {
-    pub ev: &'a Ev,
+    pub ev: &'a Ev<'a>,
     /// The row's state before this event; `None` for events of no row, and for rows that
     /// had finished (ended and were returned) before it.
     pub row: Option<&'a RowTrack>,
@@ -148,10 +142,10 @@ pub(crate) struct Step<'a> {
 }
 
 /// Record `ev` in its row's track.
-pub(crate) fn update(track: &mut RowTrack, ev: &Ev) {
+pub(crate) fn update(track: &mut RowTrack, ev: &Ev<'_>) {
     let t = ev.t_us;
     if track.id.is_empty() {
-        track.id.clone_from(&ev.id);
+        track.id.push_str(&ev.id);
     }
     match ev.kind {
         EventName::Permit => {

@@ -13,6 +13,7 @@
 //! it ends complete (the ended batches are a range set too). A trace can make the
 //! verifier hold at most `max_open_rows` tracks.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 
@@ -40,9 +41,7 @@ pub struct Verifier {
     in_flight: u64,
     batches_started: u64,
     /// Events held back, the front one numbered `held_base`, with their resolution.
-    held: VecDeque<(Ev, Option<bool>)>,
-    /// The event being judged, reused from one record to the next.
-    scratch: Ev,
+    held: VecDeque<(Ev<'static>, Option<bool>)>,
     held_base: u64,
     /// Each row's unresolved failure among the held events, by number.
     unresolved: BTreeMap<RowKey, u64>,
@@ -75,7 +74,6 @@ impl Verifier {
             in_flight: 0,
             batches_started: 0,
             held: VecDeque::new(),
-            scratch: Ev::default(),
             held_base: 0,
             unresolved: BTreeMap::new(),
             checks: Checks::default(),
@@ -149,24 +147,22 @@ impl Verifier {
         if kind == EventName::BatchStart && record.batch.is_none() {
             self.batches_started += 1;
         }
-        // Most events are judged at once: they are built in a reused event, whose text
-        // keeps its allocations; only an event held back is given its own.
-        let mut ev = std::mem::take(&mut self.scratch);
-        ev.t_us = record.t_us;
-        ev.kind = kind;
-        ev.batch = batch;
-        ev.row = record.row;
-        ev.id.clear();
-        ev.id.push_str(record.id);
-        ev.attempt = record.attempt;
-        ev.delay_ms = record.delay_ms;
-        ev.detail.clear();
-        ev.detail.push_str(record.detail);
+        // Most events are judged at once, their text borrowed from the record; only an
+        // event held back is given its own.
+        let ev = Ev {
+            t_us: record.t_us,
+            kind,
+            batch,
+            row: record.row,
+            id: Cow::Borrowed(record.id),
+            attempt: record.attempt,
+            delay_ms: record.delay_ms,
+            detail: Cow::Borrowed(record.detail),
+        };
         // A server's rows are requests: no later event resolves a failure, and whether
         // the pool recorded it matters only to checks a server-side trace skips.
         if self.held.is_empty() && (self.server_side || !ev.awaits_resolution()) {
             self.process(&ev, false);
-            self.scratch = ev;
             return Ok(());
         }
         if ev.kind != EventName::Release
@@ -189,7 +185,7 @@ impl Verifier {
         } else {
             Some(false)
         };
-        self.held.push_back((ev, resolved));
+        self.held.push_back((ev.into_owned(), resolved));
         self.release_held(false);
         Ok(())
     }
@@ -217,7 +213,7 @@ impl Verifier {
         }
     }
 
-    fn process(&mut self, ev: &Ev, recorded: bool) {
+    fn process(&mut self, ev: &Ev<'_>, recorded: bool) {
         match ev.kind {
             EventName::Ok => self.throttle.success(&self.rules),
             EventName::Capacity | EventName::Retryable if recorded => {

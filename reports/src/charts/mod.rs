@@ -14,6 +14,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
+use rayon::prelude::*;
 
 use crate::ReportError;
 use crate::data::TraceData;
@@ -145,24 +146,45 @@ pub fn draw_all(
 ) -> Result<Vec<PathBuf>, ReportError> {
     font()?;
     let axis = TimeAxis::of(data.end_us);
-    let mut written = Vec::new();
     let lanes = data.lanes.names.len().max(1) as u32;
     let timeline_height =
         ((lanes as f64 + LEGEND_LANES) * 24.0 + 120.0).clamp(300.0, 1700.0) as u32;
-    macro_rules! both {
-        ($name:expr, $height:expr, $draw:expr) => {
-            written.extend(png_and_svg!(dir, $name, $height, $draw))
-        };
+    type Drawing<'a> = &'a (dyn Fn() -> Result<[PathBuf; 2], ReportError> + Sync);
+    let charts: [Drawing<'_>; 5] = [
+        &|| {
+            Ok(png_and_svg!(dir, "timeline", timeline_height, |a| {
+                timeline::draw(a, data, axis)
+            }))
+        },
+        &|| {
+            Ok(png_and_svg!(dir, "gaps", 480, |a| gaps::draw(
+                a, data, flagged, axis
+            )))
+        },
+        &|| {
+            Ok(png_and_svg!(dir, "delay", 420, |a| {
+                delay::draw(a, data, axis, min_ms, max_ms)
+            }))
+        },
+        &|| {
+            Ok(png_and_svg!(dir, "concurrency", 420, |a| {
+                concurrency::draw(a, data, axis, pool_size)
+            }))
+        },
+        &|| {
+            Ok(png_and_svg!(dir, "latency", 420, |a| latency::draw(
+                a, latencies
+            )))
+        },
+    ];
+    // Each chart is its own picture and files: they are drawn side by side where cores
+    // are free, and listed (or the first failure reported) in this order.
+    let drawn: Vec<Result<[PathBuf; 2], ReportError>> =
+        charts.par_iter().map(|draw| draw()).collect();
+    let mut written = Vec::new();
+    for files in drawn {
+        written.extend(files?);
     }
-    both!("timeline", timeline_height, |a| timeline::draw(
-        a, data, axis
-    ));
-    both!("gaps", 480, |a| gaps::draw(a, data, flagged, axis));
-    both!("delay", 420, |a| delay::draw(a, data, axis, min_ms, max_ms));
-    both!("concurrency", 420, |a| concurrency::draw(
-        a, data, axis, pool_size
-    ));
-    both!("latency", 420, |a| latency::draw(a, latencies));
     Ok(written)
 }
 
