@@ -164,7 +164,8 @@ pub fn replay_into(
     let mut file = File::create(&trace_path)
         .map_err(|e| format!("cannot create {}: {e}", trace_path.display()))?;
     let mut sink = ReportSink::new(&table_of(&scenario.pool), figures::limits_of(scenario));
-    let run = check_run_with(scenario, seed, Some(&mut file), &mut sink)
+    let (mut charts, figures) = sink.halves();
+    let run = check_run_with(scenario, seed, Some(&mut file), figures, &mut charts)
         .map_err(|e| format!("cannot write {}: {e}", trace_path.display()))?;
     let gathered = sink.finish(Some(&run.summary.ending));
     Ok((run, gathered, trace_path))

@@ -6,7 +6,8 @@ use std::io::{self, Write};
 
 use paceline_sim::{RunSummary, Scenario, simulate};
 use paceline_trace::{
-    CsvTrace, Ending, Invariant, NoTrace, Tee, TraceRecord, TraceSink, ms, pipeline,
+    ChunkSender, CsvTrace, Ending, Invariant, NoTrace, Tee, TraceRecord, TraceSink, ms,
+    pipeline_stages,
 };
 use paceline_verify::{Findings, Report, Verdict, Verifier, Violation};
 
@@ -179,19 +180,21 @@ pub fn within_budget(summary: &RunSummary) -> io::Result<()> {
 pub fn check_run(
     scenario: &Scenario,
     seed: u64,
-    trace: Option<&mut dyn Write>,
+    trace: Option<&mut (dyn Write + Send)>,
 ) -> io::Result<CheckedRun> {
-    check_run_with(scenario, seed, trace, &mut NoTrace)
+    check_run_with(scenario, seed, trace, &mut NoTrace, &mut NoTrace)
 }
 
-/// [`check_run`], with the trace also streamed into `extra` (the planning figures, say)
-/// during the first run; `extra` is `Send` because a large run feeds it from the thread
-/// that judges the trace.
-pub fn check_run_with<S: TraceSink + Send>(
+/// [`check_run`], with the first run's trace also streamed into two more sinks (the two
+/// halves of a report, say): `checked` is fed beside the verifier and `written` beside
+/// the CSV writer, each on a thread of its own in a large run (hence `Send`, and `trace`
+/// too); without a CSV writer both are fed beside the verifier.
+pub fn check_run_with<A: TraceSink + Send, B: TraceSink + Send>(
     scenario: &Scenario,
     seed: u64,
-    trace: Option<&mut dyn Write>,
-    extra: &mut S,
+    trace: Option<&mut (dyn Write + Send)>,
+    checked: &mut A,
+    written: &mut B,
 ) -> io::Result<CheckedRun> {
     // The second run only digests its trace: it runs beside the first (on another core
     // when one is free), which carries the checks.
@@ -199,17 +202,17 @@ pub fn check_run_with<S: TraceSink + Send>(
     let first = rayon::in_place_scope(|scope| {
         scope.spawn(|_| second = Some(trace_fingerprint(scenario, seed)));
         let mut digest = RecordDigest::default();
-        // The digest goes to the judging side, the CSV writer stays with the
-        // simulator: measured on a million rows, that splits the work most evenly.
-        let mut judged = Tee(&mut digest, extra);
+        let mut beside_checks = Tee(&mut digest, checked);
         let run = match trace {
             Some(out) => {
                 let mut csv = CsvTrace::new(io::BufWriter::new(out))?;
-                let run = verified_run(scenario, seed, &mut csv, &mut judged)?;
+                let mut beside_writer = Tee(written, &mut csv);
+                let run =
+                    verified_run(scenario, seed, Some(&mut beside_writer), &mut beside_checks)?;
                 csv.finish()?.flush()?;
                 run
             }
-            None => verified_run(scenario, seed, &mut NoTrace, &mut judged)?,
+            None => verified_run(scenario, seed, None, &mut Tee(beside_checks, written))?,
         };
         io::Result::Ok((run, digest.fingerprint()))
     });
@@ -238,7 +241,7 @@ pub fn judged_run<S: TraceSink + Send>(
     seed: u64,
     extra: &mut S,
 ) -> io::Result<CheckedRun> {
-    let mut run = verified_run(scenario, seed, &mut NoTrace, extra)?;
+    let mut run = verified_run(scenario, seed, None, extra)?;
     within_budget(&run.summary)?;
     run.report.set(
         Invariant::I8,
@@ -253,43 +256,51 @@ pub fn judged_run<S: TraceSink + Send>(
 /// the simulator (see [`verified_run`]); smaller runs are not worth a thread.
 pub const SIDE_BY_SIDE_ROWS: u64 = 20_000;
 
-/// Simulate with the verifier and `far` on the trace, and `near` too; I1-I7 and I9
+/// Simulate with the verifier and `far` on the trace, and `writer` too; I1-I7 and I9
 /// judged, and the exact expectations.
 ///
-/// A run of [`SIDE_BY_SIDE_ROWS`] rows or more is a pipeline: the simulator and `near`
-/// (the CSV writer, if any) on this thread, the verifier, the recovery watch and `far`
-/// (the I8 digest, the figures or the report's data) on another, records passing in
-/// bounded chunks; where a core is free the halves overlap (`far` must therefore be
-/// `Send`). Either way every sink sees every record in order, until a sink refuses one
-/// (in a pipeline `near` may by then have seen a few chunks more).
-fn verified_run<N: TraceSink, F: TraceSink + Send>(
+/// A run of [`SIDE_BY_SIDE_ROWS`] rows or more is a pipeline: the simulator on this
+/// thread; the verifier, the recovery watch and `far` (the I8 digest, the figures or the
+/// report's data) on a second; `writer` (the CSV writer, if any) on a third, records
+/// passing in bounded chunks. Where cores are free the stages overlap (so `far` and
+/// `writer` must be `Send`); measured on a million rows, the writer and the file system's
+/// copy of its bytes were a third of the simulator's thread when they shared it. Either
+/// way every sink sees every record in order, until a sink refuses one.
+fn verified_run<F: TraceSink + Send>(
     scenario: &Scenario,
     seed: u64,
-    near: &mut N,
+    writer: Option<&mut (dyn TraceSink + Send)>,
     far: &mut F,
 ) -> io::Result<CheckedRun> {
     let side_by_side = scenario.row_count() >= SIDE_BY_SIDE_ROWS;
-    verified_run_in(scenario, seed, near, far, side_by_side)
+    verified_run_in(scenario, seed, writer, far, side_by_side)
 }
 
 /// [`verified_run`], as a pipeline or on this thread alone.
-fn verified_run_in<N: TraceSink, F: TraceSink + Send>(
+fn verified_run_in<F: TraceSink + Send>(
     scenario: &Scenario,
     seed: u64,
-    near: &mut N,
+    writer: Option<&mut (dyn TraceSink + Send)>,
     far: &mut F,
     side_by_side: bool,
 ) -> io::Result<CheckedRun> {
     let mut verifier = Verifier::new(rules_of(&scenario.pool), 0).with_complete_details();
     let mut watch = RecoveryWatch::new(scenario.expect.recovers);
     let mut judges = Tee(&mut verifier, Tee(&mut watch, far));
-    let summary = if side_by_side {
-        pipeline(
-            |judge| simulate(scenario, seed, &mut Tee(judge, &mut *near)),
-            |_, record| judges.record(record),
-        )?
-    } else {
-        simulate(scenario, seed, &mut Tee(&mut judges, near))?
+    let summary = match (side_by_side, writer) {
+        (true, writer) => {
+            let simulated = |sender: &mut ChunkSender<'_>| simulate(scenario, seed, sender);
+            let mut judge = |_, record: &TraceRecord<'_>| judges.record(record);
+            match writer {
+                Some(writer) => {
+                    let mut write = |_, record: &TraceRecord<'_>| writer.record(record);
+                    pipeline_stages(simulated, &mut [&mut judge, &mut write])?
+                }
+                None => pipeline_stages(simulated, &mut [&mut judge])?,
+            }
+        }
+        (false, Some(writer)) => simulate(scenario, seed, &mut Tee(&mut judges, writer))?,
+        (false, None) => simulate(scenario, seed, &mut judges)?,
     };
     let mut report = verifier.finish(Some(&summary.ending));
     report.set(
@@ -438,16 +449,16 @@ recovers = { after_ms = 0, within_ms = 60000, rows_per_min = 10 }
             .expect("a valid scenario");
         let run = |side_by_side| {
             let (mut digest, mut far) = (RecordDigest::default(), RecordDigest::default());
-            let run =
-                verified_run_in(&scenario, 7, &mut digest, &mut far, side_by_side).expect("runs");
+            let run = verified_run_in(&scenario, 7, Some(&mut digest), &mut far, side_by_side)
+                .expect("runs");
             (run, digest.fingerprint(), far.fingerprint())
         };
-        let (alone, near_a, far_a) = run(false);
-        let (piped, near_p, far_p) = run(true);
-        assert_eq!(near_a, near_p);
+        let (alone, written_a, far_a) = run(false);
+        let (piped, written_p, far_p) = run(true);
+        assert_eq!(written_a, written_p);
         assert_eq!(far_a, far_p, "the far side saw every record in order");
-        assert_eq!(near_a, far_a);
-        assert!(near_a.1 > 3000 * 6, "{} records", near_a.1);
+        assert_eq!(written_a, far_a);
+        assert!(written_a.1 > 3000 * 6, "{} records", written_a.1);
         assert_eq!(alone.summary, piped.summary);
         assert_eq!(format!("{:?}", alone.report), format!("{:?}", piped.report));
         assert_eq!(

@@ -132,6 +132,14 @@ impl ReportSink {
         }
     }
 
+    /// The report's two gatherers as sinks of their own, which may be fed on two threads
+    /// (each must see every record, in order): the charts' data and the planning
+    /// figures. A replay feeds one beside the verifier and the other beside the CSV
+    /// writer, which shares the work among the cores more evenly than one sink would.
+    pub fn halves(&mut self) -> (ChartsSink<'_>, &mut FiguresSink) {
+        (ChartsSink(&mut self.collector), &mut self.figures)
+    }
+
     /// Everything gathered, given how the run ended where its driver knows.
     pub fn finish(self, ending: Option<&Ending>) -> Gathered {
         let (figures, latencies) = self.figures.finish_with_latencies(ending);
@@ -148,6 +156,17 @@ impl TraceSink for ReportSink {
     fn record(&mut self, record: &TraceRecord<'_>) -> std::io::Result<()> {
         self.collector.observe(record);
         self.figures.record(record)
+    }
+}
+
+/// The charts' half of a [`ReportSink`] ([`ReportSink::halves`]): their series, spans
+/// and lanes, gathered as records stream by.
+pub struct ChartsSink<'a>(&'a mut data::Collector);
+
+impl TraceSink for ChartsSink<'_> {
+    fn record(&mut self, record: &TraceRecord<'_>) -> std::io::Result<()> {
+        self.0.observe(record);
+        Ok(())
     }
 }
 

@@ -10,8 +10,7 @@
 //! the trace.
 
 use std::io;
-use std::sync::mpsc::sync_channel;
-use std::sync::{Mutex, PoisonError};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 
 use crate::event::EventName;
@@ -67,6 +66,14 @@ impl RecordChunk {
         RecordChunk {
             records: Vec::with_capacity(CHUNK_RECORDS),
             text: String::with_capacity(CHUNK_TEXT_BYTES + TEXT_MARGIN),
+        }
+    }
+
+    /// An empty chunk with no room reserved yet.
+    fn unreserved() -> Self {
+        RecordChunk {
+            records: Vec::new(),
+            text: String::new(),
         }
     }
 
@@ -172,7 +179,8 @@ impl ChunkSender<'_> {
         if self.filling.is_empty() {
             return Ok(());
         }
-        let full = std::mem::take(&mut self.filling);
+        // The empty chunk in its place for the moment reserves nothing.
+        let full = std::mem::replace(&mut self.filling, RecordChunk::unreserved());
         self.filling = (self.hand_on)(full)?;
         Ok(())
     }
@@ -185,67 +193,106 @@ impl TraceSink for ChunkSender<'_> {
     }
 }
 
+/// A stage after the first of a [`pipeline_stages`]: every record in order, with its tag.
+pub type Stage<'s, E> = dyn FnMut(u64, &TraceRecord<'_>) -> Result<(), E> + Send + 's;
+
 /// Run `produce` on this thread and `consume` on another, every record `produce` sends
 /// reaching `consume` in order with its tag, until `consume` refuses one. The second
 /// stage's error wins (the first stage then sees [`Stopped`] and should give up);
 /// otherwise `produce`'s result. A panic in either stage goes on in the caller. Where
 /// the system will not start a thread, both stages run here, one chunk at a time.
-pub fn pipeline<T, E, P, C>(produce: P, consume: C) -> Result<T, E>
+pub fn pipeline<T, E, P, C>(produce: P, mut consume: C) -> Result<T, E>
 where
     E: Send,
     P: FnOnce(&mut ChunkSender<'_>) -> Result<T, E>,
     C: FnMut(u64, &TraceRecord<'_>) -> Result<(), E> + Send,
 {
-    // The second stage, lent to the judging thread, or kept here if none starts.
-    let consume = Mutex::new(consume);
-    let judge_chunk = |chunk: &RecordChunk| -> Result<(), E> {
-        // Only one stage holds it at a time, and a panic while held ends the pipeline.
-        let mut consume = consume.lock().unwrap_or_else(PoisonError::into_inner);
-        for (tag, record) in chunk.iter() {
-            consume(tag, &record)?;
+    pipeline_stages(produce, &mut [&mut consume])
+}
+
+/// [`pipeline`] with several later stages, each on a thread of its own: a chunk goes
+/// through them in turn (so each sees every record in order) and back to `produce`. The
+/// error of the earliest stage that refused a record wins; a stage before it stops when
+/// it cannot hand a chunk on. Where a thread will not start, every stage runs here.
+pub fn pipeline_stages<T, E, P>(produce: P, stages: &mut [&mut Stage<'_, E>]) -> Result<T, E>
+where
+    E: Send,
+    P: FnOnce(&mut ChunkSender<'_>) -> Result<T, E>,
+{
+    let threaded = thread::scope(|scope| {
+        // Every chunk is in one of the channels, being filled or being judged, so no
+        // channel can be full when sent to. Each thread owns its ends: when one stops,
+        // the stages around it see a closed channel instead of waiting for ever.
+        let (to_first, mut from_previous) = sync_channel::<RecordChunk>(CHUNKS_IN_FLIGHT);
+        let mut running = Vec::with_capacity(stages.len());
+        for (i, stage) in stages.iter_mut().enumerate() {
+            let (to_next, from_this) = sync_channel::<RecordChunk>(CHUNKS_IN_FLIGHT);
+            let input = std::mem::replace(&mut from_previous, from_this);
+            let name = match i {
+                0 => "paceline-judge".to_string(),
+                _ => format!("paceline-stage-{}", i + 1),
+            };
+            let spawned = thread::Builder::new()
+                .name(name)
+                .spawn_scoped(scope, move || later_stage(&mut **stage, input, to_next));
+            match spawned {
+                Ok(thread) => running.push(thread),
+                // Closing the first channel ends the threads already started; the
+                // first stage, not begun, is handed back.
+                Err(_) => return Err(produce),
+            }
         }
-        Ok(())
-    };
-    // Every chunk is in one of the channels, being filled or being judged, so neither
-    // channel can be full when sent to.
-    let (full, filled) = sync_channel::<RecordChunk>(CHUNKS_IN_FLIGHT);
-    let (done, judged) = sync_channel::<RecordChunk>(CHUNKS_IN_FLIGHT);
-    let judge_chunk = &judge_chunk;
-    thread::scope(|scope| {
-        // The judging thread owns its ends of the channels: when it stops, the first
-        // stage's next send or wait fails instead of waiting for ever.
-        let spawned = thread::Builder::new()
-            .name("paceline-judge".into())
-            .spawn_scoped(scope, move || {
-                for mut chunk in filled {
-                    judge_chunk(&chunk)?;
-                    chunk.clear();
-                    // The first stage may have finished: the chunk is then not needed.
-                    let _ = done.send(chunk);
-                }
-                Ok(())
-            });
-        let Ok(judge) = spawned else {
-            return judged_here(produce, judge_chunk);
-        };
+        let back = from_previous;
         let mut made = 1;
         let mut send_there = |chunk: RecordChunk| {
-            full.send(chunk).map_err(|_| Stopped)?;
+            to_first.send(chunk).map_err(|_| Stopped)?;
             if made < CHUNKS_IN_FLIGHT {
                 made += 1;
                 return Ok(RecordChunk::new());
             }
-            judged.recv().map_err(|_| Stopped)
+            let mut chunk = back.recv().map_err(|_| Stopped)?;
+            chunk.clear();
+            Ok(chunk)
         };
         let produced = first_stage(produce, &mut send_there);
-        // Closing the channel ends the second stage's loop.
-        drop(full);
-        let judged_all = judge
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        judged_all?;
-        produced
-    })
+        // Closing the channel ends the stages' loops, one after the other.
+        drop(to_first);
+        // As on one thread, where each chunk goes through every stage before the next
+        // chunk is judged: the refusal in the earliest chunk, at the earliest stage.
+        let mut refused: Option<(usize, E)> = None;
+        for thread in running {
+            let ended = thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            if let Err(Some((chunk, e))) = ended
+                && refused.as_ref().is_none_or(|(first, _)| chunk < *first)
+            {
+                refused = Some((chunk, e));
+            }
+        }
+        Ok(match refused {
+            Some((_, e)) => Err(e),
+            None => produced,
+        })
+    });
+    threaded.unwrap_or_else(|produce| judged_here(produce, stages))
+}
+
+/// A later stage on its own thread: each chunk from `input` judged by `stage` and handed
+/// to `output`. `Err(Some)` when the stage refused a record, with the number of the
+/// chunk it was in; `Err(None)` when a stage after it stopped.
+fn later_stage<E>(
+    stage: &mut Stage<'_, E>,
+    input: Receiver<RecordChunk>,
+    output: SyncSender<RecordChunk>,
+) -> Result<(), Option<(usize, E)>> {
+    for (number, chunk) in input.into_iter().enumerate() {
+        for (tag, record) in chunk.iter() {
+            stage(tag, &record).map_err(|e| Some((number, e)))?;
+        }
+        output.send(chunk).map_err(|_| None)?;
+    }
+    Ok(())
 }
 
 /// Run the first stage, its records handed on through `hand_on`, the last chunk too.
@@ -264,24 +311,24 @@ where
     produced
 }
 
-/// Both stages of a [`pipeline`] on this thread: each chunk judged as soon as it fills.
-fn judged_here<T, E, P>(
-    produce: P,
-    judge_chunk: impl Fn(&RecordChunk) -> Result<(), E>,
-) -> Result<T, E>
+/// Every stage of a pipeline on this thread: each chunk judged by each later stage in
+/// turn as soon as it fills.
+fn judged_here<T, E, P>(produce: P, stages: &mut [&mut Stage<'_, E>]) -> Result<T, E>
 where
     P: FnOnce(&mut ChunkSender<'_>) -> Result<T, E>,
 {
     let mut refused = None;
-    let mut judge_here = |mut chunk: RecordChunk| match judge_chunk(&chunk) {
-        Ok(()) => {
-            chunk.clear();
-            Ok(chunk)
+    let mut judge_here = |mut chunk: RecordChunk| {
+        for stage in stages.iter_mut() {
+            for (tag, record) in chunk.iter() {
+                if let Err(e) = stage(tag, &record) {
+                    refused = Some(e);
+                    return Err(Stopped);
+                }
+            }
         }
-        Err(e) => {
-            refused = Some(e);
-            Err(Stopped)
-        }
+        chunk.clear();
+        Ok(chunk)
     };
     let produced = first_stage(produce, &mut judge_here);
     match refused {
@@ -406,27 +453,70 @@ mod tests {
         }
     }
 
-    /// A second stage that refuses the record tagged `refuse_at`.
-    fn refusing(refuse_at: Option<u64>) -> impl Fn(&RecordChunk) -> Result<(), String> {
-        move |chunk: &RecordChunk| {
-            for (tag, _) in chunk.iter() {
-                if Some(tag) == refuse_at {
-                    return Err(format!("refused at {tag}"));
-                }
-            }
-            Ok(())
+    /// A later stage that refuses the record tagged `refuse_at`.
+    fn refusing(
+        refuse_at: Option<u64>,
+    ) -> impl FnMut(u64, &TraceRecord<'_>) -> Result<(), String> + Send {
+        move |tag, _| match Some(tag) == refuse_at {
+            true => Err(format!("refused at {tag}")),
+            false => Ok(()),
         }
     }
 
     #[test]
-    fn without_a_thread_both_stages_run_here_with_the_same_answers() {
+    fn without_a_thread_every_stage_runs_here_with_the_same_answers() {
         let n = 2 * CHUNK_RECORDS as u64 + 5;
-        assert_eq!(judged_here(sending(n), refusing(None)), Ok(n));
+        assert_eq!(judged_here(sending(n), &mut [&mut refusing(None)]), Ok(n));
         assert_eq!(
-            judged_here(sending(n), refusing(Some(n - 1))),
+            judged_here(sending(n), &mut [&mut refusing(Some(n - 1))]),
             Err(format!("refused at {}", n - 1)),
             "the last, partly filled chunk is judged too"
         );
+        let late = CHUNK_RECORDS as u64 + 1;
+        assert_eq!(
+            judged_here(
+                sending(n),
+                &mut [&mut refusing(Some(late)), &mut refusing(Some(3))]
+            ),
+            Err("refused at 3".to_string()),
+            "a chunk goes through every stage before the next"
+        );
+    }
+
+    #[test]
+    fn three_stages_see_every_record_in_order_and_refuse_as_on_one_thread() {
+        let n = 5 * CHUNK_RECORDS as u64 + 3;
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        let sent = pipeline_stages(
+            sending(n),
+            &mut [
+                &mut |tag, _: &TraceRecord<'_>| {
+                    first.push(tag);
+                    Ok::<(), String>(())
+                },
+                &mut |tag, r: &TraceRecord<'_>| {
+                    assert_eq!(r.detail, "d");
+                    second.push(tag);
+                    Ok(())
+                },
+            ],
+        );
+        assert_eq!(sent, Ok(n));
+        assert_eq!(first, (0..n).collect::<Vec<_>>());
+        assert_eq!(second, first);
+        // Whichever thread refuses first in time, the answer is the one-thread answer.
+        let chunk = CHUNK_RECORDS as u64;
+        for (a, b) in [
+            (3 * chunk, 5),
+            (5, 3 * chunk),
+            (chunk + 7, chunk + 2),
+            (9, 9),
+        ] {
+            let stages: &mut [&mut Stage<'_, String>] =
+                &mut [&mut refusing(Some(a)), &mut refusing(Some(b))];
+            let here = judged_here(sending(n), stages);
+            assert_eq!(pipeline_stages(sending(n), stages), here, "{a} {b}");
+        }
     }
 
     #[test]

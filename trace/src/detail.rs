@@ -72,16 +72,32 @@ pub fn detail_value<'a>(detail: &'a str, key: &str) -> Option<&'a str> {
         let pair = bytes.get(start..)?;
         if pair.get(key.len()) == Some(&b'=') && pair.starts_with(key) {
             let value = start + key.len() + 1;
-            let len = bytes
-                .get(value..)?
-                .iter()
-                .position(|&b| b == b';')
-                .unwrap_or(bytes.len() - value);
+            let rest = bytes.get(value..)?;
+            let len = separator(rest).unwrap_or(rest.len());
             // Both ends sit next to ASCII bytes (`=`, and `;` or the end): char boundaries.
             return detail.get(value..value + len);
         }
-        start += pair.iter().position(|&b| b == b';')? + 1;
+        start += separator(pair)? + 1;
     }
+}
+
+/// Where the first `;` of `bytes` is, eight bytes at a time: a word's bytes equal to `;`
+/// become zero under XOR, and the lowest zero byte is the lowest one whose top bit
+/// survives `(x - 0x01..01) & !x` (a borrow only runs upward, past the first zero).
+fn separator(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    const SEMICOLONS: u64 = ONES * b';' as u64;
+    let (words, rest) = bytes.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        let x = u64::from_le_bytes(*word) ^ SEMICOLONS;
+        let zeros = x.wrapping_sub(ONES) & !x & TOPS;
+        if zeros != 0 {
+            return Some(i * 8 + (zeros.trailing_zeros() / 8) as usize);
+        }
+    }
+    let at = rest.iter().position(|&b| b == b';')?;
+    Some(words.len() * 8 + at)
 }
 
 /// Builds a detail string into a buffer the caller reuses, so writing a trace allocates
@@ -167,6 +183,26 @@ mod tests {
                     by_pairs(detail, key),
                     "{detail:?} {key:?}"
                 );
+            }
+        }
+    }
+
+    /// The word-at-a-time search finds the first `;` at every place of every length,
+    /// among bytes one above and one below it (where a borrow could mislead it) and
+    /// bytes with the top bit set.
+    #[test]
+    fn the_separator_is_the_first_semicolon() {
+        let fillers = [b':', b'<', 0xbb, 0x3b ^ 0x80, 0xff, b'a'];
+        for len in 0..40 {
+            let filler: Vec<u8> = (0..len).map(|i| fillers[i % fillers.len()]).collect();
+            assert_eq!(separator(&filler), None, "none in {len}");
+            for first in 0..len {
+                let mut bytes = filler.clone();
+                bytes[first] = b';';
+                if first + 3 < len {
+                    bytes[first + 3] = b';';
+                }
+                assert_eq!(separator(&bytes), Some(first), "{bytes:?}");
             }
         }
     }

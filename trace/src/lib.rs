@@ -65,7 +65,8 @@ mod time;
 mod writer;
 
 pub use chunk::{
-    CHUNK_RECORDS, CHUNK_TEXT_BYTES, CHUNKS_IN_FLIGHT, ChunkSender, RecordChunk, Stopped, pipeline,
+    CHUNK_RECORDS, CHUNK_TEXT_BYTES, CHUNKS_IN_FLIGHT, ChunkSender, RecordChunk, Stage, Stopped,
+    pipeline, pipeline_stages,
 };
 pub use count::counted;
 pub use defect::DefectId;
