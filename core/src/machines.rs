@@ -11,12 +11,13 @@ use crate::row::RowMachine;
 /// its order: where rows are listed, they are sorted first.
 pub(crate) type Machines = HashMap<usize, RowMachine, BuildHasherDefault<RowHasher>>;
 
-/// An odd constant (the golden ratio's 64-bit fraction) whose multiple spreads
-/// consecutive integers over a table.
+/// An odd constant, the golden ratio's 64-bit fraction: Fibonacci hashing's multiplier.
 const SPREAD: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// Row numbers are a batch's own indices, chosen by the pool rather than by its input:
-/// one multiply spreads them (Fibonacci hashing), no keyed hash is needed.
+/// Row numbers are a batch's own indices, chosen by the pool rather than by its input: no
+/// keyed hash is needed. A multiply mixes every bit of the row into the high half of the
+/// product, and the high half is folded onto the low bits, which pick the table's bucket
+/// (the low bits of a product alone depend only on the row's low bits).
 #[derive(Default)]
 pub(crate) struct RowHasher(u64);
 
@@ -32,6 +33,7 @@ impl Hasher for RowHasher {
     }
 
     fn write_usize(&mut self, row: usize) {
-        self.0 = (row as u64).wrapping_mul(SPREAD);
+        let mixed = (row as u64).wrapping_mul(SPREAD);
+        self.0 = mixed ^ (mixed >> 32);
     }
 }
