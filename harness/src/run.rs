@@ -262,13 +262,13 @@ pub const SIDE_BY_SIDE_ROWS: u64 = 20_000;
 /// A run of [`SIDE_BY_SIDE_ROWS`] rows or more is a pipeline: the simulator on this
 /// thread; the verifier, the recovery watch and `far` (the I8 digest, with the planning
 /// figures in a replay) on a second; `writer` (the CSV writer, with the charts' data in a
-/// replay), if any, on a third; records passing in bounded chunks. Where cores are free the stages overlap (so `far` and
-/// `writer` must be `Send`); measured on a million rows, the writer and the file system's
-/// copy of its bytes were a third of the simulator's thread when they shared it. Either
-/// way every sink sees every record in order until a sink refuses one; in a pipeline the
-/// verifier's side may by then have taken in a few chunks more than the writer's, and of
-/// two refusals in one chunk the verifier's side's wins (one record at a time, the
-/// earlier record's would).
+/// replay), if any, on a third; records passing in bounded chunks. Where cores are free
+/// the stages overlap (so `far` and `writer` must be `Send`); measured on a million rows,
+/// the writer and the file system's copy of its bytes were a third of the simulator's
+/// thread when they shared it. Either way every sink sees every record in order until a
+/// sink refuses one; in a pipeline the verifier's side may by then have taken in a few
+/// chunks more than the writer's, and of two refusals in one chunk the verifier's side's
+/// wins (one record at a time, the earlier record's would).
 fn verified_run<F: TraceSink + Send>(
     scenario: &Scenario,
     seed: u64,
