@@ -130,23 +130,6 @@ impl Verifier {
             self.batches_started
                 .saturating_sub(u64::from(kind != EventName::BatchStart)),
         );
-        if let Some(row) = record.row {
-            let key = (batch, row);
-            let t = &mut self.tracks;
-            if !t.unpack(key) && !t.finished(key) && !t.closed.contains(batch) {
-                if t.open() as u64 >= self.max_open_rows {
-                    return Err(LimitHit {
-                        what: format!("{} rows seen and not yet ended and returned", t.open() + 1),
-                        limit: self.max_open_rows,
-                        flag: "--max-open-rows",
-                    });
-                }
-                t.rows.insert(key, RowTrack::default());
-            }
-        }
-        if kind == EventName::BatchStart && record.batch.is_none() {
-            self.batches_started += 1;
-        }
         // Most events are judged at once, their text borrowed from the record; only an
         // event held back is given its own.
         let ev = Ev {
@@ -161,8 +144,32 @@ impl Verifier {
         };
         // A server's rows are requests: no later event resolves a failure, and whether
         // the pool recorded it matters only to checks a server-side trace skips.
-        if self.held.is_empty() && (self.server_side || !ev.awaits_resolution()) {
-            self.process(&ev, false);
+        let at_once = self.held.is_empty() && (self.server_side || !ev.awaits_resolution());
+        let mut opens = false;
+        if let Some(row) = record.row {
+            let key = (batch, row);
+            let t = &mut self.tracks;
+            if !t.unpack(key) && !t.finished(key) && !t.closed.contains(batch) {
+                if t.open() as u64 >= self.max_open_rows {
+                    return Err(LimitHit {
+                        what: format!("{} rows seen and not yet ended and returned", t.open() + 1),
+                        limit: self.max_open_rows,
+                        flag: "--max-open-rows",
+                    });
+                }
+                // An event judged at once opens its row's track as it is judged (and
+                // keeps it only if the row is more than ready); a held one opens it now.
+                opens = at_once;
+                if !at_once {
+                    t.rows.insert(key, RowTrack::default());
+                }
+            }
+        }
+        if kind == EventName::BatchStart && record.batch.is_none() {
+            self.batches_started += 1;
+        }
+        if at_once {
+            self.process(&ev, false, opens);
             return Ok(());
         }
         if ev.kind != EventName::Release
@@ -208,12 +215,14 @@ impl Verifier {
                 {
                     self.unresolved.remove(&(ev.batch, row));
                 }
-                self.process(&ev, recorded);
+                self.process(&ev, recorded, false);
             }
         }
     }
 
-    fn process(&mut self, ev: &Ev<'_>, recorded: bool) {
+    /// Judge `ev`; `opens` when its row's track was found openable as it was observed
+    /// and is to be opened now.
+    fn process(&mut self, ev: &Ev<'_>, recorded: bool, opens: bool) {
         match ev.kind {
             EventName::Ok => self.throttle.success(&self.rules),
             EventName::Capacity | EventName::Retryable if recorded => {
@@ -234,30 +243,37 @@ impl Verifier {
             track.declared = detail_value(&ev.detail, key::ROWS).and_then(|v| v.parse().ok());
         }
         let key = ev.row.map(|row| (ev.batch, row));
-        // The row's track: kept, rebuilt from its ready run (a held event may come after
-        // the row's `ready` went to one), or opened now (when observed, or again here if
-        // a held event finished it meanwhile), unless the row or its batch is done with.
+        // The row's track: kept, or built here (kept afterwards only if the event leaves
+        // more than readiness in it): opened as observed, rebuilt from its ready run (a
+        // held event may come after the row's `ready` went to one), or opened again (a
+        // held event finished it meanwhile), unless the row or its batch is done with.
         let mut finished = false;
-        let mut track = None;
+        let mut built = None;
+        let mut kept = None;
         if let Some(k) = key {
-            track = rows.get_or_insert_with(k, || {
-                if let Some(at) = ready.take(k) {
-                    if !batch_closed {
-                        batches.entry(ev.batch).or_default();
+            match rows.get_mut(&k) {
+                Some(track) => kept = Some(track),
+                None if opens => built = Some(RowTrack::default()),
+                None => {
+                    if let Some(at) = ready.take(k) {
+                        if !batch_closed {
+                            batches.entry(ev.batch).or_default();
+                        }
+                        built = Some(RowTrack::ready_at(at));
+                    } else {
+                        finished = batches
+                            .get(&ev.batch)
+                            .is_some_and(|b| b.finished.contains(k.1 as u64));
+                        if !finished && !batch_closed {
+                            batches.entry(ev.batch).or_default();
+                            built = Some(RowTrack::default());
+                        }
                     }
-                    return Some(RowTrack::ready_at(at));
                 }
-                finished = batches
-                    .get(&ev.batch)
-                    .is_some_and(|b| b.finished.contains(k.1 as u64));
-                if finished || batch_closed {
-                    None
-                } else {
-                    batches.entry(ev.batch).or_default();
-                    Some(RowTrack::default())
-                }
-            });
+            }
         }
+        let was_kept = kept.is_some();
+        let track = kept.or(built.as_mut());
         let holds = track.as_ref().is_some_and(|t| t.holds_permit);
         if !finished {
             match ev.kind {
@@ -294,13 +310,19 @@ impl Verifier {
             // A server's request is over once answered: nothing more comes for it.
             let answered = self.server_side && !track.in_flight && track.last_answer_us.is_some();
             if track.is_finished() || answered {
-                rows.remove(&k);
+                if was_kept {
+                    rows.remove(&k);
+                }
                 if let Some(batch) = batches.get_mut(&ev.batch) {
                     batch.finished.insert(k.1 as u64);
                 }
             } else if let Some(at) = track.only_ready() {
-                rows.remove(&k);
+                if was_kept {
+                    rows.remove(&k);
+                }
                 ready.insert(k, at);
+            } else if let Some(track) = built {
+                rows.insert(k, track);
             }
         }
         let t = &mut self.tracks;
