@@ -1,4 +1,4 @@
-//! The four pacing charts, each drawn once for PNG and once for SVG: one module per
+//! The five pacing charts, each drawn once for PNG and once for SVG: one module per
 //! chart, and here what they share (frame, legend, font, time axis, aggregation).
 //!
 //! Text is drawn with a font embedded in the binary (DejaVu Sans), so charts render the
