@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use paceline_harness::check_run;
 use paceline_harness::fuzz::{self, Case};
+use paceline_harness::{check_run, panic_message};
 use paceline_reports::figures::{Budget, Counts, Limits, Measure, Side};
 use paceline_reports::{ReportInput, ReportSink};
 use paceline_sim::Scenario;
@@ -258,12 +258,7 @@ fn judge(target: Target, input: Vec<u8>, seed: u64, keep: bool) -> Result<Case, 
             }
             Target::Expect => fuzz::expect(&bytes),
         });
-        let _ = tx.send(result.map_err(|p| {
-            p.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default()
-        }));
+        let _ = tx.send(result.map_err(|payload| panic_message(&*payload)));
     });
     let failure = match rx.recv_timeout(CASE_TIMEOUT) {
         Ok(Ok(case)) => return Ok(case),

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use crate::config::raw_config_verdict;
 use crate::generate::{self, Case};
 use crate::judge::{Failure, caught_by, judge};
+use crate::panics::panic_message;
 use crate::run::{CheckedRun, check_run};
 
 /// Cases tried at once: each is drawn from its own generator, so a batch of them runs
@@ -79,13 +80,8 @@ fn try_run(scenario: &Scenario) -> Tried {
 /// `work`'s result, or what it said when it panicked. The panic's own report still goes
 /// to standard error (the hook is the process's, shared by every thread).
 fn catching<T>(work: impl FnOnce() -> T) -> Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_string())
-    })
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .map_err(|payload| panic_message(&*payload))
 }
 
 /// What broke in a case, nothing if it held: a scenario is run and judged, a
