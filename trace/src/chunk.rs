@@ -216,7 +216,9 @@ where
 
 /// [`pipeline`] with several later stages, each on a thread of its own: a chunk goes
 /// through them in turn (so each sees every record in order) and back to `produce`. The
-/// error of the earliest stage that refused a record wins; a stage before it stops when
+/// answer is the one of every stage run here, chunk after chunk: a refusal (or a panic,
+/// which goes on in the caller) in the earliest chunk, at the earliest stage, wins over
+/// any later one and over `produce`'s result; a stage before a refusing one stops when
 /// it cannot hand a chunk on. Where a thread will not start, every stage runs here.
 pub fn pipeline_stages<T, E, P>(produce: P, stages: &mut [&mut Stage<'_, E>]) -> Result<T, E>
 where
