@@ -189,22 +189,23 @@ impl FiguresSink {
             return;
         };
         let key = (batch, index);
-        let mut row = match self.open.remove(&key) {
-            Some(row) => row,
+        // A row kept open is updated where it is (found twice, never removed and
+        // inserted again), and leaves the open rows only when it is done with.
+        let (mut row, kept) = match self.open.get(&key) {
+            Some(row) => (row.clone(), true),
             // Ended and released: what follows is I4's business, not the figures'.
             None if self.unreturned.contains_key(&key) => return,
-            None if let Some(at) = self.ready.take(key) => Row::ready_at(at),
+            None if let Some(at) = self.ready.take(key) => (Row::ready_at(at), false),
             None => {
                 self.batches.entry(batch).or_default().seen += 1;
-                Row::default()
+                (Row::default(), false)
             }
         };
         if row.ended {
             // Ended while holding its permit: only the permit's release is left.
             if r.event == EventName::Release {
                 self.permits = self.permits.saturating_sub(1);
-            } else {
-                self.open.insert(key, row);
+                self.open.remove(&key);
             }
             return;
         }
@@ -213,10 +214,24 @@ impl FiguresSink {
             self.unreturned.insert(key, latency);
             row.ended = true;
         }
-        if let Some(at) = row.only_ready() {
+        let only_ready = row.only_ready();
+        let stays = only_ready.is_none() && (!row.ended || row.holds_permit);
+        if let Some(at) = only_ready {
             self.ready.insert(key, at);
-        } else if !row.ended || row.holds_permit {
-            self.open.insert(key, row);
+        }
+        match (stays, kept) {
+            (true, true) => {
+                if let Some(open) = self.open.get_mut(&key) {
+                    *open = row;
+                }
+            }
+            (true, false) => {
+                self.open.insert(key, row);
+            }
+            (false, true) => {
+                self.open.remove(&key);
+            }
+            (false, false) => {}
         }
     }
 
