@@ -9,7 +9,6 @@
 //! this type offers no unordered iteration at all: whatever is read out of it in bulk
 //! comes sorted by row, so output built from it stays byte-identical run to run.
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
@@ -94,23 +93,6 @@ impl<V> RowMap<V> {
         self.rows.get_mut(key)
     }
 
-    /// `key`'s value; if it has none, the one `make` gives (kept), or `None` if `make`
-    /// gives none. One lookup either way.
-    pub fn get_or_insert_with(
-        &mut self,
-        key: RowKey,
-        make: impl FnOnce() -> Option<V>,
-    ) -> Option<&mut V> {
-        match self.rows.entry(key) {
-            Entry::Occupied(kept) => Some(kept.into_mut()),
-            Entry::Vacant(slot) => {
-                let value = make()?;
-                Self::counted_in(&mut self.per_batch, key.0);
-                Some(slot.insert(value))
-            }
-        }
-    }
-
     /// `key`'s value, a default one kept if it had none.
     pub fn get_or_default(&mut self, key: RowKey) -> &mut V
     where
@@ -187,9 +169,8 @@ mod tests {
     fn ways_in_and_out(map: &mut RowMap<char>) {
         assert!(map.insert((1, 5), 'a').is_none());
         assert_eq!(map.insert((1, 5), 'b'), Some('a'));
-        assert_eq!(map.get_or_insert_with((1, 2), || Some('c')), Some(&mut 'c'));
-        assert_eq!(map.get_or_insert_with((1, 2), || Some('x')), Some(&mut 'c'));
-        assert_eq!(map.get_or_insert_with((2, 0), || None), None);
+        assert!(map.insert((1, 2), 'c').is_none());
+        assert_eq!(*map.get_or_default((1, 2)), 'c', "a value held is kept");
         assert_eq!(*map.get_or_default((3, 1)), '\0');
         assert!(map.any_in(3));
         assert_eq!(map.remove(&(3, 1)), Some('\0'));
