@@ -8,7 +8,7 @@
 
 mod thin;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use paceline_trace::{EventName, ResultKind, RowKey, RowMap, TraceRecord, key};
 use paceline_verify::PoolRules;
@@ -21,8 +21,9 @@ pub const STATS_SHOWN: usize = 100;
 
 /// Beyond this many rows the timeline shows workers instead of rows.
 pub const ROW_LANES: usize = 60;
-/// At most this many worker lanes are drawn.
+/// At most this many worker lanes are drawn (the free ones are the bits of a word).
 pub const SLOT_LANES: usize = 64;
+const _: () = assert!(SLOT_LANES <= u64::BITS as usize);
 
 /// What a lane is doing over an interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +201,10 @@ pub struct Collector {
     row_lane: BTreeMap<RowKey, u32>,
     row_open: RowMap<Open>,
     slots: LaneBuilder,
-    free_slots: BTreeSet<u32>,
+    /// Rows' results counted by kind, `unknown` last: `TraceData::outcomes` at the end.
+    outcomes: [u64; ResultKind::ALL.len() + 1],
+    /// Worker lanes free, one bit each: a permit takes the lowest.
+    free_slots: u64,
     slot_of: RowMap<u32>,
     /// Each worker lane's open spans, by lane.
     slot_open: Vec<Open>,
@@ -211,8 +215,8 @@ impl Collector {
         let slots = usize::try_from(rules.pool_size)
             .unwrap_or(usize::MAX)
             .min(SLOT_LANES);
-        let mut held_series = Thinned::new(|v| *v, true);
-        let mut flying_series = Thinned::new(|v| *v, true);
+        let mut held_series = Thinned::new(true);
+        let mut flying_series = Thinned::new(true);
         held_series.push(0, 0.0);
         flying_series.push(0, 0.0);
         Collector {
@@ -236,8 +240,8 @@ impl Collector {
             in_flight: 0,
             last_dispatch: None,
             last_delay: None,
-            gaps: Thinned::new(|g| g.0, false),
-            delay: Thinned::new(|d| *d, true),
+            gaps: Thinned::new(false),
+            delay: Thinned::new(true),
             held_series,
             flying_series,
             pauses: Pauses::default(),
@@ -245,7 +249,8 @@ impl Collector {
             row_lane: BTreeMap::new(),
             row_open: RowMap::new(),
             slots: LaneBuilder::new((0..slots).map(|s| format!("worker {}", s + 1)).collect()),
-            free_slots: (0..slots as u32).collect(),
+            outcomes: [0; ResultKind::ALL.len() + 1],
+            free_slots: u64::MAX.checked_shr(u64::BITS - slots as u32).unwrap_or(0),
             slot_of: RowMap::new(),
             slot_open: vec![Open::default(); slots],
         }
@@ -300,11 +305,12 @@ impl Collector {
                 }
             }
             EventName::Emit => {
-                let name = r
-                    .detail_value(key::RESULT)
-                    .and_then(ResultKind::parse)
-                    .map_or("unknown", ResultKind::as_str);
-                *self.data.outcomes.entry(name).or_default() += 1;
+                let kind = r.detail_value(key::RESULT).and_then(ResultKind::parse);
+                let known = |k| ResultKind::ALL.iter().position(|&x| x == k);
+                let at = kind.and_then(known).unwrap_or(ResultKind::ALL.len());
+                if let Some(count) = self.outcomes.get_mut(at) {
+                    *count += 1;
+                }
             }
             _ => {}
         }
@@ -361,13 +367,15 @@ impl Collector {
 
     fn slot_lanes(&mut self, key: RowKey, r: &TraceRecord<'_>) {
         let slot = match r.event {
-            EventName::Permit => match self.free_slots.pop_first() {
-                Some(slot) => {
-                    self.slot_of.insert(key, slot);
-                    slot
+            EventName::Permit => {
+                if self.free_slots == 0 {
+                    return;
                 }
-                None => return,
-            },
+                let slot = self.free_slots.trailing_zeros();
+                self.free_slots &= !(1 << slot);
+                self.slot_of.insert(key, slot);
+                slot
+            }
             _ => match self.slot_of.get(&key) {
                 Some(&slot) => slot,
                 None => return,
@@ -380,7 +388,7 @@ impl Collector {
         if r.event == EventName::Release {
             *open = Open::default();
             self.slot_of.remove(&key);
-            self.free_slots.insert(slot);
+            self.free_slots |= 1 << slot;
         }
     }
 
@@ -395,6 +403,12 @@ impl Collector {
         self.data.held = self.held_series.finish();
         self.data.flying = self.flying_series.finish();
         self.data.pauses = self.pauses.finish();
+        let names = ResultKind::ALL.map(ResultKind::as_str).into_iter();
+        for (name, &n) in names.chain(["unknown"]).zip(&self.outcomes) {
+            if n > 0 {
+                self.data.outcomes.insert(name, n);
+            }
+        }
         self.data
     }
 }

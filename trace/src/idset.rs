@@ -21,14 +21,29 @@ impl IdSet {
 
     /// Whether `id` is a member.
     pub fn contains(&self, id: u64) -> bool {
-        self.ranges
-            .range(..=id)
-            .next_back()
-            .is_some_and(|(_, &last)| id <= last)
+        // Most questions are about the newest batch or row, past every member so far:
+        // the last range answers them without a search.
+        match self.ranges.last_key_value() {
+            None => false,
+            Some((_, &last)) if id > last => false,
+            Some(_) => self
+                .ranges
+                .range(..=id)
+                .next_back()
+                .is_some_and(|(_, &last)| id <= last),
+        }
     }
 
     /// Add `id`; `false` if it was a member already.
     pub fn insert(&mut self, id: u64) -> bool {
+        // Members mostly come in order: the next one extends the last range.
+        if let Some(mut last) = self.ranges.last_entry()
+            && last.get().checked_add(1) == Some(id)
+        {
+            last.insert(id);
+            self.members += 1;
+            return true;
+        }
         if self.contains(id) {
             return false;
         }
@@ -117,6 +132,36 @@ mod tests {
         set.insert(1);
         set.insert(3);
         assert_eq!((set.len(), set.ranges()), (5, 1));
+    }
+
+    /// Inserts mostly in order with stragglers, and questions about every id near them,
+    /// answered as a plain set answers them: the shortcuts on the last range agree with
+    /// the search.
+    #[test]
+    fn it_answers_as_a_plain_set_does() {
+        let mut next = crate::draws::draws();
+        let (mut set, mut plain) = (IdSet::new(), std::collections::BTreeSet::new());
+        let mut front = 0u64;
+        for _ in 0..20_000 {
+            let id = match next(4) {
+                0 => front.saturating_sub(next(40)),
+                1 => front + next(5),
+                _ => front,
+            };
+            front = front.max(id + 1);
+            assert_eq!(set.insert(id), plain.insert(id), "insert {id}");
+            let probe = front.saturating_sub(next(50)) + next(3);
+            assert_eq!(
+                set.contains(probe),
+                plain.contains(&probe),
+                "contains {probe}"
+            );
+            assert_eq!(set.len(), plain.len() as u64);
+        }
+        assert!(
+            set.ranges() < plain.len(),
+            "consecutive members share ranges"
+        );
     }
 
     #[test]

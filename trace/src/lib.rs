@@ -48,6 +48,8 @@ mod chunk;
 mod count;
 mod defect;
 mod detail;
+#[cfg(test)]
+mod draws;
 mod ending;
 mod event;
 mod guard;
@@ -70,7 +72,7 @@ pub use chunk::{
 };
 pub use count::counted;
 pub use defect::DefectId;
-pub use detail::{DetailWriter, SERVER_VANTAGE, detail_value, key};
+pub use detail::{DetailWriter, SERVER_VANTAGE, detail_value, detail_values, key};
 pub use ending::{Ending, STUCK_LISTED, Stuck};
 pub use event::EventName;
 pub use idset::IdSet;

@@ -79,6 +79,17 @@ impl ReadyRuns {
 
     /// The run keyed at or before `key`, in its batch, with its key's row.
     fn before(&mut self, (batch, row): RowKey) -> Option<(usize, &mut Run)> {
+        // Rows mostly leave from the front of the first run, and join the end of the
+        // only one: found without a search. The spans `first..first + len` of two runs
+        // never overlap, so a run whose span holds `row` is the one keyed last at or
+        // before it.
+        if let Some((&(b, first), run)) = self.runs.first_key_value()
+            && b == batch
+            && first <= row
+            && (row - first < run.len || self.runs.len() == 1)
+        {
+            return self.runs.first_entry().map(|run| (first, run.into_mut()));
+        }
         let (&(b, first), run) = self.runs.range_mut(..=(batch, row)).next_back()?;
         (b == batch).then_some((first, run))
     }
@@ -201,13 +212,7 @@ mod tests {
     /// than rows.
     #[test]
     fn runs_answer_as_a_map_of_rows_would() {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move |below: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % below
-        };
+        let mut next = crate::draws::draws();
         for _ in 0..2000 {
             let mut runs = ReadyRuns::default();
             let mut rows = std::collections::BTreeMap::new();

@@ -114,7 +114,9 @@ impl<W: io::Write> TraceSink for CsvTrace<W> {
         let t = self.t_us.text(r.t_us, render_int(r.t_us));
         self.buf.extend_from_slice(t);
         self.buf.push(b',');
-        self.text(r.event.as_str(), false);
+        // An event's name is a word of the format: never quoted.
+        self.buf.extend_from_slice(r.event.as_str().as_bytes());
+        self.buf.push(b',');
         if let Some(batch) = r.batch {
             let b = self.batch.text(batch, render_int(batch));
             self.buf.extend_from_slice(b);

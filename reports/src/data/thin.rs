@@ -10,7 +10,8 @@ pub const EXACT: usize = 1 << 16;
 /// Fine buckets of time per lane once spans are summed: four per column of a chart.
 pub const FINE: usize = 4_000;
 
-/// The smallest power of two `w` (at least `from`) with `end_us / w < buckets`.
+/// The smallest power of two `w` (at least `from`, itself 0 or a power of two) with
+/// `end_us / w < buckets`.
 fn width_for(end_us: u64, from: u64, buckets: usize) -> u64 {
     let mut width = from.max(1);
     while end_us / width >= buckets as u64 {
@@ -22,27 +23,48 @@ fn width_for(end_us: u64, from: u64, buckets: usize) -> u64 {
 /// A bucket being filled: its number, its lowest and its highest point.
 type OpenBucket<T> = (u64, (u64, T), (u64, T));
 
+/// What a thinned series ranks its points by: a bucket keeps its lowest (and highest).
+pub trait Ranked: Copy {
+    /// The point's rank.
+    fn rank(&self) -> f64;
+}
+
+/// A line's value ranks by itself.
+impl Ranked for f64 {
+    fn rank(&self) -> f64 {
+        *self
+    }
+}
+
+/// A gap and the spacing it was owed rank by the gap.
+impl Ranked for (f64, f64) {
+    fn rank(&self) -> f64 {
+        self.0
+    }
+}
+
 /// A series of points in time: every point up to [`EXACT`], then per bucket of time its
 /// lowest point (and its highest, for an envelope), in time order.
 #[derive(Debug, Clone)]
 pub struct Thinned<T> {
     points: Vec<(u64, T)>,
-    /// 0 while every point is kept, else the width of a bucket in µs.
+    /// 0 while every point is kept, else the width of a bucket in µs (a power of two:
+    /// a time's bucket is the time shifted right by `shift`).
     width_us: u64,
+    shift: u32,
     open: Option<OpenBucket<T>>,
-    value: fn(&T) -> f64,
     highest_too: bool,
 }
 
-impl<T: Copy> Thinned<T> {
-    /// Points ranked by `value`; beyond [`EXACT`] a bucket keeps its lowest point, and its
-    /// highest if `highest_too` (a line's envelope).
-    pub fn new(value: fn(&T) -> f64, highest_too: bool) -> Self {
+impl<T: Ranked> Thinned<T> {
+    /// Points ranked by [`Ranked::rank`]; beyond [`EXACT`] a bucket keeps its lowest
+    /// point, and its highest if `highest_too` (a line's envelope).
+    pub fn new(highest_too: bool) -> Self {
         Thinned {
             points: Vec::new(),
             width_us: 0,
+            shift: 0,
             open: None,
-            value,
             highest_too,
         }
     }
@@ -56,14 +78,13 @@ impl<T: Copy> Thinned<T> {
             }
             return;
         }
-        let value = self.value;
         if let Some((b, lo, hi)) = &mut self.open
-            && *b == t_us / self.width_us
+            && *b == t_us >> self.shift
         {
-            if value(&v) < value(&lo.1) {
+            if v.rank() < lo.1.rank() {
                 *lo = (t_us, v);
             }
-            if value(&v) > value(&hi.1) {
+            if v.rank() > hi.1.rank() {
                 *hi = (t_us, v);
             }
             return;
@@ -73,7 +94,7 @@ impl<T: Copy> Thinned<T> {
             // Closing widened the buckets and left the last one open: place `v` again.
             self.push(t_us, v);
         } else {
-            self.open = Some((t_us / self.width_us, (t_us, v), (t_us, v)));
+            self.open = Some((t_us >> self.shift, (t_us, v), (t_us, v)));
         }
     }
 
@@ -82,7 +103,7 @@ impl<T: Copy> Thinned<T> {
         let Some((_, lo, hi)) = self.open.take() else {
             return;
         };
-        let highest = self.highest_too && (self.value)(&hi.1) != (self.value)(&lo.1);
+        let highest = self.highest_too && hi.1.rank() != lo.1.rank();
         match (highest, hi.0 < lo.0) {
             (false, _) => self.points.push(lo),
             (true, true) => self.points.extend([hi, lo]),
@@ -99,6 +120,7 @@ impl<T: Copy> Thinned<T> {
         // No bucket is open here: points are folded only as they are added or closed.
         let end = self.points.last().map_or(0, |p| p.0);
         self.width_us = width_for(end, self.width_us.saturating_mul(2), EXACT / 4);
+        self.shift = self.width_us.trailing_zeros();
         for (t, v) in std::mem::take(&mut self.points) {
             self.push(t, v);
         }
@@ -163,7 +185,7 @@ impl<T> Sampled<T> {
 /// draw one by one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Busy {
-    /// Width of a fine bucket, in µs.
+    /// Width of a fine bucket, in µs: a power of two.
     pub width_us: u64,
     /// Per lane, [`FINE`] buckets of `[kind 0, kind 1]` µs.
     pub cells: Vec<[u64; 2]>,
@@ -187,12 +209,15 @@ impl Busy {
 
     /// Lane `lane` spent `[from_us, to_us)` in `kind` (0 or 1).
     pub fn add(&mut self, lane: usize, kind: usize, from_us: u64, to_us: u64) {
-        if to_us / self.width_us >= FINE as u64 {
+        // The width is a power of two: a time's bucket is the time shifted.
+        let mut shift = self.width_us.trailing_zeros();
+        if to_us >> shift >= FINE as u64 {
             self.widen(width_for(to_us, self.width_us, FINE));
+            shift = self.width_us.trailing_zeros();
         }
         let mut from = from_us;
         while from < to_us {
-            let bucket = from / self.width_us;
+            let bucket = from >> shift;
             let until = to_us.min((bucket + 1).saturating_mul(self.width_us));
             let at = lane * FINE + bucket as usize;
             if let Some(cell) = self.cells.get_mut(at).and_then(|c| c.get_mut(kind)) {
@@ -259,7 +284,7 @@ mod tests {
     use super::*;
 
     fn lowest_and_highest() -> Thinned<f64> {
-        Thinned::new(|v| *v, true)
+        Thinned::new(true)
     }
 
     #[test]
@@ -303,6 +328,7 @@ mod tests {
         // spike: closing it passes the limit and widens the buckets at the finish.
         let mut s = lowest_and_highest();
         s.width_us = 2;
+        s.shift = 1;
         s.points = (0..EXACT as u64 - 1).map(|i| (2 * i, 0.0)).collect();
         let end = 2 * EXACT as u64;
         s.open = Some((end / 2, (end, -1.0), (end + 1, 9.0)));
@@ -353,7 +379,7 @@ mod tests {
         busy.add(0, 1, u64::MAX - 10, u64::MAX);
         let total: u64 = busy.cells.iter().map(|c| c[1]).sum();
         assert_eq!(total, 10);
-        let mut series = Thinned::new(|v: &f64| *v, true);
+        let mut series = Thinned::<f64>::new(true);
         for i in 0..(EXACT as u64 + 10) {
             series.push(u64::MAX - EXACT as u64 - 10 + i, i as f64);
         }

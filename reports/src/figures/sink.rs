@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::io;
 
 use paceline_trace::{
-    Ending, EventName, ReadyRuns, ResultKind, RowMap, TraceRecord, TraceSink, detail_value, key,
+    Ending, EventName, ReadyRuns, ResultKind, RowMap, TraceRecord, TraceSink, detail_value,
+    detail_values, key,
 };
 
 use super::budget::Meters;
@@ -167,10 +168,9 @@ impl FiguresSink {
             }
             EventName::Emit => {
                 self.last_result_us = self.last_result_us.max(t);
-                let submit: Option<u64> =
-                    detail_value(r.detail, key::SUBMIT_US).and_then(|v| v.parse().ok());
-                let complete: Option<u64> =
-                    detail_value(r.detail, key::COMPLETE_US).and_then(|v| v.parse().ok());
+                let [submit, complete] =
+                    detail_values(r.detail, [key::SUBMIT_US, key::COMPLETE_US])
+                        .map(|v| v.and_then(|v| v.parse::<u64>().ok()));
                 if let Some(latency) = r.row.and_then(|row| self.unreturned.remove(&(batch, row))) {
                     self.latencies.push(match (submit, complete) {
                         (Some(submit), Some(complete)) => complete.saturating_sub(submit),
