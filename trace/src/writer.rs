@@ -1,8 +1,9 @@
 //! The CSV writer: streams records as the trace format's CSV, memory flat however long
 //! the run.
 
-use std::io;
+use std::io::{self, Write as _};
 
+use crate::event::EventName;
 use crate::record::{HEADER, TraceRecord};
 use crate::sink::TraceSink;
 
@@ -17,6 +18,8 @@ pub struct CsvTrace<W: io::Write> {
     /// Lines waiting to be written; flushed in blocks of about `FLUSH_AT` bytes.
     buf: Vec<u8>,
     numbers: itoa::Buffer,
+    /// Each event's name, by the event's number.
+    names: [Short; EventName::ALL.len()],
     /// Several events share an instant, a batch and a `D`: their text is kept.
     t_us: Cached<u64>,
     batch: Cached<u64>,
@@ -25,21 +28,66 @@ pub struct CsvTrace<W: io::Write> {
 
 const FLUSH_AT: usize = 1 << 16;
 
-/// A value and its text, kept while the value repeats.
-#[derive(Default)]
+/// How long a [`Short`] text may be.
+const SHORT: usize = 32;
+
+/// A text of at most [`SHORT`] bytes kept in a block of that size, so that it is
+/// appended with one copy of a fixed size: a few moves, where a copy of the text's own
+/// length is a call (a line's fields were seven such calls, a fifth of the writer).
+#[derive(Clone, Copy)]
+struct Short {
+    block: [u8; SHORT],
+    len: usize,
+}
+
+impl Short {
+    /// `text`, if it is short enough.
+    fn new(text: &[u8]) -> Option<Short> {
+        let mut block = [0; SHORT];
+        block.get_mut(..text.len())?.copy_from_slice(text);
+        Some(Short {
+            block,
+            len: text.len(),
+        })
+    }
+
+    /// Append the text: the whole block, then cut back to the text.
+    fn append_to(&self, buf: &mut Vec<u8>) {
+        let end = buf.len() + self.len;
+        buf.extend_from_slice(&self.block);
+        buf.truncate(end);
+    }
+}
+
+/// A value and its text, kept while the value repeats (a text too long for a [`Short`]
+/// is rendered each time).
 struct Cached<K> {
     key: Option<K>,
-    text: Vec<u8>,
+    text: Option<Short>,
+}
+
+impl<K> Default for Cached<K> {
+    fn default() -> Self {
+        Cached {
+            key: None,
+            text: None,
+        }
+    }
 }
 
 impl<K: PartialEq + Copy> Cached<K> {
-    fn text(&mut self, key: K, render: impl FnOnce(&mut Vec<u8>)) -> &[u8] {
-        if self.key != Some(key) {
-            self.text.clear();
-            render(&mut self.text);
-            self.key = Some(key);
+    /// Append the text of `key` to `buf`, rendered by `render` when the key changed.
+    fn append(&mut self, buf: &mut Vec<u8>, key: K, render: impl FnOnce(&mut Vec<u8>)) {
+        if self.key == Some(key)
+            && let Some(text) = &self.text
+        {
+            text.append_to(buf);
+            return;
         }
-        &self.text
+        let start = buf.len();
+        render(buf);
+        self.text = buf.get(start..).and_then(Short::new);
+        self.key = Some(key);
     }
 }
 
@@ -49,10 +97,24 @@ impl<W: io::Write> CsvTrace<W> {
         let mut buf = Vec::with_capacity(FLUSH_AT + 1024);
         buf.extend_from_slice(HEADER.join(",").as_bytes());
         buf.push(b'\n');
+        let mut names = [Short {
+            block: [0; SHORT],
+            len: 0,
+        }; EventName::ALL.len()];
+        for event in EventName::ALL {
+            // Every name is a short word; the tests write each one.
+            if let (Some(slot), Some(name)) = (
+                names.get_mut(event as usize),
+                Short::new(event.as_str().as_bytes()),
+            ) {
+                *slot = name;
+            }
+        }
         Ok(CsvTrace {
             out,
             buf,
             numbers: itoa::Buffer::new(),
+            names,
             t_us: Cached::default(),
             batch: Cached::default(),
             delay: Cached::default(),
@@ -98,7 +160,7 @@ impl<W: io::Write> CsvTrace<W> {
                 }
             }
             self.buf.push(b'"');
-        } else {
+        } else if !field.is_empty() {
             self.buf.extend_from_slice(field.as_bytes());
         }
         self.buf.push(if last { b'\n' } else { b',' });
@@ -111,25 +173,26 @@ fn render_int<I: itoa::Integer>(value: I) -> impl FnOnce(&mut Vec<u8>) {
 
 impl<W: io::Write> TraceSink for CsvTrace<W> {
     fn record(&mut self, r: &TraceRecord<'_>) -> io::Result<()> {
-        let t = self.t_us.text(r.t_us, render_int(r.t_us));
-        self.buf.extend_from_slice(t);
+        self.t_us.append(&mut self.buf, r.t_us, render_int(r.t_us));
         self.buf.push(b',');
         // An event's name is a word of the format: never quoted.
-        self.buf.extend_from_slice(r.event.as_str().as_bytes());
+        match self.names.get(r.event as usize) {
+            Some(name) => name.append_to(&mut self.buf),
+            None => self.buf.extend_from_slice(r.event.as_str().as_bytes()),
+        }
         self.buf.push(b',');
         if let Some(batch) = r.batch {
-            let b = self.batch.text(batch, render_int(batch));
-            self.buf.extend_from_slice(b);
+            self.batch.append(&mut self.buf, batch, render_int(batch));
         }
         self.buf.push(b',');
         self.integer(r.row);
         self.text(r.id, false);
         self.integer(r.attempt);
         if let Some(d) = r.delay_ms {
-            let text = self.delay.text(d.to_bits(), |out| {
-                out.extend_from_slice(d.to_string().as_bytes())
+            self.delay.append(&mut self.buf, d.to_bits(), |out| {
+                // Writing to memory cannot fail.
+                let _ = write!(out, "{d}");
             });
-            self.buf.extend_from_slice(text);
         }
         self.buf.push(b',');
         self.text(r.detail, true);
@@ -144,7 +207,6 @@ impl<W: io::Write> TraceSink for CsvTrace<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::EventName;
 
     fn record<'a>(id: &'a str, detail: &'a str) -> TraceRecord<'a> {
         TraceRecord {
@@ -171,6 +233,44 @@ mod tests {
              590000,dispatch,0,0,\"A,\"\"x\"\"\",2,0.5,\n\
              590000,dispatch,0,0,B,2,0.5,status=429\n"
         );
+    }
+
+    /// Every event's name, the longest numbers, and a `D` too long to keep, each written
+    /// again and after another value: the kept texts are the values' own.
+    #[test]
+    fn names_and_kept_numbers_are_written_whole() {
+        let mut trace = CsvTrace::new(Vec::new()).expect("in memory");
+        let mut written = Vec::new();
+        for (i, event) in EventName::ALL.into_iter().enumerate() {
+            for delay in [0.5, 1e300, 1e300, 0.25, 0.25] {
+                let t_us = u64::MAX - i as u64 / 2;
+                let batch = if i % 3 == 0 { u64::MAX } else { i as u64 };
+                trace
+                    .record(&TraceRecord {
+                        t_us,
+                        event,
+                        batch: Some(batch),
+                        row: Some(i),
+                        id: "",
+                        attempt: Some(u32::MAX),
+                        delay_ms: Some(delay),
+                        detail: "",
+                    })
+                    .expect("in memory");
+                written.push((t_us, event, batch, delay));
+            }
+        }
+        let bytes = trace.finish().expect("in memory");
+        let mut reader = csv::Reader::from_reader(bytes.as_slice());
+        let rows: Vec<csv::StringRecord> =
+            reader.records().map(|r| r.expect("valid CSV")).collect();
+        assert_eq!(rows.len(), written.len());
+        for (row, (t_us, event, batch, delay)) in rows.iter().zip(written) {
+            assert_eq!(row[0].parse::<u64>().expect("a time"), t_us);
+            assert_eq!(&row[1], event.as_str());
+            assert_eq!(row[2].parse::<u64>().expect("a batch"), batch);
+            assert_eq!(row[6].parse::<f64>().expect("a number"), delay);
+        }
     }
 
     #[test]

@@ -69,15 +69,11 @@ impl<T: Ranked> Thinned<T> {
         }
     }
 
-    /// The point `v` at `t_us` (no earlier than the last).
+    /// The point `v` at `t_us` (no earlier than the last). Inlined where it is called:
+    /// most points fall in the open bucket and only update its extremes.
+    #[inline]
     pub fn push(&mut self, t_us: u64, v: T) {
-        if self.width_us == 0 {
-            self.points.push((t_us, v));
-            if self.points.len() > EXACT {
-                self.coarsen();
-            }
-            return;
-        }
+        // A bucket is open only once the series is thinned (`width_us` above 0).
         if let Some((b, lo, hi)) = &mut self.open
             && *b == t_us >> self.shift
         {
@@ -86,6 +82,18 @@ impl<T: Ranked> Thinned<T> {
             }
             if v.rank() > hi.1.rank() {
                 *hi = (t_us, v);
+            }
+            return;
+        }
+        self.push_past_bucket(t_us, v);
+    }
+
+    /// A point kept one by one, or the first of a new bucket.
+    fn push_past_bucket(&mut self, t_us: u64, v: T) {
+        if self.width_us == 0 {
+            self.points.push((t_us, v));
+            if self.points.len() > EXACT {
+                self.coarsen();
             }
             return;
         }
@@ -160,7 +168,8 @@ impl<T> Sampled<T> {
 
     /// Offer the next item.
     pub fn push(&mut self, item: T) {
-        if self.seen.is_multiple_of(self.stride) {
+        // The stride is a power of two: a multiple of it has no bit below it.
+        if self.seen & (self.stride - 1) == 0 {
             self.items.push(item);
             if self.items.len() > 2 * self.limit {
                 let mut keep = false;
@@ -208,6 +217,7 @@ impl Busy {
     }
 
     /// Lane `lane` spent `[from_us, to_us)` in `kind` (0 or 1).
+    #[inline]
     pub fn add(&mut self, lane: usize, kind: usize, from_us: u64, to_us: u64) {
         // The width is a power of two: a time's bucket is the time shifted.
         let mut shift = self.width_us.trailing_zeros();
