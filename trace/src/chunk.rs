@@ -83,9 +83,14 @@ impl RecordChunk {
 
     /// Keep `record`, tagged.
     pub fn push(&mut self, tag: u64, record: &TraceRecord<'_>) {
-        self.text.push_str(record.id);
+        // Most records have no id and no detail: an empty copy is still a call.
+        if !record.id.is_empty() {
+            self.text.push_str(record.id);
+        }
         let id_end = self.text.len();
-        self.text.push_str(record.detail);
+        if !record.detail.is_empty() {
+            self.text.push_str(record.detail);
+        }
         self.records.push(Packed {
             tag,
             t_us: record.t_us,
@@ -126,9 +131,17 @@ impl RecordChunk {
     pub fn iter(&self) -> impl Iterator<Item = (u64, TraceRecord<'_>)> {
         let mut start = 0;
         self.records.iter().map(move |p| {
-            // The ends were taken from `text` as it grew: in order and within it.
-            let id = self.text.get(start..p.id_end).unwrap_or_default();
-            let detail = self.text.get(p.id_end..p.detail_end).unwrap_or_default();
+            // The ends were taken from `text` as it grew: in order and within it. Most
+            // texts are empty, and need no look at the bytes.
+            let text = |from: usize, to: usize| {
+                if from == to {
+                    ""
+                } else {
+                    self.text.get(from..to).unwrap_or_default()
+                }
+            };
+            let id = text(start, p.id_end);
+            let detail = text(p.id_end, p.detail_end);
             start = p.detail_end;
             let record = TraceRecord {
                 t_us: p.t_us,

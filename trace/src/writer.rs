@@ -52,6 +52,7 @@ impl Short {
     }
 
     /// Append the text: the whole block, then cut back to the text.
+    #[inline]
     fn append_to(&self, buf: &mut Vec<u8>) {
         let end = buf.len() + self.len;
         buf.extend_from_slice(&self.block);
@@ -77,6 +78,7 @@ impl<K> Default for Cached<K> {
 
 impl<K: PartialEq + Copy> Cached<K> {
     /// Append the text of `key` to `buf`, rendered by `render` when the key changed.
+    #[inline]
     fn append(&mut self, buf: &mut Vec<u8>, key: K, render: impl FnOnce(&mut Vec<u8>)) {
         if self.key == Some(key)
             && let Some(text) = &self.text
