@@ -64,7 +64,6 @@ impl Row {
 /// Gathers the [`Figures`] of a run from its trace.
 #[derive(Debug)]
 pub struct FiguresSink {
-    limits: Limits,
     batches: BTreeMap<u64, Batch>,
     /// Rows seen that have not ended (or ended still holding their permit), but for
     /// those only made ready, kept as runs.
@@ -77,8 +76,17 @@ pub struct FiguresSink {
     latencies: Latencies,
     batches_started: u64,
     first_us: Option<u64>,
-    last_result_us: u64,
     last_us: u64,
+    /// Apart from the rows, so that a row kept open is updated where it is while the
+    /// totals change beside it.
+    totals: Totals,
+}
+
+/// The run's totals, which the rows' events add to.
+#[derive(Debug)]
+struct Totals {
+    limits: Limits,
+    last_result_us: u64,
     results: BTreeMap<ResultKind, u64>,
     dispatches: u64,
     retries: u64,
@@ -105,7 +113,6 @@ impl FiguresSink {
     pub fn new(limits: Limits) -> Self {
         let meters = Meters::new(&limits.budgets);
         FiguresSink {
-            limits,
             batches: BTreeMap::new(),
             open: RowMap::new(),
             ready: ReadyRuns::default(),
@@ -113,39 +120,28 @@ impl FiguresSink {
             latencies: Latencies::default(),
             batches_started: 0,
             first_us: None,
-            last_result_us: 0,
             last_us: 0,
-            results: ResultKind::ALL.into_iter().map(|k| (k, 0)).collect(),
-            dispatches: 0,
-            retries: 0,
-            failures: Failures::default(),
-            waits: Waits::default(),
-            permits: 0,
-            in_flight: 0,
-            peak_permits: 0,
-            peak_in_flight: 0,
-            ok_tokens: 0,
-            tokens_seen: false,
-            capacity_answers: 0,
-            waits_given: 0,
-            pause: None,
-            paused_us: 0,
-            meters,
+            totals: Totals {
+                limits,
+                last_result_us: 0,
+                results: ResultKind::ALL.into_iter().map(|k| (k, 0)).collect(),
+                dispatches: 0,
+                retries: 0,
+                failures: Failures::default(),
+                waits: Waits::default(),
+                permits: 0,
+                in_flight: 0,
+                peak_permits: 0,
+                peak_in_flight: 0,
+                ok_tokens: 0,
+                tokens_seen: false,
+                capacity_answers: 0,
+                waits_given: 0,
+                pause: None,
+                paused_us: 0,
+                meters,
+            },
         }
-    }
-
-    /// A server asked for a wait of `ms` at `t`: the pool pauses until `t + ms`.
-    fn pause(&mut self, t: u64, ms: u64) {
-        let ms = self.limits.max_retry_after_ms.map_or(ms, |cap| ms.min(cap));
-        let end = t.saturating_add(ms.saturating_mul(1000));
-        self.pause = match self.pause {
-            Some((start, until)) if t <= until => Some((start, until.max(end))),
-            Some((start, until)) => {
-                self.paused_us += until - start;
-                Some((t, end))
-            }
-            None => Some((t, end)),
-        };
     }
 
     fn observe(&mut self, r: &TraceRecord<'_>) {
@@ -167,7 +163,7 @@ impl FiguresSink {
                 return;
             }
             EventName::Emit => {
-                self.last_result_us = self.last_result_us.max(t);
+                self.totals.last_result_us = self.totals.last_result_us.max(t);
                 let [submit, complete] =
                     detail_values(r.detail, [key::SUBMIT_US, key::COMPLETE_US])
                         .map(|v| v.and_then(|v| v.parse::<u64>().ok()));
@@ -180,7 +176,7 @@ impl FiguresSink {
                 return;
             }
             EventName::BatchEnd => {
-                self.last_result_us = self.last_result_us.max(t);
+                self.totals.last_result_us = self.totals.last_result_us.max(t);
                 return;
             }
             _ => {}
@@ -189,29 +185,31 @@ impl FiguresSink {
             return;
         };
         let key = (batch, index);
-        // A row kept open is updated where it is (found twice, never removed and
-        // inserted again), and leaves the open rows only when it is done with.
-        let (mut row, kept) = match self.open.get(&key) {
-            Some(row) => (row.clone(), true),
+        // A row kept open is updated where it is, beside the totals, and leaves the
+        // open rows only when it is done with; a row new to them is built here.
+        let mut fresh = None;
+        let (row, kept) = match self.open.get_mut(&key) {
+            Some(row) => (row, true),
             // Ended and released: what follows is I4's business, not the figures'.
             None if self.unreturned.contains_key(&key) => return,
-            None if let Some(at) = self.ready.take(key) => (Row::ready_at(at), false),
+            None if let Some(at) = self.ready.take(key) => (fresh.insert(Row::ready_at(at)), false),
             None => {
                 self.batches.entry(batch).or_default().seen += 1;
-                (Row::default(), false)
+                (fresh.insert(Row::default()), false)
             }
         };
         if row.ended {
             // Ended while holding its permit: only the permit's release is left.
             if r.event == EventName::Release {
-                self.permits = self.permits.saturating_sub(1);
+                self.totals.permits = self.totals.permits.saturating_sub(1);
                 self.open.remove(&key);
             }
             return;
         }
-        let start_us = self.batches.get(&batch).map_or(0, |b| b.start_us);
-        if let Some(latency) = self.row_event(&mut row, r, start_us) {
-            self.unreturned.insert(key, latency);
+        if let Some(ended_us) = self.totals.row_event(row, r) {
+            let start_us = self.batches.get(&batch).map_or(0, |b| b.start_us);
+            self.unreturned
+                .insert(key, ended_us.saturating_sub(start_us));
             row.ended = true;
         }
         let only_ready = row.only_ready();
@@ -219,25 +217,98 @@ impl FiguresSink {
         if let Some(at) = only_ready {
             self.ready.insert(key, at);
         }
-        match (stays, kept) {
-            (true, true) => {
-                if let Some(open) = self.open.get_mut(&key) {
-                    *open = row;
-                }
-            }
-            (true, false) => {
+        match (stays, kept, fresh) {
+            (true, false, Some(row)) => {
                 self.open.insert(key, row);
             }
-            (false, true) => {
+            (false, true, _) => {
                 self.open.remove(&key);
             }
-            (false, false) => {}
+            _ => {}
         }
     }
 
-    /// What `r` does to its row, and to the totals; the row's latency from its batch's
-    /// start when `r` ended it.
-    fn row_event(&mut self, row: &mut Row, r: &TraceRecord<'_>, start_us: u64) -> Option<u64> {
+    /// The figures, given how the run ended where its driver knows (`None` for a
+    /// recorded trace: rows without a result are then unfinished).
+    pub fn finish(self, ending: Option<&Ending>) -> Figures {
+        self.finish_with_latencies(ending).0
+    }
+
+    /// The figures and the ended rows' latencies, sorted, for a distribution chart.
+    pub fn finish_with_latencies(mut self, ending: Option<&Ending>) -> (Figures, Latencies) {
+        let first = self.first_us.unwrap_or(0);
+        let horizon_us = match ending {
+            Some(Ending::Unfinished { horizon_us, .. }) => Some(*horizon_us),
+            _ => None,
+        };
+        let end = horizon_us.unwrap_or(self.totals.last_result_us.max(first));
+        let makespan_us = end.saturating_sub(first);
+        let mut latencies = std::mem::take(&mut self.latencies);
+        // Rows ended and never returned count from their batch's start.
+        for (_, latency) in self.unreturned.drain_sorted() {
+            latencies.push(latency);
+        }
+        latencies.sort();
+        let seen: u64 = self.batches.values().map(|b| b.declared.max(b.seen)).sum();
+        let ended: u64 = self.totals.results.values().sum();
+        let unfinished = match ending {
+            // The driver knows rows the trace never showed (batches never called).
+            Some(Ending::Unfinished { left, .. } | Ending::Deadlock { left, .. }) => *left,
+            _ => seen.saturating_sub(ended),
+        };
+        if let Some((start, until)) = self.totals.pause.take() {
+            self.totals.paused_us += until.min(end).saturating_sub(start);
+        }
+        let minutes = makespan_us as f64 / 60e6;
+        let per_min = |n: u64| (makespan_us > 0).then(|| n as f64 / minutes);
+        let budgets = self.totals.meters.finish(makespan_us);
+        let latency = Latency::of(&latencies);
+        let figures = Figures {
+            makespan_us,
+            rows: ended + unfinished,
+            unfinished,
+            horizon_us,
+            rows_per_min: per_min(self.totals.rows_ok()),
+            tokens_per_min: if self.totals.tokens_seen {
+                per_min(self.totals.ok_tokens)
+            } else {
+                None
+            },
+            results: self.totals.results,
+            dispatches: self.totals.dispatches,
+            retries: self.totals.retries,
+            failures: self.totals.failures,
+            latency,
+            waits: Waits {
+                paused_us: (self.totals.capacity_answers == 0 || self.totals.waits_given > 0)
+                    .then_some(self.totals.paused_us),
+                ..self.totals.waits
+            },
+            peak_permits: self.totals.peak_permits,
+            peak_in_flight: self.totals.peak_in_flight,
+            budgets,
+        };
+        (figures, latencies)
+    }
+}
+
+impl Totals {
+    /// A server asked for a wait of `ms` at `t`: the pool pauses until `t + ms`.
+    fn pause(&mut self, t: u64, ms: u64) {
+        let ms = self.limits.max_retry_after_ms.map_or(ms, |cap| ms.min(cap));
+        let end = t.saturating_add(ms.saturating_mul(1000));
+        self.pause = match self.pause {
+            Some((start, until)) if t <= until => Some((start, until.max(end))),
+            Some((start, until)) => {
+                self.paused_us += until - start;
+                Some((t, end))
+            }
+            None => Some((t, end)),
+        };
+    }
+
+    /// What `r` does to its row, and to the totals; when `r` ended the row, its time.
+    fn row_event(&mut self, row: &mut Row, r: &TraceRecord<'_>) -> Option<u64> {
         let t = r.t_us;
         // A row's next event ends its backoff (early, if it ends the row).
         if r.event != EventName::Backoff
@@ -323,7 +394,7 @@ impl FiguresSink {
                 self.ok_tokens += row.tokens.unwrap_or(0);
             }
         }
-        Some(t.saturating_sub(start_us))
+        Some(t)
     }
 
     /// A failed answer counted by kind and status; a `capacity` one may pause the pool.
@@ -350,69 +421,6 @@ impl FiguresSink {
                 self.pause(r.t_us, ms);
             }
         }
-    }
-
-    /// The figures, given how the run ended where its driver knows (`None` for a
-    /// recorded trace: rows without a result are then unfinished).
-    pub fn finish(self, ending: Option<&Ending>) -> Figures {
-        self.finish_with_latencies(ending).0
-    }
-
-    /// The figures and the ended rows' latencies, sorted, for a distribution chart.
-    pub fn finish_with_latencies(mut self, ending: Option<&Ending>) -> (Figures, Latencies) {
-        let first = self.first_us.unwrap_or(0);
-        let horizon_us = match ending {
-            Some(Ending::Unfinished { horizon_us, .. }) => Some(*horizon_us),
-            _ => None,
-        };
-        let end = horizon_us.unwrap_or(self.last_result_us.max(first));
-        let makespan_us = end.saturating_sub(first);
-        let mut latencies = std::mem::take(&mut self.latencies);
-        // Rows ended and never returned count from their batch's start.
-        for (_, latency) in self.unreturned.drain_sorted() {
-            latencies.push(latency);
-        }
-        latencies.sort();
-        let seen: u64 = self.batches.values().map(|b| b.declared.max(b.seen)).sum();
-        let ended: u64 = self.results.values().sum();
-        let unfinished = match ending {
-            // The driver knows rows the trace never showed (batches never called).
-            Some(Ending::Unfinished { left, .. } | Ending::Deadlock { left, .. }) => *left,
-            _ => seen.saturating_sub(ended),
-        };
-        if let Some((start, until)) = self.pause.take() {
-            self.paused_us += until.min(end).saturating_sub(start);
-        }
-        let minutes = makespan_us as f64 / 60e6;
-        let per_min = |n: u64| (makespan_us > 0).then(|| n as f64 / minutes);
-        let budgets = self.meters.finish(makespan_us);
-        let latency = Latency::of(&latencies);
-        let figures = Figures {
-            makespan_us,
-            rows: ended + unfinished,
-            unfinished,
-            horizon_us,
-            rows_per_min: per_min(self.rows_ok()),
-            tokens_per_min: if self.tokens_seen {
-                per_min(self.ok_tokens)
-            } else {
-                None
-            },
-            results: self.results,
-            dispatches: self.dispatches,
-            retries: self.retries,
-            failures: self.failures,
-            latency,
-            waits: Waits {
-                paused_us: (self.capacity_answers == 0 || self.waits_given > 0)
-                    .then_some(self.paused_us),
-                ..self.waits
-            },
-            peak_permits: self.peak_permits,
-            peak_in_flight: self.peak_in_flight,
-            budgets,
-        };
-        (figures, latencies)
     }
 
     fn rows_ok(&self) -> u64 {
