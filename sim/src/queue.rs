@@ -15,8 +15,10 @@ use rand_chacha::ChaCha8Rng;
 /// A min-queue of `T` keyed by virtual time in microseconds.
 ///
 /// The heap orders small keys, each naming the slot that holds its item: a pop moves
-/// keys of 40 bytes down the heap instead of whole events (an answer is 72), which
-/// measured half the instructions of a pop.
+/// keys of 40 bytes down the heap instead of whole events (an answer is 72): 290
+/// instructions a pop instead of 490 on a 100 000-row run, whose heap holds a few
+/// thousand entries (wake-ups scheduled far ahead wait in it until their time). A heap
+/// of 16-byte (time, slot) pairs with bounds-checked sifting measured slower still.
 #[derive(Debug)]
 pub struct EventQueue<T> {
     heap: BinaryHeap<Reverse<Key>>,

@@ -144,7 +144,8 @@ pub(crate) struct Step<'a> {
 /// Record `ev` in its row's track.
 pub(crate) fn update(track: &mut RowTrack, ev: &Ev<'_>) {
     let t = ev.t_us;
-    if track.id.is_empty() {
+    // Most rows have no id: an empty copy is still a call.
+    if track.id.is_empty() && !ev.id.is_empty() {
         track.id.push_str(&ev.id);
     }
     match ev.kind {
