@@ -130,10 +130,7 @@ impl TraceSink for RecordDigest {
             present | event << 8 | u64::from(r.attempt.unwrap_or(0)) << 32,
         );
         blocks.pair(r.batch.unwrap_or(0), r.row.map_or(0, |row| row as u64));
-        // The lengths say where the id's blocks end and the detail's begin (each below
-        // 2^32 bytes, so the word tells them apart); the record's place is in the chain.
-        let lengths = r.id.len() as u64 ^ (r.detail.len() as u64).rotate_left(32);
-        blocks.pair(r.delay_ms.map_or(0, f64::to_bits), lengths);
+        blocks.pair(r.delay_ms.map_or(0, f64::to_bits), self.records);
         // Most records have neither (an empty text adds no block): no call for them.
         if !r.id.is_empty() {
             blocks.text(r.id);
@@ -141,6 +138,8 @@ impl TraceSink for RecordDigest {
         if !r.detail.is_empty() {
             blocks.text(r.detail);
         }
+        // The lengths say where the id's blocks end and the detail's begin.
+        blocks.pair(r.id.len() as u64, r.detail.len() as u64);
         // The records are chained: the same records in another order give another hash.
         self.hash = fold(self.hash ^ blocks.sum ^ K1, self.records ^ K2);
         self.records += 1;
