@@ -98,6 +98,7 @@ fn walk<'a, const N: usize>(detail: &'a str, keys: [&str; N]) -> [Option<&'a str
                 // Both ends sit next to ASCII bytes (`=`, and `;` or the end): char
                 // boundaries, so the text is there.
                 *slot = detail.get(value..value + len);
+                debug_assert!(slot.is_some(), "{detail:?} at {value}");
                 missing -= 1;
             }
         }

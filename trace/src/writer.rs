@@ -18,8 +18,8 @@ pub struct CsvTrace<W: io::Write> {
     /// Lines waiting to be written; flushed in blocks of about `FLUSH_AT` bytes.
     buf: Vec<u8>,
     numbers: itoa::Buffer,
-    /// Each event's name, by the event's number.
-    names: [Short; EventName::ALL.len()],
+    /// Each event's name, by the event's number (`None`: written from `as_str`).
+    names: [Option<Short>; EventName::ALL.len()],
     /// Several events share an instant, a batch and a `D`: their text is kept.
     t_us: Cached<u64>,
     batch: Cached<u64>,
@@ -99,17 +99,10 @@ impl<W: io::Write> CsvTrace<W> {
         let mut buf = Vec::with_capacity(FLUSH_AT + 1024);
         buf.extend_from_slice(HEADER.join(",").as_bytes());
         buf.push(b'\n');
-        let mut names = [Short {
-            block: [0; SHORT],
-            len: 0,
-        }; EventName::ALL.len()];
+        let mut names = [None; EventName::ALL.len()];
         for event in EventName::ALL {
-            // Every name is a short word; the tests write each one.
-            if let (Some(slot), Some(name)) = (
-                names.get_mut(event as usize),
-                Short::new(event.as_str().as_bytes()),
-            ) {
-                *slot = name;
+            if let Some(slot) = names.get_mut(event as usize) {
+                *slot = Short::new(event.as_str().as_bytes());
             }
         }
         Ok(CsvTrace {
@@ -179,8 +172,8 @@ impl<W: io::Write> TraceSink for CsvTrace<W> {
         self.buf.push(b',');
         // An event's name is a word of the format: never quoted.
         match self.names.get(r.event as usize) {
-            Some(name) => name.append_to(&mut self.buf),
-            None => self.buf.extend_from_slice(r.event.as_str().as_bytes()),
+            Some(Some(name)) => name.append_to(&mut self.buf),
+            _ => self.buf.extend_from_slice(r.event.as_str().as_bytes()),
         }
         self.buf.push(b',');
         if let Some(batch) = r.batch {

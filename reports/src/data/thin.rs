@@ -128,6 +128,7 @@ impl<T: Ranked> Thinned<T> {
         // No bucket is open here: points are folded only as they are added or closed.
         let end = self.points.last().map_or(0, |p| p.0);
         self.width_us = width_for(end, self.width_us.saturating_mul(2), EXACT / 4);
+        debug_assert!(self.width_us.is_power_of_two(), "{}", self.width_us);
         self.shift = self.width_us.trailing_zeros();
         for (t, v) in std::mem::take(&mut self.points) {
             self.push(t, v);
@@ -220,6 +221,7 @@ impl Busy {
     #[inline]
     pub fn add(&mut self, lane: usize, kind: usize, from_us: u64, to_us: u64) {
         // The width is a power of two: a time's bucket is the time shifted.
+        debug_assert!(self.width_us.is_power_of_two(), "{}", self.width_us);
         let mut shift = self.width_us.trailing_zeros();
         if to_us >> shift >= FINE as u64 {
             self.widen(width_for(to_us, self.width_us, FINE));
