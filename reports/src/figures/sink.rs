@@ -188,14 +188,19 @@ impl FiguresSink {
         // A row kept open is updated where it is, beside the totals, and leaves the
         // open rows only when it is done with; a row new to them is built here.
         let mut fresh = None;
-        let (row, kept) = match self.open.get_mut(&key) {
-            Some(row) => (row, true),
+        let row = match self.open.get_mut(&key) {
+            Some(row) => row,
             // Ended and released: what follows is I4's business, not the figures'.
             None if self.unreturned.contains_key(&key) => return,
-            None if let Some(at) = self.ready.take(key) => (fresh.insert(Row::ready_at(at)), false),
             None => {
-                self.batches.entry(batch).or_default().seen += 1;
-                (fresh.insert(Row::default()), false)
+                let row = match self.ready.take(key) {
+                    Some(at) => Row::ready_at(at),
+                    None => {
+                        self.batches.entry(batch).or_default().seen += 1;
+                        Row::default()
+                    }
+                };
+                fresh.insert(row)
             }
         };
         if row.ended {
@@ -217,11 +222,12 @@ impl FiguresSink {
         if let Some(at) = only_ready {
             self.ready.insert(key, at);
         }
-        match (stays, kept, fresh) {
-            (true, false, Some(row)) => {
+        // A row built here joins the open rows if it stays; a kept one leaves if not.
+        match (stays, fresh) {
+            (true, Some(row)) => {
                 self.open.insert(key, row);
             }
-            (false, true, _) => {
+            (false, None) => {
                 self.open.remove(&key);
             }
             _ => {}
