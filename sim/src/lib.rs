@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod digest;
 mod provider;
 mod queue;
 mod races;
@@ -21,7 +22,7 @@ mod time;
 
 pub use provider::{Counts, LimitKind, LimitSpec, Measure, RetryAfter};
 pub use record::{answer_name, outcome_of, record_of, result_kind};
-pub use run::{DISPATCH_TIMES_KEPT, RunSummary, simulate};
+pub use run::{DISPATCH_TIMES_KEPT, RunSummary, simulate, simulate_digested, trace_digest};
 pub use scenario::{
     BatchSpec, DEFAULT_HORIZON_MS, DEFAULT_MAX_EVENTS, Distribution, Expect, MAX_ROWS_PER_BATCH,
     MAX_TIMER_SLACK_US, Outage, Override, Phase, RateLimit, Recovery, RowSpec, Rows, Scenario,

@@ -16,11 +16,7 @@ pub fn record_of<'a>(
     refused_by: Option<&str>,
     buf: &'a mut String,
 ) -> TraceRecord<'a> {
-    let mut detail = DetailWriter::new(buf);
-    write_detail(&mut detail, &event.kind);
-    if let Some(by) = refused_by {
-        detail.text(key::LIMIT, by);
-    }
+    describe(&mut DetailWriter::new(buf), &event.kind, refused_by);
     TraceRecord {
         t_us,
         event: event_name(&event.kind),
@@ -33,12 +29,45 @@ pub fn record_of<'a>(
     }
 }
 
-/// The event's `detail` column.
-fn write_detail(d: &mut DetailWriter<'_>, kind: &EventKind) {
+/// Where an event's detail goes, pair by pair: into the trace's text, or into the digest
+/// that stands for it ([`EventDigest`](crate::digest::EventDigest)). Both are fed by
+/// [`describe`], so the digest covers exactly what the text says.
+pub(crate) trait Detail {
+    /// `key` has a text value.
+    fn text(&mut self, key: &'static str, value: &str) -> &mut Self;
+    /// `key` has an integer value.
+    fn int(&mut self, key: &'static str, value: u64) -> &mut Self;
+    /// `key` has a number value, written the shortest way that reads back exactly.
+    fn float(&mut self, key: &'static str, value: f64) -> &mut Self;
+}
+
+impl Detail for DetailWriter<'_> {
+    #[inline(always)]
+    fn text(&mut self, key: &'static str, value: &str) -> &mut Self {
+        DetailWriter::text(self, key, value)
+    }
+
+    #[inline(always)]
+    fn int(&mut self, key: &'static str, value: u64) -> &mut Self {
+        DetailWriter::int(self, key, value)
+    }
+
+    fn float(&mut self, key: &'static str, value: f64) -> &mut Self {
+        DetailWriter::float(self, key, value)
+    }
+}
+
+/// The event's `detail` column, and the limit that refused an answer where one did.
+///
+/// Numbers are given as `u64`: a simulated run's counts, indexes and times fit one, and a
+/// server's wait is built from whole milliseconds of a `u64`. Inlined: most events have
+/// no detail, which then costs a jump.
+#[inline(always)]
+pub(crate) fn describe<D: Detail>(d: &mut D, kind: &EventKind, refused_by: Option<&str>) {
     let micros = |t: Duration| us(t);
     match kind {
         EventKind::BatchStart { rows } => {
-            d.int(key::ROWS, *rows);
+            d.int(key::ROWS, *rows as u64);
         }
         EventKind::Dispatch {
             tokens: Some(tokens),
@@ -51,10 +80,13 @@ fn write_detail(d: &mut DetailWriter<'_>, kind: &EventKind) {
             ..
         } => {
             if let Some(status) = status {
-                d.int(key::STATUS, *status);
+                d.int(key::STATUS, u64::from(*status));
             }
             if let Some(wait) = retry_after {
-                d.int(key::RETRY_AFTER_MS, wait.as_millis());
+                d.int(
+                    key::RETRY_AFTER_MS,
+                    u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                );
             }
         }
         EventKind::TooLarge { .. } => {
@@ -70,8 +102,8 @@ fn write_detail(d: &mut DetailWriter<'_>, kind: &EventKind) {
         }
         EventKind::Emit(meta) => {
             d.text(key::RESULT, result_kind(meta.end).as_str())
-                .int(key::SUBMIT_INDEX, meta.submit_index)
-                .int(key::COMPLETE_INDEX, meta.complete_index)
+                .int(key::SUBMIT_INDEX, meta.submit_index as u64)
+                .int(key::COMPLETE_INDEX, meta.complete_index as u64)
                 .int(key::SUBMIT_US, micros(meta.submitted_at))
                 .int(key::COMPLETE_US, micros(meta.completed_at))
                 .int(key::BUFFER_WAIT_US, micros(meta.buffer_wait()));
@@ -81,7 +113,7 @@ fn write_detail(d: &mut DetailWriter<'_>, kind: &EventKind) {
                 _ => None,
             };
             if let Some(s) = status {
-                d.int(key::STATUS, s);
+                d.int(key::STATUS, u64::from(s));
             }
         }
         EventKind::BatchEnd(s) => {
@@ -89,10 +121,13 @@ fn write_detail(d: &mut DetailWriter<'_>, kind: &EventKind) {
                 .int(key::SUCCESSES, s.successes)
                 .float(key::PEAK_DELAY_MS, s.peak_delay_ms)
                 .int(key::TOTAL_THROTTLE_TIME_US, micros(s.total_throttle_time))
-                .int(key::MAX_CONCURRENT, s.max_concurrent)
+                .int(key::MAX_CONCURRENT, s.max_concurrent as u64)
                 .float(key::DELAY_AT_COMPLETION_MS, s.delay_at_completion_ms);
         }
         _ => {}
+    }
+    if let Some(by) = refused_by {
+        d.text(key::LIMIT, by);
     }
 }
 
@@ -154,12 +189,13 @@ mod tests {
     #[test]
     fn details_name_their_values() {
         let mut buf = String::new();
-        write_detail(
+        describe(
             &mut DetailWriter::new(&mut buf),
             &EventKind::RetryTimeout {
                 elapsed: Duration::from_millis(2),
                 budget: Duration::from_secs(1),
             },
+            None,
         );
         assert_eq!(buf, "elapsed_us=2000;budget_us=1000000");
     }

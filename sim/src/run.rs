@@ -18,8 +18,9 @@ use std::collections::BTreeMap;
 use std::io;
 use std::time::Duration;
 
-use paceline_trace::{Ending, ResultKind, STUCK_LISTED, Stuck, TraceSink};
+use paceline_trace::{Ending, NoTrace, ResultKind, STUCK_LISTED, Stuck, TraceSink};
 
+use crate::digest::EventDigest;
 use crate::queue::EventQueue;
 use crate::races::SeededRaces;
 use crate::record::{record_of, result_kind};
@@ -81,7 +82,30 @@ pub fn simulate<S: TraceSink>(
     seed: u64,
     sink: &mut S,
 ) -> io::Result<RunSummary> {
-    Simulation::new(scenario, seed).run(sink)
+    Ok(Simulation::new(scenario, seed).run(sink)?.0)
+}
+
+/// [`simulate`], and a digest of the trace written: its hash and its number of records.
+/// Equal digests stand for equal trace bytes within a process: I8 compares two runs'.
+pub fn simulate_digested<S: TraceSink>(
+    scenario: &Scenario,
+    seed: u64,
+    sink: &mut S,
+) -> io::Result<(RunSummary, (u64, u64))> {
+    let mut run = Simulation::new(scenario, seed);
+    run.digest = Some(EventDigest::default());
+    let (summary, digest) = run.run(sink)?;
+    Ok((summary, digest.unwrap_or_default()))
+}
+
+/// The digest [`simulate_digested`] gives, taken from the pool's events with no record
+/// formatted: for a run that only checks another's determinism, at the cost of the
+/// simulation alone.
+pub fn trace_digest(scenario: &Scenario, seed: u64) -> io::Result<(u64, u64)> {
+    let mut run = Simulation::new(scenario, seed);
+    run.digest = Some(EventDigest::default());
+    run.formats = false;
+    Ok(run.run(&mut NoTrace)?.1.unwrap_or_default())
 }
 
 struct Simulation<'s> {
@@ -102,6 +126,10 @@ struct Simulation<'s> {
     refused: Option<(BatchId, usize, &'static str)>,
     /// Draws generated rows' tokens.
     tokens_rng: ChaCha8Rng,
+    /// The digest of the records, where asked for.
+    digest: Option<EventDigest>,
+    /// Whether records are formatted for the sink (not when only digested).
+    formats: bool,
 }
 
 impl<'s> Simulation<'s> {
@@ -153,6 +181,8 @@ impl<'s> Simulation<'s> {
                 rng.set_stream(2);
                 rng
             },
+            digest: None,
+            formats: true,
         }
     }
 
@@ -195,7 +225,8 @@ impl<'s> Simulation<'s> {
         }
     }
 
-    fn run<S: TraceSink>(mut self, sink: &mut S) -> io::Result<RunSummary> {
+    /// The run to its end: its summary, and its digest where one was asked for.
+    fn run<S: TraceSink>(mut self, sink: &mut S) -> io::Result<(RunSummary, Option<(u64, u64)>)> {
         let total_batches = self.scenario.batches.len();
         loop {
             if self.batch_of.len() == total_batches && self.pool.is_idle() {
@@ -265,7 +296,7 @@ impl<'s> Simulation<'s> {
             }
         }
         self.summary.final_delay_ms = self.pool.delay_ms();
-        Ok(self.summary)
+        Ok((self.summary, self.digest.map(|d| d.fingerprint())))
     }
 
     /// Act on every event the pool has at `at_us`.
@@ -304,13 +335,13 @@ impl<'s> Simulation<'s> {
                 }
                 _ => None,
             };
-            sink.record(&record_of(
-                &event,
-                us(event.at),
-                id,
-                refused_by,
-                &mut self.detail,
-            ))?;
+            let t_us = us(event.at);
+            if let Some(digest) = &mut self.digest {
+                digest.event(&event, t_us, id, refused_by);
+            }
+            if self.formats {
+                sink.record(&record_of(&event, t_us, id, refused_by, &mut self.detail))?;
+            }
             match &event.kind {
                 EventKind::Dispatch { .. } => {
                     let (Some(row), Some(attempt)) = (event.row, event.attempt) else {

@@ -50,6 +50,32 @@ pub mod key {
     pub const MAX_CONCURRENT: &str = "max_concurrent";
     /// `batch_end`: `D` when the batch ended.
     pub const DELAY_AT_COMPLETION_MS: &str = "delay_at_completion_ms";
+
+    /// Every key above, for what must tell them all apart (the simulator's I8 digest).
+    pub const ALL: [&str; 22] = [
+        ROWS,
+        VANTAGE,
+        TOKENS,
+        RETRY_AFTER_MS,
+        LIMIT,
+        REASON,
+        STATUS,
+        BACKOFF_US,
+        ELAPSED_US,
+        BUDGET_US,
+        RESULT,
+        SUBMIT_INDEX,
+        COMPLETE_INDEX,
+        SUBMIT_US,
+        COMPLETE_US,
+        BUFFER_WAIT_US,
+        CAPACITY_RETRIES,
+        SUCCESSES,
+        PEAK_DELAY_MS,
+        TOTAL_THROTTLE_TIME_US,
+        MAX_CONCURRENT,
+        DELAY_AT_COMPLETION_MS,
+    ];
 }
 
 /// The [`key::VANTAGE`] of a trace written by the provider's side (`paceline serve`): its
@@ -153,8 +179,8 @@ impl<'a> DetailWriter<'a> {
         self
     }
 
-    /// Append an integer value.
-    #[inline]
+    /// Append an integer value. Always inlined, as [`DetailWriter::text`] is.
+    #[inline(always)]
     pub fn int<I: itoa::Integer>(&mut self, key: &str, value: I) -> &mut Self {
         self.text(key, itoa::Buffer::new().format(value))
     }
