@@ -8,7 +8,7 @@
 //! entry then waits in the reorder buffer). So a batch's memory follows the pool's size
 //! and the rows waiting to be returned, not the batch's length.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use crate::pace::Pace;
 use crate::reorder::ReorderBuffer;
 use crate::row::{RowEnd, RowMachine, RowState};
 use crate::rows::{BatchRows, NotReady};
+use crate::timers::Timers;
 
 /// At most this many rows become ready in one step; the rest follow in the next steps of
 /// the same instant, in row order.
@@ -48,9 +49,8 @@ pub(crate) struct ActiveBatch {
     /// consecutive row numbers.
     pub(crate) fresh: VecDeque<Range<usize>>,
     /// Backoff ends and retry deadlines, earliest first; an entry whose row has moved on
-    /// is skipped. A set: a row's deadline, armed again at the end of every backoff, is
-    /// one entry however many times it retries.
-    pub(crate) timers: BTreeSet<(Time, usize)>,
+    /// is skipped.
+    pub(crate) timers: Timers,
     /// How late the backoff timers of rows now in backoff fire, where they are late
     /// (timer slack): kept out of the statistics, which count the backoff asked for.
     pub(crate) late: BTreeMap<usize, Duration>,
@@ -86,7 +86,7 @@ impl ActiveBatch {
             not_ready: NotReady::new(batch.rows, now),
             returning: VecDeque::new(),
             fresh: VecDeque::new(),
-            timers: BTreeSet::new(),
+            timers: Timers::default(),
             late: BTreeMap::new(),
             buffer: ReorderBuffer::new(len),
             completed: 0,
@@ -146,7 +146,7 @@ impl ActiveBatch {
 
     pub(crate) fn fire_timers(&mut self, pace: &mut Pace, now: Time) {
         let returned_before = self.returning.len();
-        while let Some(&(at, row)) = self.timers.first() {
+        while let Some((at, row)) = self.timers.first() {
             if at > now {
                 break;
             }
@@ -171,7 +171,7 @@ impl ActiveBatch {
                         None => {
                             self.returning.push_back(row);
                             if let Some(deadline) = machine.retry_deadline() {
-                                self.timers.insert((deadline, row));
+                                self.timers.insert(deadline, row);
                             }
                         }
                     }
@@ -205,7 +205,7 @@ impl ActiveBatch {
         pace.free_permits > 0
             && !self.fresh.is_empty()
             && self.returning.is_empty()
-            && self.timers.first().is_some_and(|&(at, _)| at <= now)
+            && self.timers.first().is_some_and(|(at, _)| at <= now)
     }
 
     /// Hand free permits to waiting rows; the rows that went to the gate are noted in

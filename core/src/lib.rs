@@ -82,6 +82,7 @@ mod rows;
 mod slots;
 mod sync;
 mod throttle;
+mod timers;
 mod window;
 
 /// A point in time, as the time elapsed since the driving clock's origin. Integer

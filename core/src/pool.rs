@@ -298,7 +298,7 @@ impl Pool {
                 if wake > until {
                     active.late.insert(row, wake - until);
                 }
-                active.timers.insert((wake, row));
+                active.timers.insert(wake, row);
             }
             AfterAttempt::Done(end) => active.finish(pace, now, row, end),
         }
@@ -351,7 +351,7 @@ impl Pool {
             cause: Cause::Ready(active.started_at),
         });
         let budget = self.pace.config.retry_budget();
-        let timer = active.timers.first().map(|&(at, row)| {
+        let timer = active.timers.first().map(|(at, row)| {
             let armed = match active.rows.get(&row).map(|r| r.state()) {
                 Some(RowState::Backoff { since, .. }) => since,
                 _ => at.saturating_sub(budget),
