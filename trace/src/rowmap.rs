@@ -1,13 +1,24 @@
 //! What a reader of a trace keeps per open row, by (batch, row): looked up on nearly
-//! every event, so a hash map, not an ordered one.
+//! every event, so by position where it can be, else in a hash map.
 //!
-//! An ordered map of a few dozen open rows costs a search of a few nodes per lookup and
-//! shifts its neighbours' values on every insertion and removal; the verifier and the
-//! figures do both several times per event. A hash map does neither. Its keys come from
-//! traces that may be hostile, so the hasher is keyed at random per map (foldhash's
-//! `RandomState`), and since that makes its order differ from one process to the next,
-//! this type offers no unordered iteration at all: whatever is read out of it in bulk
-//! comes sorted by row, so output built from it stays byte-identical run to run.
+//! A pool's open rows are a few rows around the newest of one batch: the rows at work,
+//! and those that ended waiting for an earlier one to be returned. So the map keeps a
+//! window of [`WINDOW`] consecutive rows of one batch in a ring of slots, found by the
+//! row number alone, and every other row in a hash map. The window follows the rows
+//! forward: a row past its end moves it on, and the rows it leaves behind (a row in a
+//! long backoff, say) go to the hash map. Each lookup is then an index for most events,
+//! where a hash map's was a hash and a probe; the verifier, the figures and the charts'
+//! data each make several per event.
+//!
+//! Memory is the ring (a constant per map) and one entry per row outside it, so it still
+//! follows the open rows, never the trace's length or its row numbers: a recorded trace
+//! may name row 9 999 999 on its first line, and that costs one entry. Moving the window
+//! scans a bitmap of the occupied slots, a word per 64 slots, never the rows skipped. The
+//! hash map's keys come from traces that may be hostile, so its hasher is keyed at
+//! random per map (foldhash's `RandomState`), and since that makes its order differ from
+//! one process to the next, this type offers no unordered iteration at all: whatever is
+//! read out of it in bulk comes sorted by row, so output built from it stays
+//! byte-identical run to run.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -16,11 +27,28 @@ use foldhash::fast::RandomState;
 
 use crate::ready::RowKey;
 
+/// Rows the window holds: far more than a pool's rows at work, so that rows ending out
+/// of order and awaiting their turn stay in it.
+pub const WINDOW: usize = 1024;
+const WORDS: usize = WINDOW / 64;
+const _: () = assert!(WINDOW.is_power_of_two() && WINDOW >= 64);
+
 /// A value per open row; if made with [`RowMap::counting_batches`], also how many rows
 /// each batch has open.
 #[derive(Clone)]
 pub struct RowMap<V> {
-    rows: HashMap<RowKey, V, RandomState>,
+    /// The window's batch and first row.
+    batch: u64,
+    base: usize,
+    /// Row `base + i` of `batch` is in slot `(base + i) % WINDOW`, if anywhere in the
+    /// window (allocated with the first row).
+    slots: Vec<Option<V>>,
+    /// Which slots hold a value, a bit each.
+    occupied: [u64; WORDS],
+    in_window: usize,
+    /// Every row held outside the window. A row inside the window's range may be here
+    /// too, put here before the window reached it: never in both places.
+    far: HashMap<RowKey, V, RandomState>,
     /// Rows held per batch (batches with none are removed), where counted: answers "has
     /// this batch rows open" without a scan, for a small cost on every insertion and
     /// removal that only a reader asking it should pay.
@@ -31,7 +59,7 @@ pub struct RowMap<V> {
 impl<V> fmt::Debug for RowMap<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RowMap")
-            .field("rows", &self.rows.len())
+            .field("rows", &self.len())
             .field("per_batch", &self.per_batch)
             .finish()
     }
@@ -40,7 +68,12 @@ impl<V> fmt::Debug for RowMap<V> {
 impl<V> Default for RowMap<V> {
     fn default() -> Self {
         RowMap {
-            rows: HashMap::default(),
+            batch: 0,
+            base: 0,
+            slots: Vec::new(),
+            occupied: [0; WORDS],
+            in_window: 0,
+            far: HashMap::default(),
             per_batch: None,
         }
     }
@@ -56,41 +89,72 @@ impl<V> RowMap<V> {
     /// lookup rather than a scan.
     pub fn counting_batches() -> Self {
         RowMap {
-            rows: HashMap::default(),
             per_batch: Some(BTreeMap::new()),
+            ..RowMap::default()
         }
     }
 
     /// One more row of `batch` held.
-    fn counted_in(per_batch: &mut Option<BTreeMap<u64, usize>>, batch: u64) {
-        if let Some(counts) = per_batch {
+    fn counted_in(&mut self, batch: u64) {
+        if let Some(counts) = &mut self.per_batch {
             *counts.entry(batch).or_default() += 1;
         }
     }
 
+    /// One row fewer of `batch` held.
+    fn counted_out(&mut self, batch: u64) {
+        if let Some(counts) = &mut self.per_batch
+            && let Some(count) = counts.get_mut(&batch)
+        {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&batch);
+            }
+        }
+    }
+
+    /// `key`'s slot, if the window's range holds its row.
+    #[inline(always)]
+    fn slot(&self, (batch, row): RowKey) -> Option<usize> {
+        (batch == self.batch && row.wrapping_sub(self.base) < WINDOW && !self.slots.is_empty())
+            .then_some(row % WINDOW)
+    }
+
     /// Rows held.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.in_window + self.far.len()
     }
 
     /// Whether no row is held.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
     }
 
     /// Whether `key` is held.
     pub fn contains_key(&self, key: &RowKey) -> bool {
-        self.rows.contains_key(key)
+        self.get(key).is_some()
     }
 
     /// `key`'s value.
+    #[inline]
     pub fn get(&self, key: &RowKey) -> Option<&V> {
-        self.rows.get(key)
+        match self.slot(*key) {
+            Some(at) => match &self.slots[at] {
+                Some(value) => Some(value),
+                None if self.far.is_empty() => None,
+                None => self.far.get(key),
+            },
+            None => self.far.get(key),
+        }
     }
 
     /// `key`'s value, to change.
+    #[inline]
     pub fn get_mut(&mut self, key: &RowKey) -> Option<&mut V> {
-        self.rows.get_mut(key)
+        match self.slot(*key) {
+            Some(at) if self.slots[at].is_some() => self.slots[at].as_mut(),
+            _ => self.far.get_mut(key),
+        }
     }
 
     /// `key`'s value, a default one kept if it had none.
@@ -98,47 +162,136 @@ impl<V> RowMap<V> {
     where
         V: Default,
     {
-        let counts = &mut self.per_batch;
-        self.rows.entry(key).or_insert_with(|| {
-            Self::counted_in(counts, key.0);
-            V::default()
-        })
+        if !self.contains_key(&key) {
+            self.insert(key, V::default());
+        }
+        // Held now, if it was not before: `get_mut` finds it.
+        self.get_mut(&key).expect("a row just inserted is held")
     }
 
     /// Hold `value` for `key`; the value it replaces, if any.
     pub fn insert(&mut self, key: RowKey, value: V) -> Option<V> {
-        let before = self.rows.insert(key, value);
+        if self.slot(key).is_none() {
+            self.reach(key);
+        }
+        let before = match self.slot(key) {
+            Some(at) => {
+                // Put here before the window reached it: it moves into the window.
+                let before = if self.far.is_empty() {
+                    None
+                } else {
+                    self.far.remove(&key)
+                };
+                match self.slots[at].replace(value) {
+                    Some(old) => Some(old),
+                    None => {
+                        self.occupied[at / 64] |= 1 << (at % 64);
+                        self.in_window += 1;
+                        before
+                    }
+                }
+            }
+            None => self.far.insert(key, value),
+        };
         if before.is_none() {
-            Self::counted_in(&mut self.per_batch, key.0);
+            self.counted_in(key.0);
         }
         before
     }
 
     /// Stop holding `key`; its value, if it had one.
     pub fn remove(&mut self, key: &RowKey) -> Option<V> {
-        let value = self.rows.remove(key)?;
-        if let Some(counts) = &mut self.per_batch
-            && let Some(count) = counts.get_mut(&key.0)
-        {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&key.0);
+        let value = match self.slot(*key) {
+            Some(at) if self.slots[at].is_some() => {
+                self.occupied[at / 64] &= !(1 << (at % 64));
+                self.in_window -= 1;
+                self.slots[at].take()
             }
-        }
+            _ => self.far.remove(key),
+        }?;
+        self.counted_out(key.0);
         Some(value)
+    }
+
+    /// Bring `key` into the window's range where that is a step forward: an empty window
+    /// starts at it, and a row past the end of its batch's window moves the window on
+    /// (the rows it leaves go to the hash map). A row behind the window, or of another
+    /// batch while the window holds rows, stays out.
+    fn reach(&mut self, (batch, row): RowKey) {
+        if self.slots.is_empty() {
+            self.slots = std::iter::repeat_with(|| None).take(WINDOW).collect();
+        } else if self.in_window > 0 && !(batch == self.batch && row >= self.base) {
+            return;
+        }
+        let base = if self.in_window == 0 {
+            row
+        } else {
+            // Past the end (`row >= self.base + WINDOW`): the window ends at the row.
+            row - (WINDOW - 1)
+        };
+        self.leave_before(base);
+        self.batch = batch;
+        self.base = base;
+    }
+
+    /// Move the window's rows before `base` to the hash map, scanning only the words of
+    /// the bitmap that cover their slots (two runs of slots, where the ring wraps).
+    fn leave_before(&mut self, base: usize) {
+        if self.in_window == 0 {
+            return;
+        }
+        let leaving = base.saturating_sub(self.base).min(WINDOW);
+        let start = self.base % WINDOW;
+        let first_run = leaving.min(WINDOW - start);
+        self.leave_slots(start, start + first_run);
+        self.leave_slots(0, leaving - first_run);
+    }
+
+    /// Move the values of slots `from..to` to the hash map.
+    fn leave_slots(&mut self, from: usize, to: usize) {
+        if from >= to {
+            return;
+        }
+        let mut word = from / 64;
+        while word * 64 < to {
+            let low = (word * 64).max(from) - word * 64;
+            let high = (to - word * 64).min(64);
+            // Bits low..high of this word.
+            let mask = (u64::MAX >> (64 - (high - low))) << low;
+            let mut held = self.occupied[word] & mask;
+            self.occupied[word] &= !mask;
+            while held != 0 {
+                let at = word * 64 + held.trailing_zeros() as usize;
+                held &= held - 1;
+                self.in_window -= 1;
+                let row = self.row_of(at);
+                if let Some(value) = self.slots[at].take() {
+                    self.far.insert((self.batch, row), value);
+                }
+            }
+            word += 1;
+        }
     }
 
     /// Whether `batch` has a row held: a lookup where batches are counted, else a scan.
     pub fn any_in(&self, batch: u64) -> bool {
         match &self.per_batch {
             Some(counts) => counts.contains_key(&batch),
-            None => self.rows.keys().any(|&(b, _)| b == batch),
+            None => {
+                (self.batch == batch && self.in_window > 0)
+                    || self.far.keys().any(|&(b, _)| b == batch)
+            }
         }
     }
 
     /// Every row held, in (batch, row) order.
     pub fn sorted(&self) -> Vec<(RowKey, &V)> {
-        let mut rows: Vec<(RowKey, &V)> = self.rows.iter().map(|(&key, v)| (key, v)).collect();
+        let mut rows: Vec<(RowKey, &V)> = self.far.iter().map(|(&key, v)| (key, v)).collect();
+        for (i, slot) in self.slots.iter().enumerate() {
+            if let Some(v) = slot {
+                rows.push(((self.batch, self.row_of(i)), v));
+            }
+        }
         rows.sort_unstable_by_key(|&(key, _)| key);
         rows
     }
@@ -148,9 +301,22 @@ impl<V> RowMap<V> {
         if let Some(counts) = &mut self.per_batch {
             counts.clear();
         }
-        let mut rows: Vec<(RowKey, V)> = self.rows.drain().collect();
+        let mut rows: Vec<(RowKey, V)> = self.far.drain().collect();
+        for i in 0..self.slots.len() {
+            let row = self.row_of(i);
+            if let Some(v) = self.slots[i].take() {
+                rows.push(((self.batch, row), v));
+            }
+        }
+        self.occupied = [0; WORDS];
+        self.in_window = 0;
         rows.sort_unstable_by_key(|&(key, _)| key);
         rows
+    }
+
+    /// The row of the window's range that slot `at` holds.
+    fn row_of(&self, at: usize) -> usize {
+        self.base + (at + WINDOW - self.base % WINDOW) % WINDOW
     }
 }
 
@@ -183,6 +349,73 @@ mod tests {
         assert_eq!(map.remove(&(1, 5)), None);
         assert_eq!(map.remove(&(1, 2)), Some('c'));
         assert!(!map.any_in(1) && map.is_empty());
+    }
+
+    /// Against an ordered map, through every way in and out: rows mostly moving
+    /// forward through one batch as a pool's do, with rows left behind, jumps past the
+    /// window, rows far behind or ahead, other batches, and rows put in before the
+    /// window reached them.
+    #[test]
+    fn the_window_and_the_hash_map_answer_as_one_ordered_map() {
+        use crate::draws::draws;
+        for counting in [false, true] {
+            let mut map = if counting {
+                RowMap::counting_batches()
+            } else {
+                RowMap::new()
+            };
+            let mut plain: BTreeMap<RowKey, u64> = BTreeMap::new();
+            let mut draw = draws();
+            let (mut batch, mut front) = (0u64, 0usize);
+            for step in 0..200_000u64 {
+                let pick = draw(100);
+                // The row a pool would be at, now and then a jump or another batch.
+                match pick {
+                    0 => front += WINDOW / 2 + draw(3 * WINDOW as u64) as usize,
+                    1 => batch = draw(3),
+                    _ => front += usize::from(pick < 40),
+                }
+                let row = match draw(20) {
+                    // Far behind, far ahead, or at the very end of the numbers.
+                    0 => front.saturating_sub(draw(5000) as usize),
+                    1 => front + draw(5000) as usize,
+                    2 => usize::MAX - draw(3) as usize,
+                    _ => front.saturating_sub(draw(48) as usize),
+                };
+                let key = (batch, row);
+                match draw(6) {
+                    0 | 1 => assert_eq!(map.insert(key, step), plain.insert(key, step)),
+                    2 | 3 => assert_eq!(map.remove(&key), plain.remove(&key)),
+                    4 => {
+                        *map.get_or_default(key) += 1;
+                        *plain.entry(key).or_default() += 1;
+                    }
+                    _ => {
+                        if let Some(v) = map.get_mut(&key) {
+                            *v += 7;
+                        }
+                        if let Some(v) = plain.get_mut(&key) {
+                            *v += 7;
+                        }
+                    }
+                }
+                assert_eq!(map.get(&key), plain.get(&key));
+                assert_eq!(map.contains_key(&key), plain.contains_key(&key));
+                assert_eq!(map.len(), plain.len());
+                if step % 1000 == 0 {
+                    let b = draw(3);
+                    assert_eq!(map.any_in(b), plain.keys().any(|&(x, _)| x == b));
+                }
+                if step % 10_000 == 0 {
+                    let all: Vec<(RowKey, u64)> =
+                        map.sorted().into_iter().map(|(k, &v)| (k, v)).collect();
+                    assert_eq!(all, plain.iter().map(|(&k, &v)| (k, v)).collect::<Vec<_>>());
+                }
+            }
+            let all = map.drain_sorted();
+            assert_eq!(all, plain.into_iter().collect::<Vec<_>>());
+            assert!(map.is_empty() && !map.any_in(0));
+        }
     }
 
     #[test]
