@@ -5,8 +5,8 @@
 //! and those that ended waiting for an earlier one to be returned. So the map keeps a
 //! window of [`WINDOW`] consecutive rows of one batch in a ring of slots, found by the
 //! row number alone, and every other row in a hash map. The window follows the rows
-//! forward: a row past its end moves it on, and the rows it leaves behind (a row in a
-//! long backoff, say) go to the hash map. Each lookup is then an index for most events,
+//! forward: a row past its end moves it on, half a window at a time, and the rows it
+//! leaves behind (a row in a long backoff, say) go to the hash map. Each lookup is then an index for most events,
 //! where a hash map's was a hash and a probe; the verifier, the figures and the charts'
 //! data each make several per event.
 //!
@@ -226,8 +226,9 @@ impl<V> RowMap<V> {
         let base = if self.in_window == 0 {
             row
         } else {
-            // Past the end (`row >= self.base + WINDOW`): the window ends at the row.
-            row - (WINDOW - 1)
+            // Past the end (`row >= self.base + WINDOW`): the row is at the middle, so the
+            // window moves once per half a window of rows, not at every new row.
+            row - WINDOW / 2
         };
         self.leave_before(base);
         self.batch = batch;
