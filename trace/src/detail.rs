@@ -115,23 +115,28 @@ fn walk<'a, const N: usize>(detail: &'a str, keys: [&str; N]) -> [Option<&'a str
     while missing > 0
         && let Some(pair) = bytes.get(start..)
     {
+        // Where the next pair starts, once a key's value has shown where this one ends
+        // (`Some(None)`: it ends the detail).
+        let mut next = None;
         for (key, slot) in keys.iter().zip(&mut found) {
             let key = key.as_bytes();
             if slot.is_none() && pair.get(key.len()) == Some(&b'=') && pair.starts_with(key) {
                 let value = start + key.len() + 1;
                 let rest = bytes.get(value..).unwrap_or_default();
-                let len = separator(rest).unwrap_or(rest.len());
+                let len = separator(rest);
+                let end = value + len.unwrap_or(rest.len());
                 // Both ends sit next to ASCII bytes (`=`, and `;` or the end): char
                 // boundaries, so the text is there.
-                *slot = detail.get(value..value + len);
+                *slot = detail.get(value..end);
                 debug_assert!(slot.is_some(), "{detail:?} at {value}");
                 missing -= 1;
+                next = Some(len.map(|_| end + 1));
             }
         }
-        let Some(end) = separator(pair) else {
+        let Some(after) = next.unwrap_or_else(|| separator(pair).map(|end| start + end + 1)) else {
             break;
         };
-        start += end + 1;
+        start = after;
     }
     found
 }
