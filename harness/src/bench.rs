@@ -3,7 +3,8 @@
 //! The workload is the one of the performance table: generated rows, a pool of 16, the
 //! `min` gate, 5% capacity errors, latency uniform in 20-200 ms. It runs four ways:
 //! through a bare event-heap loop that draws the same latencies and failures but applies
-//! no rule (the ceiling of any discrete-event simulation of this pool on this machine),
+//! no rule (the ceiling of any discrete-event simulation of this pool on this machine;
+//! the median of nine runs, since one takes a few hundredths of a second),
 //! through the simulator with no trace, with the CSV trace formatted, and as `check`
 //! runs it (trace, verifier, and the second run for I8). The ratio of each to the bare
 //! loop is the figure that survives a noisy machine; the absolute rates do not.
@@ -52,6 +53,9 @@ pub fn workload(rows: u64, limits: &ScenarioLimits) -> Result<Scenario, String> 
         .map_err(|e| e.to_string())
 }
 
+/// Runs of the bare loop whose median is the ceiling.
+const CEILING_RUNS: usize = 9;
+
 /// One way of running the workload, measured.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -81,10 +85,17 @@ pub fn run(rows: u64, limits: &ScenarioLimits) -> Result<Vec<Measured>, String> 
     let scenario = workload(rows, limits)?;
     let io = |e: io::Error| e.to_string();
     let mut out = Vec::new();
-    out.push(measure("bare event heap (no rules)", || {
-        let (dispatches, events) = bare_loop(rows, 16, scenario.seed);
-        Ok((dispatches, events))
-    })?);
+    // The ceiling takes a few hundredths of a second at a million rows, short enough
+    // for one slow moment of a shared host to move it by half: its median of several.
+    let mut bare: Vec<Measured> = (0..CEILING_RUNS)
+        .map(|_| {
+            measure("bare event heap (no rules), median of 9", || {
+                Ok(bare_loop(rows, 16, scenario.seed))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    bare.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    out.extend(bare.into_iter().nth(CEILING_RUNS / 2));
     out.push(measure("simulator, no trace", || {
         let s = simulate(&scenario, scenario.seed, &mut NoTrace).map_err(io)?;
         Ok((s.dispatches, s.events))
