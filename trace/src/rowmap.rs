@@ -116,8 +116,9 @@ impl<V> RowMap<V> {
     /// `key`'s slot, if the window's range holds its row.
     #[inline(always)]
     fn slot(&self, (batch, row): RowKey) -> Option<usize> {
-        (batch == self.batch && row.wrapping_sub(self.base) < WINDOW && !self.slots.is_empty())
-            .then_some(row % WINDOW)
+        // `checked_sub`: near the end of the numbers the range does not wrap to row 0.
+        let in_range = row.checked_sub(self.base).is_some_and(|k| k < WINDOW);
+        (batch == self.batch && in_range && !self.slots.is_empty()).then_some(row % WINDOW)
     }
 
     /// Rows held.
@@ -304,9 +305,8 @@ impl<V> RowMap<V> {
         }
         let mut rows: Vec<(RowKey, V)> = self.far.drain().collect();
         for i in 0..self.slots.len() {
-            let row = self.row_of(i);
             if let Some(v) = self.slots[i].take() {
-                rows.push(((self.batch, row), v));
+                rows.push(((self.batch, self.row_of(i)), v));
             }
         }
         self.occupied = [0; WORDS];
