@@ -83,7 +83,8 @@ pub mod key {
 /// it knows nothing of the pool's permits, rows, backoffs or entries.
 pub const SERVER_VANTAGE: &str = "server";
 
-/// The value of `key` in a `key=value;key=value` detail string.
+/// The value of `key` in a `key=value;key=value` detail string: the first pair, split at
+/// `;`, that starts with `key=` (so a key holding a `;` has none).
 ///
 /// Every stage that reads a trace asks this of most `emit` lines, two to four times each:
 /// it walks the pairs in one pass over the bytes, ruling a pair out by the byte after the
@@ -120,7 +121,13 @@ fn walk<'a, const N: usize>(detail: &'a str, keys: [&str; N]) -> [Option<&'a str
         let mut next = None;
         for (key, slot) in keys.iter().zip(&mut found) {
             let key = key.as_bytes();
-            if slot.is_none() && pair.get(key.len()) == Some(&b'=') && pair.starts_with(key) {
+            // A key with a `;` is no key of a pair (splitting into pairs never finds it);
+            // without one, a value's end is its pair's end.
+            if slot.is_none()
+                && pair.get(key.len()) == Some(&b'=')
+                && pair.starts_with(key)
+                && !key.contains(&b';')
+            {
                 let value = start + key.len() + 1;
                 let rest = bytes.get(value..).unwrap_or_default();
                 let len = separator(rest);
@@ -239,7 +246,8 @@ mod tests {
         details.sort();
         details.dedup();
         assert!(details.len() > 5usize.pow(6));
-        let keys = ["a", "b", "ab", "é", ""];
+        // With `=` and `;` in keys too: no key with a `;` is found.
+        let keys = ["a", "b", "ab", "é", "", "a=b", "a;b", ";"];
         for detail in &details {
             for key in keys {
                 assert_eq!(
