@@ -109,7 +109,10 @@ pub fn check_run_with<A: TraceSink + Send, B: TraceSink + Send>(
     let mut run = first?;
     within_budget(&run.summary)?;
     let second = second.unwrap_or_else(|| Err(io::Error::other("the second run did not end")))?;
-    let first = run.trace_digest.unwrap_or_default();
+    // Asked for above; never a default that would make two runs agree.
+    let first = run
+        .trace_digest
+        .ok_or_else(|| io::Error::other("the first run took no digest"))?;
     run.report
         .set(Invariant::I8, determinism_verdict(seed, first, second));
     Ok(run)

@@ -92,20 +92,29 @@ pub fn simulate_digested<S: TraceSink>(
     seed: u64,
     sink: &mut S,
 ) -> io::Result<(RunSummary, (u64, u64))> {
-    let mut run = Simulation::new(scenario, seed);
-    run.digest = Some(EventDigest::default());
-    let (summary, digest) = run.run(sink)?;
-    Ok((summary, digest.unwrap_or_default()))
+    digested(scenario, seed, sink, true)
 }
 
 /// The digest [`simulate_digested`] gives, taken from the pool's events with no record
 /// formatted: for a run that only checks another's determinism, at the cost of the
 /// simulation alone.
 pub fn trace_digest(scenario: &Scenario, seed: u64) -> io::Result<(u64, u64)> {
+    Ok(digested(scenario, seed, &mut NoTrace, false)?.1)
+}
+
+/// A run that digests its records, and formats them for `sink` if `formats`.
+fn digested<S: TraceSink>(
+    scenario: &Scenario,
+    seed: u64,
+    sink: &mut S,
+    formats: bool,
+) -> io::Result<(RunSummary, (u64, u64))> {
     let mut run = Simulation::new(scenario, seed);
     run.digest = Some(EventDigest::default());
-    run.formats = false;
-    Ok(run.run(&mut NoTrace)?.1.unwrap_or_default())
+    run.formats = formats;
+    let (summary, digest) = run.run(sink)?;
+    // A run given a digest hands it back: `run` only reads it out.
+    Ok((summary, digest.expect("the digest given to the run")))
 }
 
 struct Simulation<'s> {
